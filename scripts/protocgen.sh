@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the Go code of proto/openledger with buf and the pinned plugins in
+# build/tools (installed by `make proto-tools`). Offline: third-party .proto files
+# are vendored under third_party/proto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLS=build/tools
+"$TOOLS/buf" lint
+rm -rf build/proto-gen
+"$TOOLS/buf" generate --path proto/openledger
+cp -r build/proto-gen/github.com/openledger/openledger/* ./
+rm -rf build/proto-gen
