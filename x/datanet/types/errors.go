@@ -27,4 +27,5 @@ var (
 	ErrInvalidGenesis       = errorsmod.Register(ModuleName, 22, "invalid genesis state")
 	ErrInsufficientFunds    = errorsmod.Register(ModuleName, 23, "insufficient funds for the deposit")
 	ErrInvalidProof         = errorsmod.Register(ModuleName, 24, "invalid inclusion proof")
+	ErrDuplicateContent     = errorsmod.Register(ModuleName, 25, "the same content is already pending or accepted in this datanet")
 )

@@ -26,4 +26,5 @@ var (
 	MerkleNodesKey            = collections.NewPrefix(12)
 	ContributorCountsKey      = collections.NewPrefix(13)
 	ExpiryQueueKey            = collections.NewPrefix(14)
+	ContentIndexKey           = collections.NewPrefix(15)
 )
