@@ -1,0 +1,103 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+)
+
+// ErrRepoFull is returned when a write would take the block store past
+// Datastore.StorageMax.
+var ErrRepoFull = errors.New("IPFS repo is full")
+
+// CorruptBlockError reports a block whose bytes on disk no longer hash to
+// its CID. Such a block is never returned, served or sent to peers.
+type CorruptBlockError struct {
+	Cid cid.Cid
+}
+
+func (e *CorruptBlockError) Error() string {
+	return fmt.Sprintf("block %s is corrupt on disk (its bytes do not match its hash); run `openledgerd ipfs repo verify`", e.Cid)
+}
+
+// checkedBlockstore re-hashes every block it reads, enforces the size
+// quota on writes and makes write errors say what failed.
+type checkedBlockstore struct {
+	blockstore.Blockstore
+	// usage returns the current store size in bytes; nil disables the quota.
+	usage func(context.Context) (uint64, error)
+	max   uint64
+}
+
+func newCheckedBlockstore(inner blockstore.Blockstore, usage func(context.Context) (uint64, error), max int64) *checkedBlockstore {
+	bs := &checkedBlockstore{Blockstore: inner}
+	if max > 0 && usage != nil {
+		bs.usage, bs.max = usage, uint64(max)
+	}
+	return bs
+}
+
+func (bs *checkedBlockstore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	b, err := bs.Blockstore.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyBlock(c, b.RawData()); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// verifyBlock checks that data hashes to c's multihash.
+func verifyBlock(c cid.Cid, data []byte) error {
+	got, err := c.Prefix().Sum(data)
+	if err != nil {
+		return fmt.Errorf("hashing block %s: %w", c, err)
+	}
+	if got.Hash().HexString() != c.Hash().HexString() {
+		return &CorruptBlockError{Cid: c}
+	}
+	return nil
+}
+
+func (bs *checkedBlockstore) checkQuota(ctx context.Context, add int) error {
+	if bs.usage == nil {
+		return nil
+	}
+	used, err := bs.usage(ctx)
+	if err != nil {
+		return fmt.Errorf("measuring repo size: %w", err)
+	}
+	if used+uint64(add) > bs.max {
+		return fmt.Errorf("%w: %d bytes used, %d more would exceed Datastore.StorageMax=%d; run `openledgerd ipfs gc` or raise the limit", ErrRepoFull, used, add, bs.max)
+	}
+	return nil
+}
+
+func (bs *checkedBlockstore) Put(ctx context.Context, b blocks.Block) error {
+	if err := bs.checkQuota(ctx, len(b.RawData())); err != nil {
+		return err
+	}
+	if err := bs.Blockstore.Put(ctx, b); err != nil {
+		return fmt.Errorf("writing block %s to the repo (is the disk full or read-only?): %w", b.Cid(), err)
+	}
+	return nil
+}
+
+func (bs *checkedBlockstore) PutMany(ctx context.Context, bl []blocks.Block) error {
+	n := 0
+	for _, b := range bl {
+		n += len(b.RawData())
+	}
+	if err := bs.checkQuota(ctx, n); err != nil {
+		return err
+	}
+	if err := bs.Blockstore.PutMany(ctx, bl); err != nil {
+		return fmt.Errorf("writing %d blocks to the repo (is the disk full or read-only?): %w", len(bl), err)
+	}
+	return nil
+}
