@@ -131,18 +131,9 @@ func (n *Node) Get(ctx context.Context, c cid.Cid, dest string, progress func(in
 	d := fetchTimeout(n)
 	g := newStallGuard(ctx, d)
 	defer g.stop()
-	if n.Online() {
-		if err := n.fetchAll(g, c); err != nil {
-			return g.wrap(n, c, err)
-		}
-	}
-	nd, err := n.dag.Get(g.ctx, c)
+	f, err := n.unixfs(g, c)
 	if err != nil {
-		return g.wrap(n, c, err)
-	}
-	f, err := unixfile.NewUnixfsFile(g.ctx, n.dag, nd)
-	if err != nil {
-		return g.wrap(n, c, err)
+		return err
 	}
 	touch := func(k int64) {
 		g.touch(d)
@@ -154,6 +145,38 @@ func (n *Node) Get(ctx context.Context, c cid.Cid, dest string, progress func(in
 		return g.wrap(n, c, err)
 	}
 	return nil
+}
+
+// UnixFS returns the file, directory or symlink at c, with every block
+// already local (fetched first when online). The daemon API streams it as
+// a tar archive.
+func (n *Node) UnixFS(ctx context.Context, c cid.Cid) (files.Node, error) {
+	g := newStallGuard(ctx, fetchTimeout(n))
+	nd, err := n.unixfs(g, c)
+	if err != nil {
+		g.stop()
+		return nil, err
+	}
+	// The guard must outlive the returned node; reads are local now.
+	g.timer.Stop()
+	return nd, nil
+}
+
+func (n *Node) unixfs(g *stallGuard, c cid.Cid) (files.Node, error) {
+	if n.Online() {
+		if err := n.fetchAll(g, c); err != nil {
+			return nil, g.wrap(n, c, err)
+		}
+	}
+	nd, err := n.dag.Get(g.ctx, c)
+	if err != nil {
+		return nil, g.wrap(n, c, err)
+	}
+	f, err := unixfile.NewUnixfsFile(g.ctx, n.dag, nd)
+	if err != nil {
+		return nil, g.wrap(n, c, err)
+	}
+	return f, nil
 }
 
 // fetchAll pulls every block of the DAG into the local store.
@@ -293,3 +316,14 @@ func (n *Node) Stat(ctx context.Context, c cid.Cid) (Stat, error) {
 }
 
 func fetchTimeout(n *Node) time.Duration { return time.Duration(n.cfg.FetchTimeout) }
+
+// FetchRoot makes sure the root block of c is available (fetching it when
+// online, within FetchTimeout), with the same errors as Cat.
+func (n *Node) FetchRoot(ctx context.Context, c cid.Cid) error {
+	fctx, cancel := n.fetchCtx(ctx)
+	defer cancel()
+	if _, err := n.dag.Get(fctx, c); err != nil {
+		return n.explainFetchErr(fctx, c, err)
+	}
+	return nil
+}
