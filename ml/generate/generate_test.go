@@ -1,0 +1,197 @@
+package generate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/openledger/openledger/ml/model"
+	"github.com/openledger/openledger/ml/tokenizer"
+)
+
+// referenceModel is the fixed tiny model of the determinism regression test.
+func referenceModel(t *testing.T) *model.Params {
+	cfg := model.Config{VocabSize: 256, ContextLen: 48, DModel: 32, NLayers: 2, NHeads: 4, DFF: 96, Positions: model.PositionsLearned, LNEps: 1e-5}
+	p, err := model.New(cfg, 20260101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spread the weights so the logits are far from uniform.
+	for i := range p.Data {
+		p.Data[i] = float32(p.Data[i] * 4)
+	}
+	return p
+}
+
+func logitDigest(t *testing.T, p *model.Params, params Params) (string, []int) {
+	h := sha256.New()
+	var b [4]byte
+	toks, _, err := Tokens(context.Background(), p, nil, tokenizer.NewByte().EncodeString("The quick brown fox"), params, Options{
+		OnLogits: func(_ int, logits []float32) {
+			for _, v := range logits {
+				binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+				h.Write(b[:])
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), toks
+}
+
+// Reference digests of the logits of a fixed tiny model. They change only
+// when the engine's arithmetic changes, which requires an EngineVersion
+// bump (ml/checkpoint) and new references here.
+const (
+	refGreedyLogits  = "f972b8ae19597a84ad6567fc8f1cdab508e32152fa25b82e81afcf738cb8e762"
+	refSampledLogits = "e79e616bda3f54a8314271e09fc17ae9ee65ff0b89953a3ce718e0821690ccf8"
+)
+
+func TestReferenceLogitDigests(t *testing.T) {
+	p := referenceModel(t)
+	g1, toks := logitDigest(t, p, Params{MaxTokens: 24})
+	g2, toks2 := logitDigest(t, p, Params{MaxTokens: 24})
+	if g1 != g2 || !equal(toks, toks2) {
+		t.Fatal("two greedy runs differ")
+	}
+	s1, stoks := logitDigest(t, p, Params{MaxTokens: 24, Temperature: 0.9, TopK: 40, TopP: 0.95, Seed: 7})
+	if g1 != refGreedyLogits || s1 != refSampledLogits {
+		t.Fatalf("logit digests changed:\n greedy  %s (tokens %v)\n sampled %s (tokens %v)", g1, toks, s1, stoks)
+	}
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSeedsAndSampling(t *testing.T) {
+	p := referenceModel(t)
+	prompt := []int{72, 101, 108}
+	run := func(params Params) []int {
+		out, _, err := Tokens(context.Background(), p, nil, prompt, params, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a := run(Params{MaxTokens: 30, Temperature: 1, Seed: 1})
+	b := run(Params{MaxTokens: 30, Temperature: 1, Seed: 1})
+	c := run(Params{MaxTokens: 30, Temperature: 1, Seed: 2})
+	if !equal(a, b) {
+		t.Fatal("same seed, different tokens")
+	}
+	if equal(a, c) {
+		t.Fatal("different seeds gave identical 30-token samples")
+	}
+	greedy := run(Params{MaxTokens: 30})
+	if !equal(run(Params{MaxTokens: 30, Temperature: 1, TopK: 1, Seed: 5}), greedy) {
+		t.Fatal("top-k 1 differs from greedy")
+	}
+	if !equal(run(Params{MaxTokens: 30, Temperature: 0.5, TopP: 1e-9, Seed: 5}), greedy) {
+		t.Fatal("top-p ~0 differs from greedy")
+	}
+}
+
+// Sampled frequencies follow the softmax of the scaled logits.
+func TestSamplerDistribution(t *testing.T) {
+	logits := []float32{1, 2, 0, -1}
+	s := NewSampler(Params{MaxTokens: 1, Temperature: 0.7, Seed: 3})
+	counts := make([]int, 4)
+	const n = 40000
+	for i := 0; i < n; i++ {
+		counts[s.Next(logits)]++
+	}
+	var z float64
+	for _, l := range logits {
+		z += math.Exp(float64(l) / 0.7)
+	}
+	for i, l := range logits {
+		want := math.Exp(float64(l)/0.7) / z
+		got := float64(counts[i]) / n
+		if math.Abs(got-want) > 0.01 {
+			t.Errorf("token %d frequency %.4f, want %.4f", i, got, want)
+		}
+	}
+	s = NewSampler(Params{MaxTokens: 1, Temperature: 1, TopK: 2, Seed: 3})
+	for i := 0; i < 1000; i++ {
+		if tok := s.Next(logits); tok != 0 && tok != 1 {
+			t.Fatalf("top-k 2 sampled token %d", tok)
+		}
+	}
+}
+
+func TestStopSequencesAndCounts(t *testing.T) {
+	p := referenceModel(t)
+	tok := tokenizer.NewByte()
+	full, err := Text(context.Background(), p, nil, tok, "Once", Params{MaxTokens: 20}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.PromptTokens != 4 || full.CompletionTokens != 20 || full.FinishReason != FinishLength || len(full.Tokens) != 20 {
+		t.Fatalf("counts: %+v", full)
+	}
+	stop := full.Text[6:8]
+	cut := strings.Index(full.Text, stop)
+	res, err := Text(context.Background(), p, nil, tok, "Once", Params{MaxTokens: 20, Stop: []string{"\x00never", stop}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FinishReason != FinishStop || res.Text != full.Text[:cut] || res.CompletionTokens != cut+len(stop) {
+		t.Fatalf("stop %q: got %+v from %q", stop, res, full.Text)
+	}
+	// Generation ends at the context length.
+	long := strings.Repeat("a", 40)
+	res, err = Text(context.Background(), p, nil, tok, long, Params{MaxTokens: 100}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CompletionTokens != 48-40+1 || res.FinishReason != FinishLength {
+		t.Fatalf("context-limited completion: %d tokens, %s", res.CompletionTokens, res.FinishReason)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	p := referenceModel(t)
+	tok := tokenizer.NewByte()
+	bad := []Params{
+		{MaxTokens: 0}, {MaxTokens: 5, Temperature: -1}, {MaxTokens: 5, Temperature: math.NaN()},
+		{MaxTokens: 5, TopK: -1}, {MaxTokens: 5, TopP: 1.5}, {MaxTokens: 5, Stop: []string{""}},
+	}
+	for i, params := range bad {
+		if _, err := Text(context.Background(), p, nil, tok, "x", params, Options{}); err == nil {
+			t.Errorf("params %d accepted", i)
+		}
+	}
+	if _, err := Text(context.Background(), p, nil, tok, "", Params{MaxTokens: 1}, Options{}); err == nil {
+		t.Error("empty prompt accepted")
+	}
+	if _, err := Text(context.Background(), p, nil, tok, strings.Repeat("x", 48), Params{MaxTokens: 1}, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "context") {
+		t.Errorf("over-long prompt: %v", err)
+	}
+	if _, _, err := Tokens(context.Background(), p, nil, []int{300}, Params{MaxTokens: 1}, Options{}); err == nil {
+		t.Error("out-of-vocabulary prompt token accepted")
+	}
+	bpe, _ := tokenizer.NewBPE([][2]int{{1, 2}})
+	if _, err := Text(context.Background(), p, nil, bpe, "x", Params{MaxTokens: 1}, Options{}); err == nil {
+		t.Error("mismatched tokenizer accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Text(ctx, p, nil, tok, "x", Params{MaxTokens: 5}, Options{}); err == nil {
+		t.Error("cancelled context ignored")
+	}
+}
