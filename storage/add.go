@@ -31,7 +31,7 @@ func (n *Node) Add(ctx context.Context, nd files.Node, opts AddOptions) (AddResu
 	n.gcLock.RLock()
 	defer n.gcLock.RUnlock()
 
-	batch := ipld.NewBufferedDAG(ctx, n.dag)
+	batch := newWriteBatch(ctx, n.dag)
 	a := &adder{n: n, ctx: ctx, dag: batch, opts: opts}
 	name := opts.Name
 	root, err := a.addNode(nd, name)
@@ -40,6 +40,7 @@ func (n *Node) Add(ctx context.Context, nd files.Node, opts AddOptions) (AddResu
 	}
 	if err != nil {
 		// Blocks written so far stay unpinned; the next gc removes them.
+		batch.Wait()
 		return AddResult{}, fmt.Errorf("add: %w", err)
 	}
 	res := AddResult{Root: root.Cid(), RootStr: root.Cid().String(), Size: a.bytes, Entries: a.entries}

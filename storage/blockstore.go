@@ -101,3 +101,11 @@ func (bs *checkedBlockstore) PutMany(ctx context.Context, bl []blocks.Block) err
 	}
 	return nil
 }
+
+func (bs *checkedBlockstore) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	ok, err := bs.Blockstore.Has(ctx, c)
+	if err != nil {
+		return false, fmt.Errorf("reading block %s from the repo (is the block store damaged or unreadable?): %w", c, err)
+	}
+	return ok, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ipfs/boxo/datastore/dshelp"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
 )
@@ -52,4 +53,8 @@ func mustEntry(t testing.TB, n *Node, res AddResult, name string) cid.Cid {
 		t.Fatalf("find %s: %v", name, err)
 	}
 	return child.Cid()
+}
+
+func cidMultihashKey(c cid.Cid) string {
+	return dshelp.MultihashToDsKey(c.Hash()).String()
 }

@@ -112,9 +112,47 @@ func (r *catReader) Read(p []byte) (int, error) {
 		r.g.touch(r.d)
 	}
 	if err != nil && err != io.EOF {
+		if cerr := r.n.findCorrupt(r.c); cerr != nil {
+			return k, cerr
+		}
 		return k, r.g.wrap(r.n, r.c, err)
 	}
 	return k, err
+}
+
+// findCorrupt walks the locally stored part of the DAG at c and returns the
+// first CorruptBlockError met. The DAG reader reports failed prefetches
+// without their cause; this recovers it so the user is told about the
+// corruption instead of a generic fetch failure.
+func (n *Node) findCorrupt(c cid.Cid) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var found error
+	seen := cid.NewSet()
+	var walk func(cid.Cid)
+	walk = func(k cid.Cid) {
+		if found != nil || !seen.Visit(k) {
+			return
+		}
+		b, err := n.bstore.Get(ctx, k)
+		var ce *CorruptBlockError
+		if errors.As(err, &ce) {
+			found = err
+			return
+		}
+		if err != nil || k.Type() != cid.DagProtobuf {
+			return
+		}
+		pn, err := merkledag.DecodeProtobuf(b.RawData())
+		if err != nil {
+			return
+		}
+		for _, l := range pn.Links() {
+			walk(l.Cid)
+		}
+	}
+	walk(c)
+	return found
 }
 
 func (r *catReader) Close() error { r.g.stop(); return r.dr.Close() }

@@ -1,0 +1,382 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/boxo/files"
+	"github.com/ipfs/go-cid"
+)
+
+func catAll(t testing.TB, a API, c cid.Cid) []byte {
+	t.Helper()
+	rc, err := a.Cat(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestAddCatRoundTripOnFlatfs(t *testing.T) {
+	n, dir := repoNode(t, nil)
+	data := pattern(3<<20+17, 1)
+	res, err := n.Add(context.Background(), files.NewBytesFile(data), AddOptions{PinReason: "datanet 3 contribution 17"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(catAll(t, n, res.Root), data) {
+		t.Fatal("cat returned different bytes")
+	}
+	// kubo's flatfs layout: blocks/<next-to-last two chars>/<base32 multihash>.data
+	leaf := rawCID(data[:256<<10]) // first leaf, CIDv1 raw
+	lc, _ := cid.Decode(leaf)
+	key := strings.ToUpper(strings.TrimPrefix(cidMultihashKey(lc), "/"))
+	shard := key[len(key)-3 : len(key)-1]
+	if _, err := os.Stat(filepath.Join(dir, BlocksDir, shard, key+".data")); err != nil {
+		t.Fatalf("leaf not stored at kubo's path: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, BlocksDir, "SHARDING")); err != nil || strings.TrimSpace(string(b)) != "/repo/flatfs/shard/v1/next-to-last/2" {
+		t.Fatalf("SHARDING file %q %v", b, err)
+	}
+}
+
+func TestPinReasonsAndGC(t *testing.T) {
+	n, _ := repoNode(t, nil)
+	ctx := context.Background()
+	kept, err := n.Add(ctx, files.NewBytesFile(pattern(600<<10, 2)), AddOptions{PinReason: "model 2 version 5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose, err := n.Add(ctx, files.NewBytesFile(pattern(600<<10, 3)), AddOptions{NoPin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Pin(ctx, kept.Root, "datanet 3 contribution 17"); err != nil {
+		t.Fatal(err)
+	}
+	pins, err := n.Pins(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pins) != 1 || pins[0].Cid != kept.RootStr || strings.Join(pins[0].Reasons, "|") != "datanet 3 contribution 17|model 2 version 5" {
+		t.Fatalf("pins %+v", pins)
+	}
+	gc, err := n.GC(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// loose: 3 leaves + 1 root removed; kept: 3 leaves + 1 root stay.
+	if gc.Removed != 4 || gc.Kept != 4 {
+		t.Fatalf("gc %+v", gc)
+	}
+	if _, err := n.Cat(ctx, loose.Root); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unpinned data still readable after gc: %v", err)
+	}
+	// Removing one reason keeps the pin; removing the last one unpins.
+	if err := n.Unpin(ctx, kept.Root, "model 2 version 5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Unpin(ctx, kept.Root, "no such reason"); !errors.Is(err, ErrNotPinned) {
+		t.Fatalf("want ErrNotPinned for unknown reason, got %v", err)
+	}
+	if gc, _ := n.GC(ctx); gc.Removed != 0 {
+		t.Fatalf("gc removed pinned blocks: %+v", gc)
+	}
+	if err := n.Unpin(ctx, kept.Root, "datanet 3 contribution 17"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Unpin(ctx, kept.Root, ""); !errors.Is(err, ErrNotPinned) {
+		t.Fatalf("double unpin: %v", err)
+	}
+	if gc, _ := n.GC(ctx); gc.Removed != 4 {
+		t.Fatalf("gc after unpin %+v", gc)
+	}
+	if err := n.Pin(ctx, kept.Root, strings.Repeat("x", MaxPinReasonLen+1)); err == nil {
+		t.Fatal("oversized reason accepted")
+	}
+}
+
+// failingReader returns data then an error, like a disk or network failure
+// in the middle of an upload.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	k := copy(p, f.data)
+	f.data = f.data[k:]
+	return k, nil
+}
+
+func TestInterruptedAddLeavesNoPinAndGCCleans(t *testing.T) {
+	n, _ := repoNode(t, nil)
+	ctx := context.Background()
+	boom := errors.New("connection reset")
+	// 20 MiB, so that some block batches are flushed before the failure.
+	_, err := n.Add(ctx, files.NewReaderFile(&failingReader{data: pattern(20<<20, 4), err: boom}), AddOptions{PinReason: "x"})
+	if !errors.Is(err, boom) {
+		t.Fatalf("want the reader's error, got %v", err)
+	}
+	// Cancellation mid-add behaves the same.
+	cctx, cancel := context.WithCancel(ctx)
+	r := &cancelAfter{r: bytes.NewReader(pattern(4<<20, 5)), after: 1 << 20, cancel: cancel}
+	if _, err := n.Add(cctx, files.NewReaderFile(r), AddOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	if pins, _ := n.Pins(ctx); len(pins) != 0 {
+		t.Fatalf("interrupted add left pins: %+v", pins)
+	}
+	v, err := n.Verify(ctx)
+	if err != nil || len(v.Corrupt) != 0 {
+		t.Fatalf("repo inconsistent after interrupted adds: %+v %v", v, err)
+	}
+	if v.Checked == 0 {
+		t.Fatal("expected partial blocks on disk before gc")
+	}
+	gc, err := n.GC(ctx)
+	if err != nil || gc.Removed != v.Checked || gc.Kept != 0 {
+		t.Fatalf("gc %+v %v (had %d blocks)", gc, err, v.Checked)
+	}
+}
+
+type cancelAfter struct {
+	r      io.Reader
+	after  int
+	read   int
+	cancel func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.read += k
+	if c.read >= c.after {
+		c.cancel()
+	}
+	return k, err
+}
+
+func TestCorruptBlockDetectedAndNeverServed(t *testing.T) {
+	n, dir := repoNode(t, nil)
+	ctx := context.Background()
+	data := pattern(300<<10, 6)
+	res, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, _ := cid.Decode(rawCID(data[:256<<10]))
+	path := blockPath(dir, lc)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100] ^= 0xff
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := n.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Corrupt) != 1 || v.Corrupt[0].Cid != lc.String() {
+		t.Fatalf("verify %+v", v)
+	}
+	rc, err := n.Cat(ctx, res.Root)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	var ce *CorruptBlockError
+	if !errors.As(err, &ce) {
+		t.Fatalf("cat of corrupt data: want CorruptBlockError, got %v", err)
+	}
+	if _, err := n.Blockstore().Get(ctx, lc); !errors.As(err, &ce) {
+		t.Fatalf("blockstore served a corrupt block: %v", err)
+	}
+}
+
+func blockPath(dir string, c cid.Cid) string {
+	key := strings.TrimPrefix(cidMultihashKey(c), "/")
+	return filepath.Join(dir, BlocksDir, key[len(key)-3:len(key)-1], key+".data")
+}
+
+func TestRepoFullQuota(t *testing.T) {
+	n, _ := repoNode(t, func(c *Config) { c.Datastore.StorageMax = 1 << 20 })
+	ctx := context.Background()
+	if _, err := n.Add(ctx, files.NewBytesFile(pattern(512<<10, 7)), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := n.Add(ctx, files.NewBytesFile(pattern(2<<20, 8)), AddOptions{PinReason: "too big"})
+	if !errors.Is(err, ErrRepoFull) || !strings.Contains(err.Error(), "StorageMax") {
+		t.Fatalf("want ErrRepoFull naming the limit, got %v", err)
+	}
+	pins, _ := n.Pins(ctx)
+	if len(pins) != 1 {
+		t.Fatalf("failed add changed pins: %+v", pins)
+	}
+}
+
+func TestUnwritableBlockStore(t *testing.T) {
+	n, dir := repoNode(t, nil)
+	ctx := context.Background()
+	data := pattern(1000, 9)
+	lc, _ := cid.Decode(rawCID(data))
+	// Replace the shard directory the block goes to with a plain file: every
+	// write there fails, whoever runs the test (root ignores permissions).
+	shard := filepath.Dir(blockPath(dir, lc))
+	os.RemoveAll(shard)
+	if err := os.WriteFile(shard, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{PinReason: "x"})
+	if err == nil || !strings.Contains(err.Error(), "block") || !strings.Contains(err.Error(), "repo") {
+		t.Fatalf("want a clear write error, got %v", err)
+	}
+	if pins, _ := n.Pins(ctx); len(pins) != 0 {
+		t.Fatalf("failed add left a pin: %+v", pins)
+	}
+}
+
+func TestRestartKeepsPinsAndBlocks(t *testing.T) {
+	dir := t.TempDir() + "/ipfs"
+	if err := Init(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Init(dir, nil); err == nil || !strings.Contains(err.Error(), "already") {
+		t.Fatalf("second init: %v", err)
+	}
+	ctx := context.Background()
+	n, err := Open(ctx, dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id1 := n.PeerID()
+	if _, err := Open(ctx, dir, OpenOptions{}); !errors.Is(err, ErrRepoLocked) {
+		t.Fatalf("second open: want ErrRepoLocked, got %v", err)
+	}
+	data := pattern(1<<20, 10)
+	res, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{PinReason: "keep me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n2, err := Open(ctx, dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	if n2.PeerID() != id1 {
+		t.Fatal("peer ID changed across restart")
+	}
+	pins, _ := n2.Pins(ctx)
+	if len(pins) != 1 || pins[0].Cid != res.RootStr || pins[0].Reasons[0] != "keep me" {
+		t.Fatalf("pins after restart %+v", pins)
+	}
+	if gc, _ := n2.GC(ctx); gc.Removed != 0 {
+		t.Fatalf("gc after restart removed %d", gc.Removed)
+	}
+	if !bytes.Equal(catAll(t, n2, res.Root), data) {
+		t.Fatal("data changed across restart")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open(context.Background(), t.TempDir(), OpenOptions{}); !errors.Is(err, ErrNoRepo) || !strings.Contains(err.Error(), "ipfs init") {
+		t.Fatalf("want ErrNoRepo with a hint, got %v", err)
+	}
+	dir := t.TempDir()
+	if err := Init(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"Gateway":{"MaxURLLenght":5}}`), 0o600)
+	if _, err := Open(context.Background(), dir, OpenOptions{}); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Fatalf("want unknown-field config error, got %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte(`{"Routing":{"DHT":"lan"}}`), 0o600)
+	if _, err := Open(context.Background(), dir, OpenOptions{}); err == nil || !strings.Contains(err.Error(), "DHT") {
+		t.Fatalf("want DHT mode error, got %v", err)
+	}
+}
+
+func TestOfflineUnknownBlockAndBadInput(t *testing.T) {
+	n := memNode(t)
+	ctx := context.Background()
+	missing, _ := cid.Decode(rawCID([]byte("never added")))
+	for name, err := range map[string]error{
+		"cat":  func() error { _, err := n.Cat(ctx, missing); return err }(),
+		"stat": func() error { _, err := n.Stat(ctx, missing); return err }(),
+		"pin":  n.Pin(ctx, missing, ""),
+		"car":  n.ExportCAR(ctx, missing, io.Discard),
+		"get":  n.Get(ctx, missing, filepath.Join(t.TempDir(), "out"), nil),
+	} {
+		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "offline") {
+			t.Errorf("%s: want offline not-found error, got %v", name, err)
+		}
+	}
+	if err := n.Connect(ctx, "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"); !errors.Is(err, ErrOffline) {
+		t.Fatalf("connect offline: %v", err)
+	}
+	res, _ := n.Add(ctx, files.NewMapDirectory(map[string]files.Node{"f": files.NewBytesFile([]byte("x"))}), AddOptions{})
+	if _, err := n.Cat(ctx, res.Root); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("cat of a directory: %v", err)
+	}
+	out := t.TempDir()
+	if err := n.Get(ctx, res.Root, out, nil); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("get onto an existing path: %v", err)
+	}
+}
+
+func TestOnlineUnknownBlockTimesOut(t *testing.T) {
+	cfg := LoopbackConfig()
+	cfg.Routing.DHT = "none"
+	cfg.FetchTimeout = Duration(300 * time.Millisecond)
+	n, err := NewMemoryNode(context.Background(), cfg, OpenOptions{Online: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	missing, _ := cid.Decode(rawCID([]byte("nobody has this")))
+	start := time.Now()
+	_, err = n.Cat(context.Background(), missing)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no progress for 300ms") {
+		t.Fatalf("want a timeout naming the limit, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("timeout took %s", d)
+	}
+}
+
+func TestParseCIDErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                 "empty",
+		"not-a-cid":        "invalid CID",
+		"/ipfs/bafy/a/b":   "paths are not accepted",
+		"bafkreiinvalid!!": "invalid CID",
+	} {
+		if _, err := ParseCID(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want %q, got %v", in, want, err)
+		}
+	}
+	for _, ok := range []string{"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "/ipfs/QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"} {
+		if _, err := ParseCID(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
