@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openledger/openledger/ml/train"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := NewModelCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+const corpus = "../testdata/corpus/riddles.txt"
+
+func TestCommandTree(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "cfg.json")
+	os.WriteFile(cfg, []byte(`{"context_len":32,"d_model":32,"n_layers":1,"n_heads":2,"d_ff":64}`), 0o644)
+	out := filepath.Join(t.TempDir(), "m")
+	o := mustRun(t, "train", "--data", corpus, "--cid", "bafkreiexample", "--out", out, "--config", cfg,
+		"--steps", "8", "--batch", "2", "--seq", "32", "--vocab", "300", "--seed", "3", "--save-every", "4")
+	for _, want := range []string{"sha256", "held-out loss", "loss.png"} {
+		if !strings.Contains(o, want) {
+			t.Fatalf("train output lacks %q:\n%s", want, o)
+		}
+	}
+	for _, f := range []string{train.ModelFile, train.ManifestFile, train.StateFile, LossCurveFile} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatalf("missing %s: %v", f, err)
+		}
+	}
+	var m train.Manifest
+	b, _ := os.ReadFile(filepath.Join(out, train.ManifestFile))
+	if err := json.Unmarshal(b, &m); err != nil || m.Inputs[0].CID != "bafkreiexample" || m.Hyper.Steps != 8 {
+		t.Fatalf("manifest: %v %+v", err, m.Inputs)
+	}
+
+	g := mustRun(t, "generate", "--model", out, "--prompt", "What", "--max-tokens", "10", "--json")
+	var res struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	}
+	if err := json.Unmarshal([]byte(g), &res); err != nil || res.PromptTokens == 0 || res.CompletionTokens != 10 {
+		t.Fatalf("generate --json: %v: %s", err, g)
+	}
+	g2 := mustRun(t, "generate", "--model", out, "--prompt", "What", "--max-tokens", "10", "--json")
+	if g != g2 {
+		t.Fatal("greedy generation is not reproducible")
+	}
+	if e := mustRun(t, "eval", "--model", out, "--data", corpus); !strings.Contains(e, "perplexity") {
+		t.Fatalf("eval: %s", e)
+	}
+	if i := mustRun(t, "inspect", out); !strings.Contains(i, "openledger-ml-model/1") || !strings.Contains(i, "h.0.attn.qkv.w") {
+		t.Fatalf("inspect: %s", i)
+	}
+	if i := mustRun(t, "inspect", filepath.Join(out, train.ManifestFile)); !strings.Contains(i, "training manifest") {
+		t.Fatalf("inspect manifest: %s", i)
+	}
+	v := mustRun(t, "verify-training", filepath.Join(out, train.ManifestFile))
+	if !strings.Contains(v, "verification OK") {
+		t.Fatalf("verify: %s", v)
+	}
+
+	// LoRA adapter on the trained base, then generate with it.
+	ad := filepath.Join(t.TempDir(), "a")
+	mustRun(t, "train", "--data", "../testdata/corpus/fortunes.txt", "--base", out, "--lora-rank", "2", "--out", ad,
+		"--steps", "3", "--batch", "2", "--seq", "16")
+	mustRun(t, "generate", "--model", out, "--adapter", filepath.Join(ad, train.AdapterFile), "--prompt", "Why", "--max-tokens", "5")
+	if v := mustRun(t, "verify-training", filepath.Join(ad, train.ManifestFile)); !strings.Contains(v, "verification OK") {
+		t.Fatalf("verify LoRA: %s", v)
+	}
+
+	// Tampered data fails verification.
+	tampered := filepath.Join(t.TempDir(), "riddles.txt")
+	os.WriteFile(tampered, []byte("not the same text at all, not the same text at all"), 0o644)
+	if _, err := run(t, "verify-training", filepath.Join(out, train.ManifestFile), "--data", tampered); err == nil {
+		t.Fatal("verification passed with different data")
+	}
+
+	tok := filepath.Join(t.TempDir(), "tok.json")
+	if o := mustRun(t, "tokenizer", "train", "--data", corpus, "--vocab", "280", "--out", tok); !strings.Contains(o, "vocab 280") {
+		t.Fatalf("tokenizer train: %s", o)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	garbage := filepath.Join(dir, "garbage.safetensors")
+	os.WriteFile(garbage, []byte("\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"), 0o644)
+	cases := map[string][]string{
+		"train no data":        {"train", "--out", dir},
+		"train no out":         {"train", "--data", corpus},
+		"train empty data":     {"train", "--data", empty, "--out", filepath.Join(dir, "x")},
+		"train lora no base":   {"train", "--data", corpus, "--out", dir, "--lora-rank", "4"},
+		"train bad preset":     {"train", "--data", corpus, "--out", dir, "--preset", "huge"},
+		"train seq too long":   {"train", "--data", corpus, "--out", dir, "--preset", "tiny", "--seq", "1000"},
+		"train cid count":      {"train", "--data", corpus, "--out", dir, "--cid", "a", "--cid", "b"},
+		"train positional":     {"train", "extra", "--data", corpus, "--out", dir},
+		"generate no model":    {"generate", "--prompt", "x"},
+		"generate no prompt":   {"generate", "--model", garbage},
+		"generate corrupt":     {"generate", "--model", garbage, "--prompt", "x"},
+		"generate bad temp":    {"generate", "--model", garbage, "--prompt", "x", "--temperature", "-2"},
+		"generate bad top-p":   {"generate", "--model", garbage, "--prompt", "x", "--top-p", "2"},
+		"inspect no args":      {"inspect"},
+		"inspect corrupt":      {"inspect", garbage},
+		"verify missing":       {"verify-training", filepath.Join(dir, "none.json")},
+		"tokenizer small":      {"tokenizer", "train", "--data", corpus, "--vocab", "10", "--out", filepath.Join(dir, "t.json")},
+		"eval missing":         {"eval", "--model", garbage},
+	}
+	for name, args := range cases {
+		if _, err := run(t, args...); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
