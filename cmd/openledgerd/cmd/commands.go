@@ -22,6 +22,7 @@ import (
 	genutilcli "github.com/cosmos/cosmos-sdk/x/genutil/client/cli"
 
 	"github.com/openledger/openledger/app"
+	mlcli "github.com/openledger/openledger/ml/cli"
 	storagecli "github.com/openledger/openledger/storage/cli"
 	datanetcli "github.com/openledger/openledger/x/datanet/client/cli"
 )
@@ -46,6 +47,7 @@ func initRootCmd(rootCmd *cobra.Command, tempApp *app.App) {
 		keys.Commands(),
 		datanetcli.NewDatanetCmd(),
 		storagecli.NewIPFSCommand(),
+		mlcli.NewModelCommand(),
 	)
 }
 
