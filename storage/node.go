@@ -248,6 +248,14 @@ func (n *Node) explainFetchErr(ctx context.Context, c cid.Cid, err error) error 
 // ErrNotFound wraps every "content not available" error.
 var ErrNotFound = errors.New("content not found")
 
+// Provide announces c on the DHT and waits for the announcement.
+func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
+	if n.dht == nil {
+		return errors.New("provide: the DHT is disabled (Routing.DHT = none) or the node is offline")
+	}
+	return n.dht.Provide(ctx, c, true)
+}
+
 // provide announces a root on the DHT in the background (best effort).
 func (n *Node) provide(c cid.Cid) {
 	if n.dht == nil {
