@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/openledger/openledger/p2p"
@@ -239,16 +238,4 @@ func LoopbackConfig() Config {
 	c.Addresses.Gateway = "127.0.0.1:0"
 	c.Routing.DHT = string(p2p.DHTServer)
 	return c
-}
-
-func isLoopbackHost(hostport string) bool {
-	h, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -158,7 +158,12 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		n.dht, router = d, d
 	}
 	n.router = router
-	n.bitswap = bitswap.New(ctx, bsnet.NewFromIpfsHost(h), router, n.bstore)
+	n.bitswap = bitswap.New(ctx, bsnet.NewFromIpfsHost(h), router, n.bstore,
+		// Larger per-peer send window than the 1 MiB default: one peer can
+		// keep a 256 KiB-block stream busy on fast links.
+		bitswap.MaxOutstandingBytesPerPeer(8<<20),
+		bitswap.EngineBlockstoreWorkerCount(32),
+	)
 	if len(boot) > 0 {
 		// Best effort at start: an unreachable bootstrap peer is logged, not fatal.
 		if err := p2p.ConnectAll(ctx, h, boot, 15*time.Second, "bootstrap"); err != nil {

@@ -72,6 +72,14 @@ func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string) error {
 		return err
 	}
 	if !pinned {
+		if n.Online() {
+			g := newStallGuard(ctx, fetchTimeout(n))
+			err := n.fetchAll(g, c)
+			g.stop()
+			if err != nil {
+				return g.wrap(n, c, err)
+			}
+		}
 		nd, err := n.dag.Get(fctx, c)
 		if err != nil {
 			return n.explainFetchErr(fctx, c, err)

@@ -217,20 +217,39 @@ func (n *Node) unixfs(g *stallGuard, c cid.Cid) (files.Node, error) {
 	return f, nil
 }
 
-// fetchAll pulls every block of the DAG into the local store.
+// fetchAll pulls every block of the DAG into the local store, level by
+// level: each level's missing children go out as one want list on a bitswap
+// session, so the sending peer streams them back to back.
 func (n *Node) fetchAll(g *stallGuard, c cid.Cid) error {
 	ng := merkledag.NewSession(g.ctx, n.dag)
 	d := fetchTimeout(n)
-	getLinks := func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
-		nd, err := ng.Get(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		g.touch(d)
-		return nd.Links(), nil
-	}
 	seen := cid.NewSet()
-	return merkledag.Walk(g.ctx, getLinks, c, seen.Visit, merkledag.Concurrency(32))
+	level := []cid.Cid{c}
+	seen.Add(c)
+	for len(level) > 0 {
+		var next []cid.Cid
+		got := 0
+		for opt := range ng.GetMany(g.ctx, level) {
+			if opt.Err != nil {
+				return opt.Err
+			}
+			got++
+			g.touch(d)
+			for _, l := range opt.Node.Links() {
+				if seen.Visit(l.Cid) {
+					next = append(next, l.Cid)
+				}
+			}
+		}
+		if got != len(level) {
+			if err := g.ctx.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("fetched %d of %d blocks", got, len(level))
+		}
+		level = next
+	}
+	return nil
 }
 
 // validEntryName rejects names that would escape the output directory.

@@ -1,0 +1,45 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ipfs/boxo/files"
+
+	"github.com/openledger/openledger/storage"
+)
+
+// BenchmarkBitswapFetch measures fetching a file between two daemons over
+// loopback TCP (bitswap session), the receiver writing to its flatfs repo.
+func BenchmarkBitswapFetch(b *testing.B) {
+	for _, size := range []int{1 << 20, 64 << 20, 256 << 20} {
+		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
+			data := pattern(size, 3)
+			b.SetBytes(int64(size))
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				a, c := start(b, nil), start(b, nil)
+				ctx := context.Background()
+				res, err := a.node.Add(ctx, files.NewBytesFile(data), storage.AddOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.node.Connect(ctx, a.info.SwarmAddrs[0]); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				t0 := time.Now()
+				if err := c.node.Pin(ctx, res.Root, "bench"); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(size)/1e6/time.Since(t0).Seconds(), "MB/s")
+				b.StopTimer()
+				a.stop()
+				c.stop()
+				b.StartTimer()
+			}
+		})
+	}
+}
