@@ -64,22 +64,34 @@ func axpy(y []float32, a float32, x []float32) {
 
 // linearBackward accumulates the gradients of y = x w^T + b:
 // dx[t,:] = sum_o dy[t,o] w[o,:] (overwrites dx), and, when dw != nil,
-// dw[o,:] += sum_t dy[t,o] x[t,:] and db[o] += sum_t dy[t,o].
+// dw[o,:] += sum_t dy[t,o] x[t,:] and db[o] += sum_t dy[t,o]. Each element
+// is a sequential sum in o (for dx) or t (for dw) order; axpy4 performs four
+// of those additions per pass with the same rounding as four axpy calls.
 func linearBackward(dx, dw, db, dy, x, w []float32, n, in, out int) {
 	if dx != nil {
 		for t := 0; t < n; t++ {
 			dxt := dx[t*in : t*in+in]
 			clear(dxt)
 			dyt := dy[t*out : t*out+out]
-			for o, g := range dyt {
-				axpy(dxt, g, w[o*in:o*in+in])
+			o := 0
+			for ; o+4 <= out; o += 4 {
+				axpy4(dxt, dyt[o], dyt[o+1], dyt[o+2], dyt[o+3],
+					w[o*in:o*in+in], w[(o+1)*in:(o+1)*in+in], w[(o+2)*in:(o+2)*in+in], w[(o+3)*in:(o+3)*in+in])
+			}
+			for ; o < out; o++ {
+				axpy(dxt, dyt[o], w[o*in:o*in+in])
 			}
 		}
 	}
 	if dw != nil {
 		for o := 0; o < out; o++ {
 			dwo := dw[o*in : o*in+in]
-			for t := 0; t < n; t++ {
+			t := 0
+			for ; t+4 <= n; t += 4 {
+				axpy4(dwo, dy[t*out+o], dy[(t+1)*out+o], dy[(t+2)*out+o], dy[(t+3)*out+o],
+					x[t*in:t*in+in], x[(t+1)*in:(t+1)*in+in], x[(t+2)*in:(t+2)*in+in], x[(t+3)*in:(t+3)*in+in])
+			}
+			for ; t < n; t++ {
 				axpy(dwo, dy[t*out+o], x[t*in:t*in+in])
 			}
 		}
@@ -91,6 +103,19 @@ func linearBackward(dx, dw, db, dy, x, w []float32, n, in, out int) {
 				db[o] += g
 			}
 		}
+	}
+}
+
+// axpy4 computes y += a0*x0; y += a1*x1; y += a2*x2; y += a3*x3 in one pass,
+// rounding exactly as the four separate updates would.
+func axpy4(y []float32, a0, a1, a2, a3 float32, x0, x1, x2, x3 []float32) {
+	n := len(y)
+	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
+	for i := range y {
+		v := y[i] + float32(a0*x0[i])
+		v = v + float32(a1*x1[i])
+		v = v + float32(a2*x2[i])
+		y[i] = v + float32(a3*x3[i])
 	}
 }
 

@@ -186,3 +186,15 @@ func TestSchedule(t *testing.T) {
 		prev = lr
 	}
 }
+
+// refTinyCheckpoint is the sha256 of the checkpoint tinySpec(6) produces. It
+// changes only with the engine's arithmetic, which requires an
+// EngineVersion bump (ml/checkpoint) and a new reference here.
+const refTinyCheckpoint = "1b9141f6835ce88164df7dc652324688685d4224ac43bb07e3cfee188a1e5eaf"
+
+func TestReferenceCheckpointDigest(t *testing.T) {
+	res := mustRun(t, tinySpec(6), Options{OutDir: t.TempDir(), Workers: 2})
+	if got := res.Manifest.Checkpoint.SHA256; got != refTinyCheckpoint {
+		t.Fatalf("checkpoint digest %s, reference %s", got, refTinyCheckpoint)
+	}
+}
