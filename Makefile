@@ -55,13 +55,14 @@ proto-tools:
 	GOBIN=$(TOOLSDIR) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 	GOBIN=$(TOOLSDIR) go install github.com/cosmos/gogoproto/protoc-gen-gocosmos@$(GOCOSMOS_VERSION)
 	GOBIN=$(TOOLSDIR) go install github.com/grpc-ecosystem/grpc-gateway/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+	GOBIN=$(TOOLSDIR) go install github.com/grpc-ecosystem/grpc-gateway/protoc-gen-swagger@$(GRPC_GATEWAY_VERSION)
 
 proto-gen: proto-tools
 	./scripts/protocgen.sh
 
 ## proto-check: regenerate and fail if the committed generated code differs.
 proto-check: proto-gen
-	git diff --exit-code -- '*.pb.go' '*.pb.gw.go'
+	git diff --exit-code -- '*.pb.go' '*.pb.gw.go' client/openapi
 
 ## localnet: a fresh single-validator chain in the foreground (Ctrl-C stops it).
 localnet: build

@@ -5,6 +5,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	dbm "github.com/cosmos/cosmos-db"
@@ -37,6 +38,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/x/tx/signing"
 
 	"github.com/openledger/openledger/app/keepers"
+	"github.com/openledger/openledger/client/openapi"
 )
 
 var (
@@ -234,6 +236,10 @@ func (app *App) RegisterAPIRoutes(apiSvr *api.Server, apiConfig config.APIConfig
 	app.BasicModuleManager.RegisterGRPCGatewayRoutes(clientCtx, apiSvr.GRPCGatewayRouter)
 	if err := server.RegisterSwaggerAPI(clientCtx, apiSvr.Router, apiConfig.Swagger); err != nil {
 		panic(err)
+	}
+	if apiConfig.Swagger {
+		// The SDK's UI covers the SDK modules; our modules' descriptions are under /openapi/.
+		apiSvr.Router.PathPrefix("/openapi/").Handler(http.StripPrefix("/openapi/", openapi.Handler()))
 	}
 }
 

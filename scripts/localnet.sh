@@ -56,7 +56,7 @@ cat <<MSG
 
 OpenLedger localnet ($CHAIN_ID), home $HOME_DIR
   CometBFT RPC  http://127.0.0.1:26657
-  REST (LCD)    http://127.0.0.1:1317   (OpenAPI: http://127.0.0.1:1317/swagger/)
+  REST (LCD)    http://127.0.0.1:1317   (OpenAPI: /swagger/ for SDK modules, /openapi/datanet.swagger.json)
   gRPC          127.0.0.1:9090
   Prometheus    http://127.0.0.1:26660/metrics
 Keys (keyring-backend test): alice $(addr alice)

@@ -11,3 +11,12 @@ rm -rf build/proto-gen
 "$TOOLS/buf" generate --path proto/openledger
 cp -r build/proto-gen/github.com/openledger/openledger/* ./
 rm -rf build/proto-gen
+
+# OpenAPI descriptions of the REST (grpc-gateway) routes, embedded by client/openapi.
+rm -rf build/openapi
+"$TOOLS/buf" generate --template buf.gen.swagger.yaml --path proto/openledger
+for f in build/openapi/openledger/*/v1/query.swagger.json; do
+  module=$(basename "$(dirname "$(dirname "$f")")")
+  cp "$f" "client/openapi/$module.swagger.json"
+done
+rm -rf build/openapi
