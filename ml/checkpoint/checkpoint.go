@@ -157,11 +157,25 @@ func ParseModel(b []byte) (*Model, error) {
 	if tok.VocabSize() != cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint: tokenizer vocabulary %d does not match the config's %d", tok.VocabSize(), cfg.VocabSize)
 	}
+	if got := totalElems(f); got != cfg.NumParams() {
+		return nil, fmt.Errorf("checkpoint: file holds %d values, the config needs %d", got, cfg.NumParams())
+	}
 	p := model.NewParams(cfg)
 	if err := fill(f, p.Data, p.Specs()); err != nil {
 		return nil, err
 	}
 	return &Model{Params: p, Tok: tok, Meta: f.Metadata, SHA256: Digest(b)}, nil
+}
+
+// totalElems counts the values in the file (bounded by its size), checked
+// before allocating for a config so a forged config cannot force a huge
+// allocation.
+func totalElems(f *safetensors.File) int {
+	n := 0
+	for _, t := range f.Tensors {
+		n += len(t.Data)
+	}
+	return n
 }
 
 // fill copies the file's tensors into data, requiring exactly the names and
@@ -266,6 +280,9 @@ func ParseAdapter(b []byte, base model.Config) (*AdapterFile, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ac); err != nil {
 		return nil, fmt.Errorf("checkpoint: adapter config: %w", err)
+	}
+	if err := ac.Validate(base); err != nil {
+		return nil, err
 	}
 	a, err := model.NewAdapter(base, ac)
 	if err != nil {
