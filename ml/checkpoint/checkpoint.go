@@ -157,8 +157,8 @@ func ParseModel(b []byte) (*Model, error) {
 	if tok.VocabSize() != cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint: tokenizer vocabulary %d does not match the config's %d", tok.VocabSize(), cfg.VocabSize)
 	}
-	if got := totalElems(f); got != cfg.NumParams() {
-		return nil, fmt.Errorf("checkpoint: file holds %d values, the config needs %d", got, cfg.NumParams())
+	if got := totalElems(f); got < cfg.NumParams() {
+		return nil, fmt.Errorf("checkpoint: file holds %d values but the config needs %d (missing tensors?)", got, cfg.NumParams())
 	}
 	p := model.NewParams(cfg)
 	if err := fill(f, p.Data, p.Specs()); err != nil {
