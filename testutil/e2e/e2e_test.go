@@ -100,7 +100,12 @@ func TestDatanetStory(t *testing.T) {
 	for _, r := range records {
 		body, digest, c1 := content(t, r.text)
 		lines := strconv.Itoa(strings.Count(body, "\n"))
-		res := c.MustTx(r.from, "datanet", "submit", id, c1, digest, strconv.Itoa(len(body)), lines, "text/plain")
+		args := []string{"datanet", "submit", id, c1, digest, strconv.Itoa(len(body)), lines, "text/plain"}
+		if r.from == "carol" {
+			// Legacy amino-JSON, the sign mode of Ledger and Keplr, must work for every msg.
+			args = append(args, "--sign-mode", "amino-json")
+		}
+		res := c.MustTx(r.from, args...)
 		ids = append(ids, res.Attr("openledger.datanet.v1.EventContributionSubmitted", "contribution_id"))
 	}
 	if strings.Join(ids, ",") != "1,2,3" {
@@ -118,8 +123,12 @@ func TestDatanetStory(t *testing.T) {
 	if _, err := c.Tx("bob", "datanet", "review", "1", "approve"); err == nil || !strings.Contains(err.Error(), "own contribution") {
 		t.Fatalf("self-review: want refusal, got %v", err)
 	}
-	for _, cid := range ids {
-		c.MustTx("alice", "datanet", "review", cid, "approve", "--reason", "clean and on topic")
+	for i, cid := range ids {
+		args := []string{"datanet", "review", cid, "approve", "--reason", "clean and on topic"}
+		if i == 0 {
+			args = append(args, "--sign-mode", "amino-json")
+		}
+		c.MustTx("alice", args...)
 	}
 	var d datanetJSON
 	c.MustQuery(&d, "datanet", "datanet", id)
