@@ -45,7 +45,7 @@ func (n *Node) Add(ctx context.Context, nd files.Node, opts AddOptions) (AddResu
 	}
 	res := AddResult{Root: root.Cid(), RootStr: root.Cid().String(), Size: a.bytes, Entries: a.entries}
 	if !opts.NoPin {
-		if err := n.pinLocked(ctx, root.Cid(), opts.PinReason); err != nil {
+		if err := n.pinLocked(ctx, root.Cid(), opts.PinReason, true); err != nil {
 			return res, fmt.Errorf("add: pinning %s: %w", root.Cid(), err)
 		}
 		res.Pinned = true

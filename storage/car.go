@@ -99,7 +99,7 @@ func (n *Node) ImportCAR(ctx context.Context, r io.Reader, reason string, noPin 
 		if noPin {
 			continue
 		}
-		if err := n.pinLocked(ctx, root, reason); err != nil {
+		if err := n.pinLocked(ctx, root, reason, true); err != nil {
 			return res, fmt.Errorf("car import: pinning %s: %w", root, err)
 		}
 		res.Pinned = append(res.Pinned, root.String())

@@ -49,7 +49,7 @@ func validateReason(r string) error {
 func (n *Node) Pin(ctx context.Context, c cid.Cid, reason string) error {
 	n.gcLock.RLock()
 	defer n.gcLock.RUnlock()
-	if err := n.pinLocked(ctx, c, reason); err != nil {
+	if err := n.pinLocked(ctx, c, reason, false); err != nil {
 		return err
 	}
 	n.provide(c)
@@ -58,8 +58,9 @@ func (n *Node) Pin(ctx context.Context, c cid.Cid, reason string) error {
 
 // pinLocked pins with gcLock held (shared). The whole DAG is present (or
 // fetched) before the pin is written, and the pin is flushed to disk before
-// the reason; a pin is never recorded for a partial DAG.
-func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string) error {
+// the reason; a pin is never recorded for a partial DAG. complete says the
+// caller has just written or walked the whole DAG, which skips the re-walk.
+func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string, complete bool) error {
 	if err := validateReason(reason); err != nil {
 		return err
 	}
@@ -71,7 +72,14 @@ func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string) error {
 	if err != nil {
 		return err
 	}
-	if !pinned {
+	if !pinned && complete {
+		if err := n.pinner.PinWithMode(ctx, c, ipfspinner.Recursive, reason); err != nil {
+			return fmt.Errorf("saving pin: %w", err)
+		}
+		if err := n.pinner.Flush(ctx); err != nil {
+			return fmt.Errorf("saving pin: %w", err)
+		}
+	} else if !pinned {
 		if n.Online() {
 			g := newStallGuard(ctx, fetchTimeout(n))
 			err := n.fetchAll(g, c)
