@@ -255,3 +255,5 @@ func TestDHTFindsProviderThroughThirdPeer(t *testing.T) {
 		t.Fatalf("cat via DHT: %q %v", got, err)
 	}
 }
+
+func newClient(url string) *api.Client { return api.NewClient(url) }
