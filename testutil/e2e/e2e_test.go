@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -174,5 +176,102 @@ func TestDatanetStory(t *testing.T) {
 	}
 	if _, err := c.Run("datanet", "verify-proof", proofPath); err == nil {
 		t.Fatal("verify-proof accepted a tampered proof")
+	}
+
+	// The stopped node exports a genesis that carries the datanet state and validates.
+	c.Stop()
+	exported, err := c.Run("export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gen struct {
+		AppState struct {
+			Datanet struct {
+				Datanets        []json.RawMessage `json:"datanets"`
+				Contributions   []json.RawMessage `json:"contributions"`
+				DatasetVersions []json.RawMessage `json:"dataset_versions"`
+			} `json:"datanet"`
+		} `json:"app_state"`
+	}
+	if err := json.Unmarshal([]byte(exported), &gen); err != nil {
+		t.Fatalf("export is not JSON: %v", err)
+	}
+	dn := gen.AppState.Datanet
+	if len(dn.Datanets) != 1 || len(dn.Contributions) != 3 || len(dn.DatasetVersions) != 1 {
+		t.Fatalf("exported datanet state: %d datanets, %d contributions, %d versions", len(dn.Datanets), len(dn.Contributions), len(dn.DatasetVersions))
+	}
+	exportPath := filepath.Join(t.TempDir(), "exported.json")
+	if err := os.WriteFile(exportPath, []byte(exported), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Run("genesis", "validate", exportPath); err != nil {
+		t.Fatalf("exported genesis does not validate: %v %s", err, out)
+	}
+}
+
+// TestInitGenesis checks that `init` writes a genesis denominated in uopen, with the
+// OPEN display metadata, and no trace of the SDK's default "stake" denom.
+func TestInitGenesis(t *testing.T) {
+	bin := e2e.Binary(t)
+	home := t.TempDir()
+	out, err := exec.Command(bin, "init", "v", "--chain-id", e2e.ChainID, "--home", home).CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	bz, err := os.ReadFile(filepath.Join(home, "config", "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(bz), `"stake"`) {
+		t.Fatal(`genesis still mentions the "stake" denom`)
+	}
+	var g struct {
+		AppState struct {
+			Staking struct {
+				Params struct {
+					BondDenom string `json:"bond_denom"`
+				} `json:"params"`
+			} `json:"staking"`
+			Mint struct {
+				Params struct {
+					MintDenom string `json:"mint_denom"`
+				} `json:"params"`
+			} `json:"mint"`
+			Gov struct {
+				Params struct {
+					MinDeposit []coin `json:"min_deposit"`
+				} `json:"params"`
+			} `json:"gov"`
+			Bank struct {
+				DenomMetadata []struct {
+					Base       string `json:"base"`
+					Display    string `json:"display"`
+					DenomUnits []struct {
+						Denom    string `json:"denom"`
+						Exponent int    `json:"exponent"`
+					} `json:"denom_units"`
+				} `json:"denom_metadata"`
+			} `json:"bank"`
+		} `json:"app_state"`
+	}
+	if err := json.Unmarshal(bz, &g); err != nil {
+		t.Fatal(err)
+	}
+	s := g.AppState
+	if s.Staking.Params.BondDenom != "uopen" || s.Mint.Params.MintDenom != "uopen" ||
+		len(s.Gov.Params.MinDeposit) != 1 || s.Gov.Params.MinDeposit[0].Denom != "uopen" {
+		t.Fatalf("denoms: staking %q mint %q gov %+v", s.Staking.Params.BondDenom, s.Mint.Params.MintDenom, s.Gov.Params.MinDeposit)
+	}
+	md := s.Bank.DenomMetadata
+	if len(md) != 1 || md[0].Base != "uopen" || md[0].Display != "OPEN" || len(md[0].DenomUnits) != 2 ||
+		md[0].DenomUnits[1].Denom != "OPEN" || md[0].DenomUnits[1].Exponent != 6 {
+		t.Fatalf("denom metadata: %+v", md)
+	}
+	app, err := os.ReadFile(filepath.Join(home, "config", "app.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(app), `minimum-gas-prices = "0.0025uopen"`) {
+		t.Fatal("app.toml lacks the uopen minimum gas price")
 	}
 }
