@@ -100,8 +100,8 @@ func StartChain(t testing.TB) *Chain {
 
 	cfg := filepath.Join(c.Home, "config", "config.toml")
 	editFile(t, cfg, map[string]string{
-		`(?m)^timeout_commit = .*$`:  `timeout_commit = "200ms"`,
-		`(?m)^timeout_propose = .*$`: `timeout_propose = "1s"`,
+		`(?m)^timeout_commit = .*$`:             `timeout_commit = "200ms"`,
+		`(?m)^timeout_propose = .*$`:            `timeout_propose = "1s"`,
 		`(?m)^laddr = "tcp://127.0.0.1:26657"$`: fmt.Sprintf(`laddr = "tcp://127.0.0.1:%d"`, ports[0]),
 		`(?m)^laddr = "tcp://0.0.0.0:26656"$`:   fmt.Sprintf(`laddr = "tcp://127.0.0.1:%d"`, ports[1]),
 		`(?m)^pprof_laddr = .*$`:                `pprof_laddr = ""`,
