@@ -112,19 +112,19 @@ func (r *catReader) Read(p []byte) (int, error) {
 		r.g.touch(r.d)
 	}
 	if err != nil && err != io.EOF {
-		if cerr := r.n.findCorrupt(r.c); cerr != nil {
-			return k, cerr
+		if derr := r.n.findDamage(r.c); derr != nil {
+			return k, derr
 		}
 		return k, r.g.wrap(r.n, r.c, err)
 	}
 	return k, err
 }
 
-// findCorrupt walks the locally stored part of the DAG at c and returns the
-// first CorruptBlockError met. The DAG reader reports failed prefetches
-// without their cause; this recovers it so the user is told about the
-// corruption instead of a generic fetch failure.
-func (n *Node) findCorrupt(c cid.Cid) error {
+// findDamage walks the locally stored part of the DAG at c and returns the
+// first CorruptBlockError met or, on an offline node, the first missing
+// block. The DAG reader reports failed prefetches without their cause; this
+// recovers it so the user is told what is wrong.
+func (n *Node) findDamage(c cid.Cid) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var found error
@@ -138,6 +138,10 @@ func (n *Node) findCorrupt(c cid.Cid) error {
 		var ce *CorruptBlockError
 		if errors.As(err, &ce) {
 			found = err
+			return
+		}
+		if ipld.IsNotFound(err) && !n.Online() {
+			found = n.explainFetchErr(ctx, k, err)
 			return
 		}
 		if err != nil || k.Type() != cid.DagProtobuf {
