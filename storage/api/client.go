@@ -206,8 +206,7 @@ func (c *Client) Get(ctx context.Context, k cid.Cid, dest string, progress func(
 	defer body.Close()
 	ex := &tar.Extractor{Path: dest}
 	if progress != nil {
-		var last int64
-		ex.Progress = func(total int64) int64 { progress(total - last); last = total; return total }
+		ex.Progress = func(n int64) int64 { progress(n); return n } // called with each chunk's size
 	}
 	if err := ex.Extract(body); err != nil {
 		return fmt.Errorf("get: %w", err)

@@ -148,8 +148,12 @@ func TestAPIClientMatchesNode(t *testing.T) {
 		t.Fatalf("API add %s != direct add %s", res.RootStr, direct.RootStr)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	if err := c.Get(ctx, res.Root, out, nil); err != nil {
+	var fetched int64
+	if err := c.Get(ctx, res.Root, out, func(n int64) { fetched += n }); err != nil {
 		t.Fatal(err)
+	}
+	if fetched != 5+300<<10 {
+		t.Fatalf("get progress reported %d bytes, want %d", fetched, 5+300<<10)
 	}
 	if b, _ := os.ReadFile(filepath.Join(out, "sub", "b.bin")); !bytes.Equal(b, pattern(300<<10, 2)) {
 		t.Fatal("get via API: wrong content")
