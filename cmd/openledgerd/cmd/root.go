@@ -85,5 +85,14 @@ func NewRootCmd() *cobra.Command {
 	if err := autoCliOpts.EnhanceRootCommand(rootCmd); err != nil {
 		panic(err)
 	}
+	addPorcelain(rootCmd)
 	return rootCmd
+}
+
+// addPorcelain attaches the commands that combine the chain with the off-chain rooms
+// (IPFS, models) under the module commands autocli built.
+func addPorcelain(rootCmd *cobra.Command) {
+	if datanetTx, _, err := rootCmd.Find([]string{"tx", "datanet"}); err == nil && datanetTx.Name() == "datanet" {
+		datanetTx.AddCommand(NewContributeCmd())
+	}
 }
