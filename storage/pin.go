@@ -72,6 +72,17 @@ func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string, complete
 	if err != nil {
 		return err
 	}
+	if !pinned && !complete && n.Online() {
+		// fetchAll visits every block of the DAG, so afterwards the DAG is
+		// known to be complete locally and the pinner need not walk it again.
+		g := newStallGuard(ctx, fetchTimeout(n))
+		err := n.fetchAll(g, c)
+		g.stop()
+		if err != nil {
+			return g.wrap(n, c, err)
+		}
+		complete = true
+	}
 	if !pinned && complete {
 		if err := n.pinner.PinWithMode(ctx, c, ipfspinner.Recursive, reason); err != nil {
 			return fmt.Errorf("saving pin: %w", err)
@@ -80,14 +91,6 @@ func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string, complete
 			return fmt.Errorf("saving pin: %w", err)
 		}
 	} else if !pinned {
-		if n.Online() {
-			g := newStallGuard(ctx, fetchTimeout(n))
-			err := n.fetchAll(g, c)
-			g.stop()
-			if err != nil {
-				return g.wrap(n, c, err)
-			}
-		}
 		nd, err := n.dag.Get(fctx, c)
 		if err != nil {
 			return n.explainFetchErr(fctx, c, err)

@@ -246,8 +246,16 @@ func TestDHTFindsProviderThroughThirdPeer(t *testing.T) {
 	// Provide synchronously for the test (Add provides in the background).
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := a.node.Provide(pctx, res.Root); err != nil {
-		t.Fatal(err)
+	// The hub enters a's routing table once identify has run; retry until then.
+	for {
+		err := a.node.Provide(pctx, res.Root)
+		if err == nil {
+			break
+		}
+		if pctx.Err() != nil {
+			t.Fatalf("provide: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	rc, err := b.client.Cat(ctx, res.Root)
 	if err != nil {
