@@ -48,7 +48,9 @@ PY
   sed -i 's/^prometheus = false/prometheus = true/; s#^prometheus_listen_addr = .*#prometheus_listen_addr = "127.0.0.1:26660"#' "$cfg"
   # Enable the REST API (with its OpenAPI description) on loopback.
   awk 'BEGIN{s=0} /^\[api\]/{s=1} /^\[/{if($0!="[api]")s=0} {if(s && $0 ~ /^enable = false/){print "enable = true"; next} print}' "$app" >"$app.tmp" && mv "$app.tmp" "$app"
-  sed -i 's#^address = "tcp://0.0.0.0:1317"#address = "tcp://127.0.0.1:1317"#; s#^address = "0.0.0.0:9090"#address = "127.0.0.1:9090"#' "$app"
+  sed -i 's#^address = "tcp://localhost:1317"#address = "tcp://127.0.0.1:1317"#; s#^address = "localhost:9090"#address = "127.0.0.1:9090"#' "$app"
+  # The built-in IPFS node: loopback-only swarm, local API and gateway.
+  run ipfs init --loopback --api-addr 127.0.0.1:5101 --gateway-addr 127.0.0.1:8180 >/dev/null
 fi
 
 addr() { run keys show "$1" -a --keyring-backend test; }
@@ -59,6 +61,7 @@ OpenLedger localnet ($CHAIN_ID), home $HOME_DIR
   REST (LCD)    http://127.0.0.1:1317   (OpenAPI: /swagger/ for SDK modules, /openapi/datanet.swagger.json)
   gRPC          127.0.0.1:9090
   Prometheus    http://127.0.0.1:26660/metrics
+  IPFS gateway  http://127.0.0.1:8180/ipfs/<cid>   (API 127.0.0.1:5101; log $HOME_DIR/ipfs.log)
 Keys (keyring-backend test): alice $(addr alice)
                              bob   $(addr bob)
                              carol $(addr carol)
@@ -66,8 +69,20 @@ Keys (keyring-backend test): alice $(addr alice)
 Try, in another terminal:
   $BIN --home $HOME_DIR tx bank send alice $(addr bob) 1000000uopen --fees 500uopen -y
   $BIN --home $HOME_DIR tx datanet create "My first datanet" CC-BY-4.0 --from alice --fees 2000uopen -y
-  $BIN --home $HOME_DIR query datanet datanets
+  $BIN --home $HOME_DIR tx datanet contribute 1 README.md --from bob --fees 2000uopen -y
+  $BIN --home $HOME_DIR query datanet contributions --datanet-id 1
 Ctrl-C stops the chain; 'make localnet' starts a fresh one (scripts/localnet.sh --keep resumes).
 
 MSG
-exec "$BIN" start --home "$HOME_DIR"
+# The IPFS daemon runs beside the node; both stop together on Ctrl-C.
+"$BIN" ipfs daemon --home "$HOME_DIR" >"$HOME_DIR/ipfs.log" 2>&1 &
+ipfs_pid=$!
+"$BIN" start --home "$HOME_DIR" &
+node_pid=$!
+stop() {
+  kill -TERM "$node_pid" "$ipfs_pid" 2>/dev/null || true
+  wait "$node_pid" "$ipfs_pid" 2>/dev/null || true
+}
+trap stop INT TERM
+wait -n "$node_pid" "$ipfs_pid" || true
+stop
