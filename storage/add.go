@@ -2,6 +2,9 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"errors"
 	"fmt"
 	"io"
@@ -33,8 +36,14 @@ func (n *Node) Add(ctx context.Context, nd files.Node, opts AddOptions) (AddResu
 
 	batch := newWriteBatch(ctx, n.dag)
 	a := &adder{n: n, ctx: ctx, dag: batch, opts: opts}
-	name := opts.Name
-	root, err := a.addNode(nd, name)
+	if f, ok := nd.(files.File); ok && opts.SHA256 {
+		if _, link := nd.(*files.Symlink); !link {
+			defer f.Close()
+			a.digest = sha256.New()
+			nd = files.NewReaderFile(io.TeeReader(f, a.digest))
+		}
+	}
+	root, err := a.addNode(nd, opts.Name)
 	if err == nil {
 		err = batch.Commit()
 	}
@@ -44,6 +53,9 @@ func (n *Node) Add(ctx context.Context, nd files.Node, opts AddOptions) (AddResu
 		return AddResult{}, fmt.Errorf("add: %w", err)
 	}
 	res := AddResult{Root: root.Cid(), RootStr: root.Cid().String(), Size: a.bytes, Entries: a.entries}
+	if a.digest != nil {
+		res.SHA256 = hex.EncodeToString(a.digest.Sum(nil))
+	}
 	if !opts.NoPin {
 		if err := n.pinLocked(ctx, root.Cid(), opts.PinReason, true); err != nil {
 			return res, fmt.Errorf("add: pinning %s: %w", root.Cid(), err)
@@ -67,6 +79,7 @@ type adder struct {
 	opts    AddOptions
 	bytes   uint64
 	entries []AddedEntry
+	digest  hash.Hash // sha256 of a single file's content, when asked
 }
 
 func (a *adder) record(p string, nd ipld.Node, size uint64) {
@@ -114,7 +127,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-func (a *adder) addFile(f files.File, p string) (ipld.Node, error) {
+func (a *adder) addFile(f io.Reader, p string) (ipld.Node, error) {
 	before := a.bytes
 	cfg := a.n.cfg.Import
 	r := &countingReader{r: f, ctx: a.ctx, n: &a.bytes, cb: a.opts.Progress}

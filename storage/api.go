@@ -65,6 +65,9 @@ type AddOptions struct {
 	Hidden bool
 	// Progress, if set, is called with the number of bytes just read.
 	Progress func(n int64)
+	// SHA256 also computes the sha256 of the content of a single-file add
+	// (the digest the chain records next to the CID); ignored for directories.
+	SHA256 bool
 }
 
 // AddedEntry is one file or directory imported by Add.
@@ -81,6 +84,9 @@ type AddResult struct {
 	Size    uint64       `json:"size"` // bytes of file content imported
 	Entries []AddedEntry `json:"entries"`
 	Pinned  bool         `json:"pinned"`
+	// SHA256 is the hex sha256 of the file content when AddOptions.SHA256
+	// was set and a single file was added.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Stat describes a DAG root.

@@ -114,7 +114,7 @@ func newNode(ctx context.Context, cfg Config, key crypto.PrivKey, meta, blocks d
 	n := &Node{cfg: cfg, key: key, id: id, log: log, meta: meta, blocks: blocks}
 	// Keys are the base32 multihash with no "/blocks" prefix: kubo's flatfs layout.
 	n.bstore = blockstore.NewIdStore(newCheckedBlockstore(
-		blockstore.NewBlockstore(blocks, blockstore.NoPrefix()), usage, cfg.Datastore.StorageMax))
+		blockstore.NewBlockstore(blocks, blockstore.NoPrefix(), blockstore.WriteThrough(true)), usage, cfg.Datastore.StorageMax))
 
 	var exch exchange.Interface
 	if opts.Online {

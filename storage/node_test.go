@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -378,5 +380,37 @@ func TestParseCIDErrors(t *testing.T) {
 		if _, err := ParseCID(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
+	}
+}
+
+func TestAddDigestAndGetProgress(t *testing.T) {
+	n, _ := repoNode(t, nil)
+	ctx := context.Background()
+	data := pattern(700<<10, 13)
+	res, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{SHA256: true, Name: "lora.safetensors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(data)
+	if res.SHA256 != hex.EncodeToString(want[:]) {
+		t.Fatalf("digest %s", res.SHA256)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].Path != "lora.safetensors" {
+		t.Fatalf("entries %+v", res.Entries)
+	}
+	dirRes, _ := n.Add(ctx, files.NewMapDirectory(map[string]files.Node{"x": files.NewBytesFile(data)}), AddOptions{SHA256: true})
+	if dirRes.SHA256 != "" {
+		t.Fatal("digest reported for a directory")
+	}
+	var got int64
+	out := filepath.Join(t.TempDir(), "out.bin")
+	if err := n.Get(ctx, res.Root, out, func(k int64) { got += k }); err != nil {
+		t.Fatal(err)
+	}
+	if got != int64(len(data)) {
+		t.Fatalf("progress %d, want %d", got, len(data))
+	}
+	if b, _ := os.ReadFile(out); !bytes.Equal(b, data) {
+		t.Fatal("get wrote different bytes")
 	}
 }

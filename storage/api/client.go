@@ -154,7 +154,8 @@ func (c *Client) Add(ctx context.Context, nd files.Node, opts storage.AddOptions
 		body = &countReader{r: mfr, cb: opts.Progress}
 	}
 	q := url.Values{"name": {opts.Name}, "reason": {opts.PinReason},
-		"nopin": {strconv.FormatBool(opts.NoPin)}, "hidden": {strconv.FormatBool(opts.Hidden)}}
+		"nopin": {strconv.FormatBool(opts.NoPin)}, "hidden": {strconv.FormatBool(opts.Hidden)},
+		"sha256": {strconv.FormatBool(opts.SHA256)}}
 	var res storage.AddResult
 	if err := c.getJSON(ctx, http.MethodPost, "add", q, body, "multipart/form-data; boundary="+mfr.Boundary(), &res); err != nil {
 		return res, err

@@ -4,7 +4,7 @@
 //
 // Routes (all under /api/v0; mutating ones are POST):
 //
-//	POST add?name=&reason=&nopin=&hidden=   multipart body (boxo files) -> AddResult
+//	POST add?name=&reason=&nopin=&hidden=&sha256=   multipart body (boxo files) -> AddResult
 //	GET  cat?arg=<cid>                      file bytes; errors after the first byte in trailer X-Stream-Error
 //	GET  get?arg=<cid>                      tar stream of the file or directory
 //	GET  stat?arg=<cid>                     Stat
@@ -148,7 +148,7 @@ func (s *server) add(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, CodeBadRequest, err)
 		return
 	}
-	opts := storage.AddOptions{Name: q.Get("name"), PinReason: q.Get("reason"), NoPin: boolArg(r, "nopin"), Hidden: boolArg(r, "hidden")}
+	opts := storage.AddOptions{Name: q.Get("name"), PinReason: q.Get("reason"), NoPin: boolArg(r, "nopin"), Hidden: boolArg(r, "hidden"), SHA256: boolArg(r, "sha256")}
 	res, err := s.n.Add(r.Context(), it.Node(), opts)
 	if err != nil {
 		fail(w, err)
