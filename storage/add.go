@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 
