@@ -27,7 +27,7 @@ func ParseCID(s string) (cid.Cid, error) {
 		if len(shown) > 80 || !utf8.ValidString(shown) {
 			shown = fmt.Sprintf("%.80q…", orig)
 		}
-		return cid.Undef, fmt.Errorf("invalid CID %q: %w", shown, err)
+		return cid.Undef, fmt.Errorf("invalid CID %q: not a CIDv0 (Qm…) or multibase CIDv1 (bafy…, bafk…) string (%v)", shown, err)
 	}
 	if c.Prefix().MhLength == 0 && c.Prefix().MhType != 0x00 {
 		return cid.Undef, fmt.Errorf("invalid CID %q: empty multihash", orig)

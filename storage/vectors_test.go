@@ -166,6 +166,10 @@ func TestPublishedCIDs(t *testing.T) {
 	if got := addBytes(t, n, []byte("hello world")).RootStr; got != "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e" {
 		t.Fatalf("hello world: %s", got)
 	}
+	// `echo "hello world" | ipfs add --cid-version=1` (with the newline).
+	if got := addBytes(t, n, []byte("hello world\n")).RootStr; got != "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4" {
+		t.Fatalf("hello world\\n: %s", got)
+	}
 	// The empty UnixFS directory as CIDv1 (kubo `ipfs add -r --cid-version=1` of an empty dir).
 	res, err := n.Add(context.Background(), files.NewMapDirectory(nil), AddOptions{NoPin: true})
 	if err != nil {

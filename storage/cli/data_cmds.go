@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/ipfs/boxo/files"
 	"github.com/spf13/cobra"
@@ -227,7 +229,7 @@ func newPinCmd() *cobra.Command {
 					return err
 				}
 				for _, p := range pins {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s recursive %q\n", p.Cid, p.Reasons)
+					fmt.Fprintf(cmd.OutOrStdout(), "%s recursive %s\n", p.Cid, formatReasons(p.Reasons))
 				}
 				return nil
 			})
@@ -307,4 +309,18 @@ func newCarCmd() *cobra.Command {
 	imp.Flags().BoolVar(&noPin, "no-pin", false, "do not pin the roots")
 	cmd.AddCommand(export, imp)
 	return cmd
+}
+
+// formatReasons renders pin reasons as quoted strings, or "(no reason)".
+func formatReasons(rs []string) string {
+	var q []string
+	for _, r := range rs {
+		if r != "" {
+			q = append(q, strconv.Quote(r))
+		}
+	}
+	if len(q) == 0 {
+		return "(no reason)"
+	}
+	return strings.Join(q, ", ")
 }
