@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/boxo/datastore/dshelp"
 	"github.com/ipfs/boxo/files"
@@ -223,5 +225,69 @@ func TestOfflineMissingAndCorruptBlocks(t *testing.T) {
 		if resp.StatusCode == 200 || strings.Contains(string(body), "HELLO") {
 			t.Fatalf("%s: corrupt block served: %d %q", q, resp.StatusCode, body)
 		}
+	}
+}
+
+func TestServerLimits(t *testing.T) {
+	// Oversized headers, through the real http.Server built by NewServer.
+	cfg := storage.DefaultConfig().Gateway
+	cfg.MaxHeaderBytes = 4 << 10
+	n, err := storage.NewMemoryNode(context.Background(), storage.DefaultConfig(), storage.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h, _ := NewHandler(n.BlockService(), cfg)
+	srv := NewServer(h, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, srv, ln) }()
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 16<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("oversized headers: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
+
+func TestRetrievalTimeoutOnline(t *testing.T) {
+	// An online node with no peers: a CID nobody has must end in 504 after
+	// RetrievalTimeout instead of hanging.
+	nc := storage.LoopbackConfig()
+	nc.Routing.DHT = "none"
+	n, err := storage.NewMemoryNode(context.Background(), nc, storage.OpenOptions{Online: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	cfg := nc.Gateway
+	cfg.RetrievalTimeout = storage.Duration(300 * time.Millisecond)
+	h, _ := NewHandler(n.BlockService(), cfg)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	missing, _ := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: 0x12, MhLength: -1}.Sum([]byte("nobody has this"))
+	start := time.Now()
+	resp, err := http.Get(srv.URL + "/ipfs/" + missing.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("want 504, got %d", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %s", d)
 	}
 }
