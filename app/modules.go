@@ -40,6 +40,8 @@ import (
 
 	"github.com/openledger/openledger/x/datanet"
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
+	"github.com/openledger/openledger/x/models"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 )
 
 // newModuleManager lists every module of the chain.
@@ -63,6 +65,7 @@ func (app *App) newModuleManager() *module.Manager {
 		authzmodule.NewAppModule(cdc, k.AuthzKeeper, k.AccountKeeper, k.BankKeeper, app.interfaceRegistry),
 		epochs.NewAppModule(k.EpochsKeeper),
 		datanet.NewAppModule(cdc, k.DatanetKeeper),
+		models.NewAppModule(cdc, k.ModelsKeeper),
 	)
 }
 
@@ -75,7 +78,7 @@ func setModuleOrders(mm *module.Manager) {
 	)
 	mm.SetOrderEndBlockers(
 		banktypes.ModuleName, govtypes.ModuleName, stakingtypes.ModuleName, feegrant.ModuleName,
-		datanettypes.ModuleName,
+		datanettypes.ModuleName, modelstypes.ModuleName,
 	)
 	// genutil runs after staking (pools) and auth (params); datanet after bank, whose
 	// balances its escrow check reads.
@@ -84,6 +87,7 @@ func setModuleOrders(mm *module.Manager) {
 		stakingtypes.ModuleName, slashingtypes.ModuleName, govtypes.ModuleName, minttypes.ModuleName,
 		genutiltypes.ModuleName, evidencetypes.ModuleName, authz.ModuleName, feegrant.ModuleName,
 		upgradetypes.ModuleName, vestingtypes.ModuleName, epochstypes.ModuleName, datanettypes.ModuleName,
+		modelstypes.ModuleName, // after datanet: its versions reference dataset versions
 	}
 	mm.SetOrderInitGenesis(genesisOrder...)
 	mm.SetOrderExportGenesis(genesisOrder...)

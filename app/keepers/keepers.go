@@ -45,6 +45,8 @@ import (
 
 	datanetkeeper "github.com/openledger/openledger/x/datanet/keeper"
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
+	modelskeeper "github.com/openledger/openledger/x/models/keeper"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 )
 
 // AppKeepers holds every keeper of the application.
@@ -63,6 +65,7 @@ type AppKeepers struct {
 	AuthzKeeper     authzkeeper.Keeper
 	EpochsKeeper    *epochskeeper.Keeper
 	DatanetKeeper   datanetkeeper.Keeper
+	ModelsKeeper    modelskeeper.Keeper
 }
 
 // AccountAddressCodec is the bech32 codec of account addresses.
@@ -149,6 +152,9 @@ func NewAppKeepers(
 	k.DatanetKeeper = datanetkeeper.NewKeeper(appCodec,
 		runtime.NewKVStoreService(keys[datanettypes.StoreKey]), accCodec, authority,
 		k.AccountKeeper, k.BankKeeper, k.DistrKeeper)
+
+	k.ModelsKeeper = modelskeeper.NewKeeper(appCodec,
+		runtime.NewKVStoreService(keys[modelstypes.StoreKey]), accCodec, authority, k.DatanetKeeper)
 
 	return k
 }

@@ -18,6 +18,7 @@ import (
 	upgradetypes "github.com/cosmos/cosmos-sdk/x/upgrade/types"
 
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 )
 
 // StoreKeys returns one KV store key per module that keeps state.
@@ -26,7 +27,7 @@ func StoreKeys() map[string]*storetypes.KVStoreKey {
 		authtypes.StoreKey, banktypes.StoreKey, stakingtypes.StoreKey, slashingtypes.StoreKey,
 		distrtypes.StoreKey, minttypes.StoreKey, govtypes.StoreKey, consensustypes.StoreKey,
 		upgradetypes.StoreKey, evidencetypes.StoreKey, feegrant.StoreKey, authz.ModuleName,
-		epochstypes.StoreKey, datanettypes.StoreKey,
+		epochstypes.StoreKey, datanettypes.StoreKey, modelstypes.StoreKey,
 	)
 }
 
