@@ -176,6 +176,13 @@ func TestGPT2Layout(t *testing.T) {
 	if !bytes.Equal(f32bytes(l1), f32bytes(l2)) {
 		t.Fatal("logits differ")
 	}
+	m, err := LoadAny(path, nil, 2)
+	if err != nil || m.Params.Cfg != p.Cfg || m.Tok.VocabSize() != 256 {
+		t.Fatalf("LoadAny of GPT-2 weights: %v", err)
+	}
+	if _, err := LoadAny(path, mustBPE(t), 2); err == nil {
+		t.Error("LoadAny accepted a tokenizer of the wrong size")
+	}
 	ts = append(ts, &safetensors.Tensor{Name: "h.0.attn.rotary", Shape: []int{1}, Data: []float32{0}})
 	b, _ = safetensors.Marshal(nil, ts)
 	if _, err := ParseGPT2(b, 2); err == nil || !strings.Contains(err.Error(), "unknown GPT-2 tensor") {

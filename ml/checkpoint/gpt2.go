@@ -8,6 +8,7 @@ import (
 
 	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/safetensors"
+	"github.com/openledger/openledger/ml/tokenizer"
 )
 
 // GPT-2 layout (Hugging Face transformers GPT2Model / GPT2LMHeadModel):
@@ -169,4 +170,43 @@ func MarshalGPT2(p *model.Params) ([]byte, error) {
 		out = append(out, t)
 	}
 	return safetensors.Marshal(map[string]string{"format": "pt"}, out)
+}
+
+// LoadAny loads an engine checkpoint or, failing that, GPT-2-layout weights.
+// GPT-2 files carry no tokenizer: tok is used when given (its vocabulary
+// must match), else the byte tokenizer when the vocabulary is 256. nHeads is
+// passed to LoadGPT2.
+func LoadAny(path string, tok *tokenizer.Tokenizer, nHeads int) (*Model, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return LoadModel(path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	f, err := safetensors.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.Metadata[KeyFormat] == FormatModel || f.Tensors["wte.weight"] == nil && f.Tensors["transformer.wte.weight"] == nil {
+		m, err := ParseModel(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return m, nil
+	}
+	p, err := ParseGPT2(b, nHeads)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if tok == nil {
+		if p.Cfg.VocabSize != 256 {
+			return nil, fmt.Errorf("%s: GPT-2 weights with vocabulary %d need a tokenizer file of that size", path, p.Cfg.VocabSize)
+		}
+		tok = tokenizer.NewByte()
+	}
+	if tok.VocabSize() != p.Cfg.VocabSize {
+		return nil, fmt.Errorf("%s: tokenizer vocabulary %d does not match the weights' %d", path, tok.VocabSize(), p.Cfg.VocabSize)
+	}
+	return &Model{Params: p, Tok: tok, Meta: f.Metadata, SHA256: Digest(b)}, nil
 }

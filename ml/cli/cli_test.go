@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openledger/openledger/ml/checkpoint"
+	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/train"
 )
 
@@ -91,6 +93,27 @@ func TestCommandTree(t *testing.T) {
 		t.Fatalf("verify LoRA: %s", v)
 	}
 
+	merged := filepath.Join(t.TempDir(), "merged.safetensors")
+	mustRun(t, "merge", "--model", out, "--adapter", filepath.Join(ad, train.AdapterFile), "--out", merged)
+	mustRun(t, "generate", "--model", merged, "--prompt", "Why", "--max-tokens", "5")
+	if _, err := run(t, "merge", "--model", out, "--out", merged); err == nil {
+		t.Fatal("merge without --adapter accepted")
+	}
+
+	// GPT-2-layout weights (a random byte-vocabulary model) can be served.
+	p, err := model.New(model.Config{VocabSize: 256, ContextLen: 16, DModel: 16, NLayers: 1, NHeads: 2, DFF: 32,
+		Positions: model.PositionsLearned, LNEps: 1e-5}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := checkpoint.MarshalGPT2(p)
+	gpt2 := filepath.Join(t.TempDir(), "model.safetensors")
+	os.WriteFile(gpt2, gb, 0o644)
+	mustRun(t, "generate", "--model", gpt2, "--heads", "2", "--prompt", "Hi", "--max-tokens", "4")
+	if _, err := run(t, "generate", "--model", gpt2, "--prompt", "Hi"); err == nil {
+		t.Fatal("GPT-2 weights with d_model 16 and default heads accepted")
+	}
+
 	// Tampered data fails verification.
 	tampered := filepath.Join(t.TempDir(), "riddles.txt")
 	os.WriteFile(tampered, []byte("not the same text at all, not the same text at all"), 0o644)
@@ -111,24 +134,24 @@ func TestBadArguments(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.safetensors")
 	os.WriteFile(garbage, []byte("\x10\x00\x00\x00\x00\x00\x00\x00{not json at all"), 0o644)
 	cases := map[string][]string{
-		"train no data":        {"train", "--out", dir},
-		"train no out":         {"train", "--data", corpus},
-		"train empty data":     {"train", "--data", empty, "--out", filepath.Join(dir, "x")},
-		"train lora no base":   {"train", "--data", corpus, "--out", dir, "--lora-rank", "4"},
-		"train bad preset":     {"train", "--data", corpus, "--out", dir, "--preset", "huge"},
-		"train seq too long":   {"train", "--data", corpus, "--out", dir, "--preset", "tiny", "--seq", "1000"},
-		"train cid count":      {"train", "--data", corpus, "--out", dir, "--cid", "a", "--cid", "b"},
-		"train positional":     {"train", "extra", "--data", corpus, "--out", dir},
-		"generate no model":    {"generate", "--prompt", "x"},
-		"generate no prompt":   {"generate", "--model", garbage},
-		"generate corrupt":     {"generate", "--model", garbage, "--prompt", "x"},
-		"generate bad temp":    {"generate", "--model", garbage, "--prompt", "x", "--temperature", "-2"},
-		"generate bad top-p":   {"generate", "--model", garbage, "--prompt", "x", "--top-p", "2"},
-		"inspect no args":      {"inspect"},
-		"inspect corrupt":      {"inspect", garbage},
-		"verify missing":       {"verify-training", filepath.Join(dir, "none.json")},
-		"tokenizer small":      {"tokenizer", "train", "--data", corpus, "--vocab", "10", "--out", filepath.Join(dir, "t.json")},
-		"eval missing":         {"eval", "--model", garbage},
+		"train no data":      {"train", "--out", dir},
+		"train no out":       {"train", "--data", corpus},
+		"train empty data":   {"train", "--data", empty, "--out", filepath.Join(dir, "x")},
+		"train lora no base": {"train", "--data", corpus, "--out", dir, "--lora-rank", "4"},
+		"train bad preset":   {"train", "--data", corpus, "--out", dir, "--preset", "huge"},
+		"train seq too long": {"train", "--data", corpus, "--out", dir, "--preset", "tiny", "--seq", "1000"},
+		"train cid count":    {"train", "--data", corpus, "--out", dir, "--cid", "a", "--cid", "b"},
+		"train positional":   {"train", "extra", "--data", corpus, "--out", dir},
+		"generate no model":  {"generate", "--prompt", "x"},
+		"generate no prompt": {"generate", "--model", garbage},
+		"generate corrupt":   {"generate", "--model", garbage, "--prompt", "x"},
+		"generate bad temp":  {"generate", "--model", garbage, "--prompt", "x", "--temperature", "-2"},
+		"generate bad top-p": {"generate", "--model", garbage, "--prompt", "x", "--top-p", "2"},
+		"inspect no args":    {"inspect"},
+		"inspect corrupt":    {"inspect", garbage},
+		"verify missing":     {"verify-training", filepath.Join(dir, "none.json")},
+		"tokenizer small":    {"tokenizer", "train", "--data", corpus, "--vocab", "10", "--out", filepath.Join(dir, "t.json")},
+		"eval missing":       {"eval", "--model", garbage},
 	}
 	for name, args := range cases {
 		if _, err := run(t, args...); err == nil {

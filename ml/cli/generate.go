@@ -7,16 +7,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/generate"
-	"github.com/openledger/openledger/ml/model"
 )
 
 func newGenerateCommand() *cobra.Command {
 	var (
-		modelPath, adapterPath, prompt, promptFile string
-		params                                     generate.Params
-		asJSON, echo                               bool
+		mf                 modelFlags
+		prompt, promptFile string
+		params             generate.Params
+		asJSON, echo       bool
 	)
 	cmd := &cobra.Command{
 		Use:     "generate --model PATH --prompt TEXT",
@@ -24,9 +23,6 @@ func newGenerateCommand() *cobra.Command {
 		Example: `  openledgerd model generate --model /tmp/m --prompt "A man" --max-tokens 80 --temperature 0.8 --top-k 40 --seed 7`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if modelPath == "" {
-				return fmt.Errorf("--model is required (a checkpoint file or training output directory)")
-			}
 			if (prompt == "") == (promptFile == "") {
 				return fmt.Errorf("give exactly one of --prompt or --prompt-file")
 			}
@@ -40,17 +36,9 @@ func newGenerateCommand() *cobra.Command {
 			if err := params.Validate(); err != nil {
 				return err
 			}
-			m, err := checkpoint.LoadModel(modelPath)
+			m, a, err := mf.load()
 			if err != nil {
 				return err
-			}
-			var a *model.Adapter
-			if adapterPath != "" {
-				af, err := loadAdapterChecked(adapterPath, m)
-				if err != nil {
-					return err
-				}
-				a = af.Adapter
 			}
 			res, err := generate.Text(cmd.Context(), m.Params, a, m.Tok, prompt, params, generate.Options{})
 			if err != nil {
@@ -71,8 +59,7 @@ func newGenerateCommand() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&modelPath, "model", "", "model checkpoint (file or training output directory)")
-	fl.StringVar(&adapterPath, "adapter", "", "LoRA adapter file to apply")
+	mf.register(cmd)
 	fl.StringVar(&prompt, "prompt", "", "prompt text")
 	fl.StringVar(&promptFile, "prompt-file", "", "read the prompt from a file")
 	fl.IntVar(&params.MaxTokens, "max-tokens", 64, "maximum tokens to generate")
@@ -84,16 +71,4 @@ func newGenerateCommand() *cobra.Command {
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON (text, tokens, counts, finish reason)")
 	fl.BoolVar(&echo, "echo", false, "print the prompt before the completion")
 	return cmd
-}
-
-// loadAdapterChecked loads an adapter and checks it was trained on m.
-func loadAdapterChecked(path string, m *checkpoint.Model) (*checkpoint.AdapterFile, error) {
-	af, err := checkpoint.LoadAdapter(path, m.Params.Cfg)
-	if err != nil {
-		return nil, err
-	}
-	if af.BaseSHA256 != "" && af.BaseSHA256 != m.SHA256 {
-		return nil, fmt.Errorf("adapter %s was trained on base %s, but the model is %s", path, af.BaseSHA256, m.SHA256)
-	}
-	return af, nil
 }

@@ -34,32 +34,24 @@ func readAll(paths []string) ([]byte, error) {
 
 func newEvalCommand() *cobra.Command {
 	var (
-		modelPath, adapterPath string
-		data                   []string
-		seq, windows           int
+		mf           modelFlags
+		data         []string
+		seq, windows int
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model PATH --data PATH...",
 		Short: "Report next-token loss and perplexity of a model on text files",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if modelPath == "" || len(data) == 0 {
-				return fmt.Errorf("--model and --data are required")
+			if len(data) == 0 {
+				return fmt.Errorf("--data is required")
 			}
 			if seq < 0 || windows < 1 {
 				return fmt.Errorf("--seq must be >= 0 and --windows >= 1")
 			}
-			m, err := checkpoint.LoadModel(modelPath)
+			m, a, err := mf.load()
 			if err != nil {
 				return err
-			}
-			var a *model.Adapter
-			if adapterPath != "" {
-				af, err := loadAdapterChecked(adapterPath, m)
-				if err != nil {
-					return err
-				}
-				a = af.Adapter
 			}
 			b, err := readAll(data)
 			if err != nil {
@@ -76,8 +68,7 @@ func newEvalCommand() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&modelPath, "model", "", "model checkpoint (file or directory)")
-	fl.StringVar(&adapterPath, "adapter", "", "LoRA adapter to apply")
+	mf.register(cmd)
 	fl.StringSliceVar(&data, "data", nil, "text files to evaluate on")
 	fl.IntVar(&seq, "seq", 0, "window length (0: the model context)")
 	fl.IntVar(&windows, "windows", 64, "maximum number of windows")

@@ -24,7 +24,7 @@ compare digests.`,
 	}
 	tok := &cobra.Command{Use: "tokenizer", Short: "Tokenizer commands"}
 	tok.AddCommand(newTokenizerTrainCommand())
-	cmd.AddCommand(newTrainCommand(), newGenerateCommand(), newEvalCommand(), tok, newInspectCommand(), newVerifyCommand())
+	cmd.AddCommand(newTrainCommand(), newGenerateCommand(), newEvalCommand(), tok, newInspectCommand(), newVerifyCommand(), newMergeCommand())
 	return cmd
 }
 
