@@ -253,7 +253,7 @@ func crossEntropy(dlogits, logits []float32, targets []int, V int, gscale float3
 		for _, v := range row {
 			z += Exp(float64(v - mx))
 		}
-		loss += math.Log(z) + float64(mx) - float64(row[tgt])
+		loss += Log(z) + float64(mx) - float64(row[tgt])
 		if dlogits != nil {
 			dr := dlogits[t*V : t*V+V]
 			for v, x := range row {

@@ -121,6 +121,19 @@ func TestExpAccuracy(t *testing.T) {
 			t.Fatalf("Exp(%v) = %v, want %v", x, got, want)
 		}
 	}
+	for x := 1e-300; x < 1e300; x *= 3.7 {
+		if got, want := Log(x), math.Log(x); math.Abs(got-want) > 1e-15*math.Max(1, math.Abs(want)) {
+			t.Fatalf("Log(%v) = %v, want %v", x, got, want)
+		}
+	}
+	for x := 0.0; x <= math.Pi; x += 0.01 {
+		if got, want := Cos(x), math.Cos(x); math.Abs(got-want) > 1e-15 {
+			t.Fatalf("Cos(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if !math.IsNaN(Log(-1)) || !math.IsInf(Log(0), -1) {
+		t.Fatal("Log limits")
+	}
 	if Exp(-1000) != 0 || !math.IsInf(Exp(1000), 1) {
 		t.Fatal("Exp limits")
 	}

@@ -2,7 +2,6 @@ package train
 
 import (
 	"errors"
-	"math"
 	"sync"
 
 	"github.com/openledger/openledger/ml/model"
@@ -51,4 +50,4 @@ func Evaluate(p *model.Params, a *model.Adapter, tokens []int, seqLen, maxWindow
 }
 
 // Perplexity is exp(loss).
-func Perplexity(loss float64) float64 { return math.Exp(loss) }
+func Perplexity(loss float64) float64 { return model.Exp(loss) }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/openledger/openledger/ml/checkpoint"
@@ -124,7 +123,7 @@ func (r *run) manifest(evalLoss float64, art Artifact) *Manifest {
 		TokensSeen:     r.seen,
 		FinalLoss:      final,
 		EvalLoss:       evalLoss,
-		EvalPerplexity: math.Exp(evalLoss),
+		EvalPerplexity: model.Exp(evalLoss),
 		Checkpoint:     art,
 	}
 }

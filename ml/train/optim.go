@@ -18,7 +18,7 @@ func LearningRate(s, steps, warmup int, peak, minLR float64) float64 {
 		return peak
 	}
 	progress := float64(s-warmup) / float64(span-1)
-	return minLR + 0.5*(peak-minLR)*(1+math.Cos(math.Pi*progress))
+	return minLR + float64(float64(0.5*(peak-minLR))*(1+model.Cos(float64(math.Pi*progress))))
 }
 
 // GlobalNorm is the L2 norm of g, summed sequentially in float64.
