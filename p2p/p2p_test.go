@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
@@ -197,4 +198,36 @@ func TestParseDHTMode(t *testing.T) {
 	if _, err := ParseDHTMode("lan"); err == nil {
 		t.Fatal("accepted unknown mode")
 	}
+}
+
+func TestKeepConnectedRedials(t *testing.T) {
+	a, b := newTestHost(t), newTestHost(t)
+	ai, err := ParseAddrInfo(p2pAddr(t, a, ma.P_TCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { KeepConnected(ctx, b, []peer.AddrInfo{ai}, 100*time.Millisecond, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitConnected := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for b.Network().Connectedness(a.ID()) != network.Connected {
+			if time.Now().After(deadline) {
+				t.Fatal("not (re)connected within 10s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitConnected()
+	// The remote drops the link; the peering loop must restore it.
+	if err := a.Network().ClosePeer(b.ID()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Network().Connectedness(a.ID()) == network.Connected && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitConnected()
 }

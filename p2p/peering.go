@@ -8,6 +8,7 @@ import (
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -124,4 +125,35 @@ func NewDHT(ctx context.Context, h host.Host, mode DHTMode, bootstrap []peer.Add
 		return nil, fmt.Errorf("bootstrapping DHT: %w", err)
 	}
 	return d, nil
+}
+
+// KeepConnected dials every peer now and then every interval redials the
+// ones that are no longer connected, until ctx ends. It is the peering
+// service for configured bootstrap peers: explicit peers stay connected even
+// when a link drops or the remote restarts. Failures are passed to onErr
+// (which may be nil) and retried at the next tick.
+func KeepConnected(ctx context.Context, h host.Host, peers []peer.AddrInfo, interval time.Duration, onErr func(error)) {
+	if len(peers) == 0 {
+		return
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		var missing []peer.AddrInfo
+		for _, ai := range peers {
+			if h.Network().Connectedness(ai.ID) != network.Connected {
+				missing = append(missing, ai)
+			}
+		}
+		if len(missing) > 0 {
+			if err := ConnectAll(ctx, h, missing, interval, "peering"); err != nil && onErr != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -19,13 +19,15 @@ type writeBatch struct {
 	size    int
 	sem     chan struct{}
 	wg      sync.WaitGroup
-	mu      sync.Mutex
-	err     error
-	maxSize int
+	mu       sync.Mutex
+	err      error
+	inflight map[*[]ipld.Node]struct{} // batches being written, for Get
+	maxSize  int
 }
 
 func newWriteBatch(ctx context.Context, dag ipld.DAGService) *writeBatch {
-	return &writeBatch{DAGService: dag, ctx: ctx, sem: make(chan struct{}, 2), maxSize: 8 << 20}
+	return &writeBatch{DAGService: dag, ctx: ctx, sem: make(chan struct{}, 2), maxSize: 8 << 20,
+		inflight: map[*[]ipld.Node]struct{}{}}
 }
 
 func (b *writeBatch) failed() error {
@@ -58,18 +60,21 @@ func (b *writeBatch) flush() {
 	}
 	nodes := b.buf
 	b.buf, b.size = nil, 0
+	b.mu.Lock()
+	b.inflight[&nodes] = struct{}{}
+	b.mu.Unlock()
 	b.sem <- struct{}{}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		defer func() { <-b.sem }()
-		if err := b.DAGService.AddMany(b.ctx, nodes); err != nil {
-			b.mu.Lock()
-			if b.err == nil {
-				b.err = err
-			}
-			b.mu.Unlock()
+		err := b.DAGService.AddMany(b.ctx, nodes)
+		b.mu.Lock()
+		delete(b.inflight, &nodes)
+		if err != nil && b.err == nil {
+			b.err = err
 		}
+		b.mu.Unlock()
 	}()
 }
 
@@ -86,12 +91,22 @@ func (b *writeBatch) Wait() {
 	b.wg.Wait()
 }
 
-// Get also finds nodes still in the buffer.
+// Get also finds nodes still buffered or being written.
 func (b *writeBatch) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 	for _, nd := range b.buf {
 		if nd.Cid().Equals(c) {
 			return nd, nil
 		}
 	}
+	b.mu.Lock()
+	for nodes := range b.inflight {
+		for _, nd := range *nodes {
+			if nd.Cid().Equals(c) {
+				b.mu.Unlock()
+				return nd, nil
+			}
+		}
+	}
+	b.mu.Unlock()
 	return b.DAGService.Get(ctx, c)
 }

@@ -67,6 +67,9 @@ type AddressesConfig struct {
 type RoutingConfig struct {
 	// DHT is the kad-dht mode: "none", "client", "server" or "auto".
 	DHT string
+	// ReprovideInterval is how often every pinned root is announced again
+	// on the DHT (records expire after 48 h); 0 disables reproviding.
+	ReprovideInterval Duration
 }
 
 // SwarmConfig tunes the libp2p host.
@@ -137,7 +140,7 @@ func DefaultConfig() Config {
 			Gateway: DefaultGatewayAddr,
 		},
 		Bootstrap: []string{},
-		Routing:   RoutingConfig{DHT: string(p2p.DHTAuto)},
+		Routing:   RoutingConfig{DHT: string(p2p.DHTAuto), ReprovideInterval: Duration(12 * time.Hour)},
 		Swarm: SwarmConfig{
 			ConnMgrLow: 32, ConnMgrHigh: 96, ConnMgrGrace: Duration(20 * time.Second),
 		},
@@ -184,6 +187,9 @@ func (c Config) Validate() error {
 	}
 	if c.Import.HAMTShardingSize < 0 || c.Datastore.StorageMax < 0 {
 		return errors.New("config: sizes must not be negative")
+	}
+	if c.Routing.ReprovideInterval < 0 {
+		return errors.New("config: Routing.ReprovideInterval must not be negative")
 	}
 	if c.FetchTimeout <= 0 || c.Gateway.MaxRequestDuration <= 0 {
 		return errors.New("config: FetchTimeout and Gateway.MaxRequestDuration must be positive")

@@ -58,6 +58,12 @@ type Node struct {
 	dht     *dht.IpfsDHT
 	router  routing.ContentRouting
 
+	// bg is the node's lifetime: bitswap, the DHT and the peering and
+	// reprovide loops stop when Close cancels it.
+	bg       context.Context
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -112,13 +118,14 @@ func newNode(ctx context.Context, cfg Config, key crypto.PrivKey, meta, blocks d
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, key: key, id: id, log: log, meta: meta, blocks: blocks}
+	n.bg, n.bgCancel = context.WithCancel(context.Background())
 	// Keys are the base32 multihash with no "/blocks" prefix: kubo's flatfs layout.
 	n.bstore = blockstore.NewIdStore(newCheckedBlockstore(
 		blockstore.NewBlockstore(blocks, blockstore.NoPrefix(), blockstore.WriteThrough(true)), usage, cfg.Datastore.StorageMax))
 
 	var exch exchange.Interface
 	if opts.Online {
-		if err := n.startNetwork(ctx); err != nil {
+		if err := n.startNetwork(); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -135,7 +142,8 @@ func newNode(ctx context.Context, cfg Config, key crypto.PrivKey, meta, blocks d
 	return n, nil
 }
 
-func (n *Node) startNetwork(ctx context.Context) error {
+func (n *Node) startNetwork() error {
+	ctx := n.bg
 	h, err := p2p.New(n.key, n.cfg.P2P())
 	if err != nil {
 		return err
@@ -164,18 +172,58 @@ func (n *Node) startNetwork(ctx context.Context) error {
 		bitswap.MaxOutstandingBytesPerPeer(1<<20),
 		bitswap.EngineBlockstoreWorkerCount(32),
 	)
-	if len(boot) > 0 {
-		// Best effort at start: an unreachable bootstrap peer is logged, not fatal.
-		if err := p2p.ConnectAll(ctx, h, boot, 15*time.Second, "bootstrap"); err != nil {
-			n.log.Warn("bootstrap peers", "err", err)
-		}
+	// Peering: configured bootstrap peers are dialled now and redialled
+	// whenever they drop, for the node's whole life.
+	n.bgWG.Add(1)
+	go func() {
+		defer n.bgWG.Done()
+		p2p.KeepConnected(ctx, h, boot, 30*time.Second, func(err error) { n.log.Warn("peering", "err", err) })
+	}()
+	if n.dht != nil && n.cfg.Routing.ReprovideInterval > 0 {
+		n.bgWG.Add(1)
+		go func() {
+			defer n.bgWG.Done()
+			n.reprovideLoop(ctx, time.Duration(n.cfg.Routing.ReprovideInterval))
+		}()
 	}
 	return nil
+}
+
+// reprovideLoop re-announces every pinned root on the DHT shortly after
+// start and then every interval, so provider records never expire.
+func (n *Node) reprovideLoop(ctx context.Context, interval time.Duration) {
+	wait := min(10*time.Second, interval)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = interval
+		pins, err := n.Pins(ctx)
+		if err != nil {
+			n.log.Warn("reprovide: listing pins", "err", err)
+			continue
+		}
+		for _, p := range pins {
+			c, err := cid.Decode(p.Cid)
+			if err != nil {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, time.Minute)
+			if err := n.dht.Provide(pctx, c, true); err != nil && ctx.Err() == nil {
+				n.log.Debug("reprovide", "cid", c, "err", err)
+			}
+			cancel()
+		}
+	}
 }
 
 // Close stops the network, flushes pins and closes the repo.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.bgCancel()
+		n.bgWG.Wait()
 		var errs []error
 		if n.bitswap != nil {
 			errs = append(errs, n.bitswap.Close())
@@ -261,13 +309,25 @@ func (n *Node) Provide(ctx context.Context, c cid.Cid) error {
 	return n.dht.Provide(ctx, c, true)
 }
 
+// FindProviders asks the DHT which peers announce c (at most max).
+func (n *Node) FindProviders(ctx context.Context, c cid.Cid, max int) ([]peer.ID, error) {
+	if n.dht == nil {
+		return nil, errors.New("find providers: the DHT is disabled (Routing.DHT = none) or the node is offline")
+	}
+	var out []peer.ID
+	for ai := range n.dht.FindProvidersAsync(ctx, c, max) {
+		out = append(out, ai.ID)
+	}
+	return out, ctx.Err()
+}
+
 // provide announces a root on the DHT in the background (best effort).
 func (n *Node) provide(c cid.Cid) {
 	if n.dht == nil {
 		return
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(n.bg, time.Minute)
 		defer cancel()
 		if err := n.dht.Provide(ctx, c, true); err != nil {
 			n.log.Debug("provide", "cid", c, "err", err)

@@ -170,6 +170,10 @@ func (n *Node) Get(ctx context.Context, c cid.Cid, dest string, progress func(in
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("get: %s already exists; choose a new output path", dest)
 	}
+	// Shared gc lock: blocks fetched for this get are unpinned, and a gc
+	// between the fetch and the write must not delete them.
+	n.gcLock.RLock()
+	defer n.gcLock.RUnlock()
 	d := fetchTimeout(n)
 	g := newStallGuard(ctx, d)
 	defer g.stop()

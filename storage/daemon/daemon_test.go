@@ -269,3 +269,71 @@ func TestDHTFindsProviderThroughThirdPeer(t *testing.T) {
 }
 
 func newClient(url string) *api.Client { return api.NewClient(url) }
+
+func connectedTo(ps []storage.PeerInfo, id string) bool {
+	for _, p := range ps {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBootstrapPeeringAndReprovide(t *testing.T) {
+	dht := func(c *storage.Config) {
+		c.Routing.DHT = "server"
+		c.Routing.ReprovideInterval = storage.Duration(200 * time.Millisecond)
+		c.FetchTimeout = storage.Duration(20 * time.Second)
+	}
+	hub := start(t, dht)
+	// a and b only know the hub, from their config: no `peers connect`.
+	boot := func(c *storage.Config) { dht(c); c.Bootstrap = []string{hub.info.SwarmAddrs[0]} }
+	a, b := start(t, boot), start(t, boot)
+	ctx := context.Background()
+	for _, r := range []*running{a, b} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if ps, _ := r.client.Peers(ctx); connectedTo(ps, hub.info.PeerID) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never connected to its bootstrap peer", r.info.PeerID)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A CAR import is pinned but not announced at import time; only the
+	// reprovide loop puts a's provider record on the DHT.
+	src, _ := storage.NewMemoryNode(ctx, storage.DefaultConfig(), storage.OpenOptions{})
+	defer src.Close()
+	res, _ := src.Add(ctx, files.NewBytesFile([]byte("announced by the reprovider")), storage.AddOptions{})
+	var car bytes.Buffer
+	if err := src.ExportCAR(ctx, res.Root, &car); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.ImportCAR(ctx, &car, "imported", false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		provs, _ := b.node.FindProviders(fctx, res.Root, 1)
+		cancel()
+		if len(provs) == 1 && provs[0].String() == a.info.PeerID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a never became a provider on the DHT: %v", provs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rc, err := b.client.Cat(ctx, res.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != "announced by the reprovider" {
+		t.Fatalf("cat: %q %v", got, err)
+	}
+}
