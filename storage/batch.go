@@ -14,11 +14,11 @@ import (
 // in flight, so a failed add never leaves writes running behind it.
 type writeBatch struct {
 	ipld.DAGService
-	ctx     context.Context
-	buf     []ipld.Node
-	size    int
-	sem     chan struct{}
-	wg      sync.WaitGroup
+	ctx      context.Context
+	buf      []ipld.Node
+	size     int
+	sem      chan struct{}
+	wg       sync.WaitGroup
 	mu       sync.Mutex
 	err      error
 	inflight map[*[]ipld.Node]struct{} // batches being written, for Get
