@@ -178,7 +178,7 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 			progressbar.OptionClearOnFinish(),
 		)
 		opt.Progress = func(p train.Progress) {
-			bar.Describe(fmt.Sprintf("step %d loss %.4f %.0f tok/s", p.Step, p.Loss, p.TokensPerSec))
+			bar.Describe(fmt.Sprintf("loss %.4f  %.0f tok/s  step", p.Loss, p.TokensPerSec))
 			_ = bar.Set(p.Step)
 		}
 	}
