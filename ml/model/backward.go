@@ -40,9 +40,9 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 
 	for l := len(p.Layers) - 1; l >= 0; l-- {
 		L, la := &p.Layers[l], &ws.layers[l]
-		var G *Layer
+		var G Layer // nil slices when the base is frozen
 		if g != nil {
-			G = &g.Layers[l]
+			G = g.Layers[l]
 		}
 		var lo, glo [4]*LoRA
 		var scale float32
@@ -52,32 +52,26 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 				glo = ga.Layers[l]
 			}
 		}
-		pick := func(get func(*Layer) []float32) []float32 {
-			if G == nil {
-				return nil
-			}
-			return get(G)
-		}
 		// MLP: xout = xmid + proj(gelu(fc(ln2(xmid)))).
-		projectBackward(ws, ws.dact, pick(func(x *Layer) []float32 { return x.PW }), pick(func(x *Layer) []float32 { return x.PB }),
+		projectBackward(ws, ws.dact, G.PW, G.PB,
 			ws.dres, la.act, L.PW, n, f, d, lo[3], glo[3], la.u[3], scale)
 		for i, v := range la.pre[:n*f] {
 			ws.dact[i] = float32(ws.dact[i] * geluGrad(v))
 		}
-		projectBackward(ws, ws.dtmp, pick(func(x *Layer) []float32 { return x.FCW }), pick(func(x *Layer) []float32 { return x.FCB }),
+		projectBackward(ws, ws.dtmp, G.FCW, G.FCB,
 			ws.dact, la.ln2, L.FCW, n, d, f, lo[2], glo[2], la.u[2], scale)
-		layerNormBackward(ws.datt, pick(func(x *Layer) []float32 { return x.LN2G }), pick(func(x *Layer) []float32 { return x.LN2B }),
+		layerNormBackward(ws.datt, G.LN2G, G.LN2B,
 			ws.dtmp, la.xmid, la.mean2, la.rstd2, L.LN2G, n, d)
 		for i := range ws.dres[:n*d] {
 			ws.dres[i] += ws.datt[i]
 		}
 		// Attention: xmid = xin + o(attn(qkv(ln1(xin)))).
-		projectBackward(ws, ws.datt, pick(func(x *Layer) []float32 { return x.OW }), pick(func(x *Layer) []float32 { return x.OB }),
+		projectBackward(ws, ws.datt, G.OW, G.OB,
 			ws.dres, la.att, L.OW, n, d, d, lo[1], glo[1], la.u[1], scale)
 		attentionBackward(ws.dqkv, ws.datt, la.qkv, la.p, n, cfg)
-		projectBackward(ws, ws.dtmp, pick(func(x *Layer) []float32 { return x.QKVW }), pick(func(x *Layer) []float32 { return x.QKVB }),
+		projectBackward(ws, ws.dtmp, G.QKVW, G.QKVB,
 			ws.dqkv, la.ln1, L.QKVW, n, d, 3*d, lo[0], glo[0], la.u[0], scale)
-		layerNormBackward(ws.datt, pick(func(x *Layer) []float32 { return x.LN1G }), pick(func(x *Layer) []float32 { return x.LN1B }),
+		layerNormBackward(ws.datt, G.LN1G, G.LN1B,
 			ws.dtmp, la.xin, la.mean1, la.rstd1, L.LN1G, n, d)
 		for i := range ws.dres[:n*d] {
 			ws.dres[i] += ws.datt[i]
