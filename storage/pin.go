@@ -64,6 +64,24 @@ func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string, complete
 	if err := validateReason(reason); err != nil {
 		return err
 	}
+	if !complete && n.Online() {
+		// Fetch before taking pinMu, so a long download does not hold up
+		// other pins. fetchAll visits every block of the DAG, so afterwards
+		// the DAG is known to be complete locally and the pinner need not
+		// walk it again. (The shared gc lock, held by the caller, keeps the
+		// fetched blocks until the pin is written.)
+		if _, pinned, err := n.pinner.IsPinnedWithType(ctx, c, ipfspinner.Recursive); err != nil {
+			return err
+		} else if !pinned {
+			g := newStallGuard(ctx, fetchTimeout(n))
+			err := n.fetchAll(g, c)
+			g.stop()
+			if err != nil {
+				return g.wrap(n, c, err)
+			}
+			complete = true
+		}
+	}
 	n.pinMu.Lock()
 	defer n.pinMu.Unlock()
 	fctx, cancel := n.fetchCtx(ctx)
@@ -71,17 +89,6 @@ func (n *Node) pinLocked(ctx context.Context, c cid.Cid, reason string, complete
 	_, pinned, err := n.pinner.IsPinnedWithType(ctx, c, ipfspinner.Recursive)
 	if err != nil {
 		return err
-	}
-	if !pinned && !complete && n.Online() {
-		// fetchAll visits every block of the DAG, so afterwards the DAG is
-		// known to be complete locally and the pinner need not walk it again.
-		g := newStallGuard(ctx, fetchTimeout(n))
-		err := n.fetchAll(g, c)
-		g.stop()
-		if err != nil {
-			return g.wrap(n, c, err)
-		}
-		complete = true
 	}
 	if !pinned && complete {
 		if err := n.pinner.PinWithMode(ctx, c, ipfspinner.Recursive, reason); err != nil {
