@@ -1,0 +1,206 @@
+package spanindex
+
+// SA-IS (Nong, Zhang and Chan, "Two efficient algorithms for linear time
+// suffix array construction", 2011) over an integer alphabet.
+//
+// The text t holds symbols in [0, k); the end of the text is a virtual
+// sentinel smaller than every symbol, so t needs no terminator. sa must have
+// len(t) entries; it receives the suffix array. Working memory beyond t and
+// sa is the bucket array (k entries per level of recursion) and a type
+// bitmap (n bits per level); the reduced problem of every level is solved
+// inside sa itself. t and sa may be backed by memory-mapped files.
+
+// saisInt32 computes the suffix array of t (symbols in [0, k)) into sa.
+func saisInt32(t []int32, sa []int32, k int) {
+	n := len(t)
+	switch n {
+	case 0:
+		return
+	case 1:
+		sa[0] = 0
+		return
+	}
+	typ := newTypes(t)
+	bkt := make([]int32, k)
+
+	// Stage 1: place LMS positions at the ends of their buckets, induce,
+	// and so sort the LMS substrings.
+	for i := range sa {
+		sa[i] = -1
+	}
+	bucketEnds(t, bkt)
+	for i := n - 1; i >= 1; i-- {
+		if typ.lms(i) {
+			c := t[i]
+			bkt[c]--
+			sa[bkt[c]] = int32(i)
+		}
+	}
+	induceL(t, sa, bkt, typ)
+	induceS(t, sa, bkt, typ)
+
+	// Compact the sorted LMS positions into sa[:m].
+	m := 0
+	for i := 0; i < n; i++ {
+		j := int(sa[i])
+		if j > 0 && typ.lms(j) {
+			sa[m] = int32(j)
+			m++
+		}
+	}
+	for i := m; i < n; i++ {
+		sa[i] = -1
+	}
+	// Name the LMS substrings; equal substrings get equal names.
+	names := 0
+	prev := -1
+	for i := 0; i < m; i++ {
+		p := int(sa[i])
+		if prev < 0 || !equalLMS(t, typ, prev, p) {
+			names++
+			prev = p
+		}
+		sa[m+p>>1] = int32(names - 1)
+	}
+	// Gather the names in text order into sa[n-m:].
+	j := n - 1
+	for i := n - 1; i >= m; i-- {
+		if sa[i] >= 0 {
+			sa[j] = sa[i]
+			j--
+		}
+	}
+
+	// Stage 2: sort the reduced string (recursively when names repeat).
+	s1 := sa[n-m:]
+	sa1 := sa[:m]
+	if names < m {
+		saisInt32(s1, sa1, names)
+	} else {
+		for i := 0; i < m; i++ {
+			sa1[s1[i]] = int32(i)
+		}
+	}
+
+	// Stage 3: map the reduced order back to LMS positions and induce the
+	// full suffix array from them.
+	j = n - m
+	for i := 1; i < n; i++ {
+		if typ.lms(i) {
+			sa[j] = int32(i)
+			j++
+		}
+	}
+	for i := 0; i < m; i++ {
+		sa[i] = sa[n-m+int(sa[i])]
+	}
+	for i := m; i < n; i++ {
+		sa[i] = -1
+	}
+	bucketEnds(t, bkt)
+	for i := m - 1; i >= 0; i-- {
+		p := sa[i]
+		sa[i] = -1
+		c := t[p]
+		bkt[c]--
+		sa[bkt[c]] = p
+	}
+	induceL(t, sa, bkt, typ)
+	induceS(t, sa, bkt, typ)
+}
+
+// types is a bitmap: bit i set when suffix i is S-type.
+type types []uint64
+
+func newTypes(t []int32) types {
+	n := len(t)
+	b := make(types, (n+63)/64)
+	// Suffix n-1 is L-type (the virtual sentinel is smaller than t[n-1]).
+	sType := false
+	for i := n - 2; i >= 0; i-- {
+		if t[i] < t[i+1] || (t[i] == t[i+1] && sType) {
+			sType = true
+		} else {
+			sType = false
+		}
+		if sType {
+			b[i>>6] |= 1 << (uint(i) & 63)
+		}
+	}
+	return b
+}
+
+func (b types) s(i int) bool { return b[i>>6]>>(uint(i)&63)&1 == 1 }
+
+// lms reports whether i is a leftmost S-type position (i > 0).
+func (b types) lms(i int) bool { return i > 0 && b.s(i) && !b.s(i-1) }
+
+func bucketStarts(t []int32, bkt []int32) {
+	clear(bkt)
+	for _, c := range t {
+		bkt[c]++
+	}
+	var sum int32
+	for c, x := range bkt {
+		bkt[c] = sum
+		sum += x
+	}
+}
+
+func bucketEnds(t []int32, bkt []int32) {
+	clear(bkt)
+	for _, c := range t {
+		bkt[c]++
+	}
+	var sum int32
+	for c, x := range bkt {
+		sum += x
+		bkt[c] = sum
+	}
+}
+
+func induceL(t []int32, sa []int32, bkt []int32, typ types) {
+	n := len(t)
+	bucketStarts(t, bkt)
+	// The sentinel's predecessor, suffix n-1, is L-type and comes first.
+	c := t[n-1]
+	sa[bkt[c]] = int32(n - 1)
+	bkt[c]++
+	for i := 0; i < n; i++ {
+		j := int(sa[i]) - 1
+		if j >= 0 && !typ.s(j) {
+			c := t[j]
+			sa[bkt[c]] = int32(j)
+			bkt[c]++
+		}
+	}
+}
+
+func induceS(t []int32, sa []int32, bkt []int32, typ types) {
+	n := len(t)
+	bucketEnds(t, bkt)
+	for i := n - 1; i >= 0; i-- {
+		j := int(sa[i]) - 1
+		if j >= 0 && typ.s(j) {
+			c := t[j]
+			bkt[c]--
+			sa[bkt[c]] = int32(j)
+		}
+	}
+}
+
+// equalLMS reports whether the LMS substrings at p and q are equal.
+func equalLMS(t []int32, typ types, p, q int) bool {
+	n := len(t)
+	for d := 0; ; d++ {
+		if p+d == n || q+d == n {
+			return false
+		}
+		if t[p+d] != t[q+d] || typ.s(p+d) != typ.s(q+d) {
+			return false
+		}
+		if d > 0 && typ.lms(p+d) {
+			return true
+		}
+	}
+}
