@@ -18,6 +18,9 @@ import (
 	"github.com/openledger/openledger/ml/train"
 )
 
+// loraLR is the default peak learning rate of LoRA runs.
+const loraLR = 1e-2
+
 // LossCurveFile is written beside the checkpoint.
 const LossCurveFile = "loss.png"
 
@@ -70,8 +73,8 @@ func newTrainCommand() *cobra.Command {
 	fl.IntVar(&f.h.Steps, "steps", f.h.Steps, "optimizer steps")
 	fl.IntVar(&f.h.BatchSize, "batch", f.h.BatchSize, "sequences per step")
 	fl.IntVar(&f.h.SeqLen, "seq", f.h.SeqLen, "tokens per sequence (<= context length)")
-	fl.Float64Var(&f.h.LR, "lr", f.h.LR, "peak learning rate")
-	fl.Float64Var(&f.h.MinLR, "min-lr", f.h.MinLR, "final learning rate of the cosine schedule")
+	fl.Float64Var(&f.h.LR, "lr", f.h.LR, "peak learning rate (LoRA runs default to 0.01)")
+	fl.Float64Var(&f.h.MinLR, "min-lr", f.h.MinLR, "final learning rate of the cosine schedule (LoRA runs default to lr/10)")
 	fl.IntVar(&f.h.WarmupSteps, "warmup", f.h.WarmupSteps, "linear warm-up steps")
 	fl.Float64Var(&f.h.WeightDecay, "weight-decay", f.h.WeightDecay, "AdamW decoupled weight decay (matrices only)")
 	fl.Float64Var(&f.h.GradClip, "grad-clip", f.h.GradClip, "global gradient-norm clip")
@@ -113,6 +116,13 @@ func (f *trainFlags) spec(cmd *cobra.Command) (train.Spec, error) {
 			alpha = float32(2 * f.loraRank)
 		}
 		spec.LoRA = &model.AdapterConfig{Rank: f.loraRank, Alpha: alpha, Targets: f.loraTargets}
+		// Adapters start from B = 0 and need a larger step than full training.
+		if !cmd.Flags().Changed("lr") {
+			spec.Hyper.LR = loraLR
+		}
+		if !cmd.Flags().Changed("min-lr") {
+			spec.Hyper.MinLR = loraLR / 10
+		}
 	}
 	if f.base != "" {
 		for _, name := range []string{"preset", "config", "tokenizer", "vocab"} {
