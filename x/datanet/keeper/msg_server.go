@@ -47,5 +47,11 @@ func (k Keeper) parseAddress(field, s string) (sdk.AccAddress, error) {
 	if err != nil {
 		return nil, types.ErrInvalidAddress.Wrapf("%s: %q: %v", field, s, err)
 	}
+	// Bech32 also decodes the upper-case form. The module compares and indexes
+	// addresses as strings (owner, curators, self-review), so only the canonical
+	// lower-case form is accepted: otherwise one account could pass for two.
+	if canonical, err := k.addressCodec.BytesToString(bz); err != nil || canonical != s {
+		return nil, types.ErrInvalidAddress.Wrapf("%s: %q is not in canonical (lower-case) form", field, s)
+	}
 	return bz, nil
 }
