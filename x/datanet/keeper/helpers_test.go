@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multibase"
+
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	tk "github.com/openledger/openledger/testutil/keeper"
@@ -118,3 +121,12 @@ func equalSnapshots(a, b map[string]string) bool {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// toBase58 re-encodes a CIDv1 in base58btc.
+func toBase58(s string) (string, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return "", err
+	}
+	return c.StringOfBase(multibase.Base58BTC)
+}

@@ -191,7 +191,9 @@ func TestUpdateDatanet(t *testing.T) {
 		{name: "invalid curation", run: update(collecting, func(m *types.MsgUpdateDatanet) {
 			m.Curation = &types.Curation{Curators: []string{e.curA}, ApprovalQuorum: 2, ReviewWindowBlocks: 20}
 		}), err: types.ErrInvalidCuration, contains: "approval_quorum"},
-		{name: "invalid deposit", run: update(collecting, func(m *types.MsgUpdateDatanet) { m.ContributionDeposit = &sdk.Coin{Denom: "stake", Amount: sdkmath.NewInt(5000)} }),
+		{name: "invalid deposit", run: update(collecting, func(m *types.MsgUpdateDatanet) {
+			m.ContributionDeposit = &sdk.Coin{Denom: "stake", Amount: sdkmath.NewInt(5000)}
+		}),
 			err: types.ErrInvalidDeposit, contains: "contribution_deposit"},
 		{name: "a valid field before an invalid one changes nothing", run: update(collecting, func(m *types.MsgUpdateDatanet) {
 			m.Name = &types.StringValue{Value: "fine"}
