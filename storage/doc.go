@@ -23,9 +23,9 @@
 //	st, err := a.Stat(ctx, c)
 //	err = a.ExportCAR(ctx, c, w); res2, err := a.ImportCAR(ctx, r, reason, false)
 //
-// To pick the daemon when it runs and the repo otherwise, call
-// api.DiscoverClient(ctx, storage.RepoPath(home)) and fall back to Open, as
-// storage/cli does. ParseCID validates user-supplied CIDs.
+// To use the daemon when it runs and the repo otherwise, call
+// api.Open(ctx, storage.RepoPath(home)), as storage/cli does. ParseCID
+// validates user-supplied CIDs.
 //
 // Guarantees: imports give kubo's CIDs for `ipfs add --cid-version=1
 // --raw-leaves`; a pin is recorded only for a complete DAG and flushed before

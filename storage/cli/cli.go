@@ -79,19 +79,12 @@ func withAPI(cmd *cobra.Command, fn func(ctx context.Context, a storage.API) err
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	client, err := api.DiscoverClient(ctx, dir)
+	a, closeFn, err := api.Open(ctx, dir)
 	if err != nil {
 		return err
 	}
-	if client != nil {
-		return fn(ctx, client)
-	}
-	n, err := storage.Open(ctx, dir, storage.OpenOptions{})
-	if err != nil {
-		return err
-	}
-	err = fn(ctx, n)
-	if cerr := n.Close(); err == nil && cerr != nil {
+	err = fn(ctx, a)
+	if cerr := closeFn(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing repo: %w", cerr)
 	}
 	return err

@@ -79,4 +79,3 @@ func countData(dir string) int {
 	})
 	return n
 }
-
