@@ -4,6 +4,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multibase"
@@ -129,4 +132,9 @@ func toBase58(s string) (string, error) {
 		return "", err
 	}
 	return c.StringOfBase(multibase.Base58BTC)
+}
+
+// finalizeReq is an empty block at height h.
+func finalizeReq(h int64) *abci.RequestFinalizeBlock {
+	return &abci.RequestFinalizeBlock{Height: h, Time: tk.GenesisTime.Add(time.Duration(h) * 5 * time.Second)}
 }
