@@ -42,11 +42,6 @@ func NewHandler(bs blockservice.BlockService, cfg storage.GatewayConfig) (http.H
 		MaxRequestDuration:       time.Duration(cfg.MaxRequestDuration),
 		MaxUnixFSDAGResponseSize: cfg.MaxResponseSize,
 		MetricsRegistry:          prometheus.NewRegistry(),
-		// A single PublicGateways entry for loopback names keeps boxo from
-		// applying subdomain or DNSLink logic to Host headers.
-		PublicGateways: map[string]*bgw.PublicGateway{
-			"localhost": {Paths: []string{"/ipfs"}, UseSubdomains: false, DeserializedResponses: true, NoDNSLink: true},
-		},
 	}
 	inner := bgw.NewHandler(gwc, backend)
 	return guard(inner, cfg), nil
