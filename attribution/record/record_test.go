@@ -8,7 +8,9 @@ import (
 
 func TestApportionSumsAndRemainderRule(t *testing.T) {
 	pool := Party{DatanetID: 1, Version: 1, Pool: true}
-	c := func(id, v uint64) Credit { return Credit{Party: Party{DatanetID: 1, Version: 1, ContributionID: id}, Credit: v} }
+	c := func(id, v uint64) Credit {
+		return Credit{Party: Party{DatanetID: 1, Version: 1, ContributionID: id}, Credit: v}
+	}
 	// Three equal credits: 333,333 each plus 1 ppm left over, which goes
 	// to the earliest party in canonical order (all remainders tie).
 	got, err := Apportion([]Credit{c(3, 1), c(1, 1), c(2, 1), {Party: pool}})

@@ -98,6 +98,13 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 	if len(contributions) > 1<<31 {
 		return nil, errors.New("spanindex: too many contributions")
 	}
+	seen := make(map[uint64]bool, len(contributions))
+	for _, c := range contributions {
+		if seen[c.ID] {
+			return nil, fmt.Errorf("spanindex: contribution id %d listed twice", c.ID)
+		}
+		seen[c.ID] = true
+	}
 	V := opt.Tokenizer.VocabSize()
 	if V > MaxVocab {
 		return nil, fmt.Errorf("spanindex: vocabulary %d exceeds %d", V, MaxVocab)
