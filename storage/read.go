@@ -112,6 +112,9 @@ func (r *catReader) Read(p []byte) (int, error) {
 		r.g.touch(r.d)
 	}
 	if err != nil && err != io.EOF {
+		if r.g.ctx.Err() != nil { // cancelled by the caller or the stall guard
+			return k, r.g.wrap(r.n, r.c, err)
+		}
 		if derr := r.n.findDamage(r.c); derr != nil {
 			return k, derr
 		}
