@@ -91,8 +91,10 @@ func (n *Node) ImportCAR(ctx context.Context, r io.Reader, reason string, noPin 
 	local := merkledag.NewDAGService(blockservice.New(n.bstore, nil))
 	for _, root := range roots {
 		res.Roots = append(res.Roots, root.String())
+		// GetLinksDirect reads every block, raw leaves included (the
+		// link-only walker skips raw blocks, which would miss absent leaves).
 		seen := cid.NewSet()
-		if err := merkledag.Walk(ctx, merkledag.GetLinksWithDAG(local), root, seen.Visit); err != nil {
+		if err := merkledag.Walk(ctx, merkledag.GetLinksDirect(local), root, seen.Visit); err != nil {
 			res.Incomplete = append(res.Incomplete, root.String())
 			continue
 		}

@@ -414,3 +414,23 @@ func TestAddDigestAndGetProgress(t *testing.T) {
 		t.Fatal("get wrote different bytes")
 	}
 }
+
+func TestPinRefusesIncompleteDAG(t *testing.T) {
+	n, _ := repoNode(t, nil)
+	ctx := context.Background()
+	data := pattern(3<<18, 14) // three leaves
+	res, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{NoPin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := cid.Decode(rawCID(data[2<<18:]))
+	if err := n.Blockstore().DeleteBlock(ctx, leaf); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Pin(ctx, res.Root, "partial"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("pinning a DAG with a missing leaf: %v", err)
+	}
+	if pins, _ := n.Pins(ctx); len(pins) != 0 {
+		t.Fatalf("partial DAG pinned: %+v", pins)
+	}
+}
