@@ -35,8 +35,10 @@ type API interface {
 	Pins(ctx context.Context) ([]PinInfo, error)
 	// GC deletes every block not reachable from a pin.
 	GC(ctx context.Context) (GCResult, error)
-	// Verify re-hashes every block in the store.
-	Verify(ctx context.Context) (VerifyResult, error)
+	// Verify re-hashes every block in the store. With repair, corrupt
+	// blocks are deleted so that a later add, fetch or CAR import can store
+	// good copies (pins keep referring to them by CID).
+	Verify(ctx context.Context, repair bool) (VerifyResult, error)
 
 	// ExportCAR writes the DAG at c as a CAR v1 (depth-first, each block once).
 	ExportCAR(ctx context.Context, c cid.Cid, w io.Writer) error
@@ -119,6 +121,8 @@ type CorruptBlock struct {
 	Key   string `json:"key"` // flatfs key (base32 multihash)
 	Cid   string `json:"cid"` // the multihash as a raw CIDv1
 	Error string `json:"error"`
+	// Removed is true when repair deleted the block.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // VerifyResult reports a repo verification.

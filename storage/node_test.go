@@ -144,7 +144,7 @@ func TestInterruptedAddLeavesNoPinAndGCCleans(t *testing.T) {
 	if pins, _ := n.Pins(ctx); len(pins) != 0 {
 		t.Fatalf("interrupted add left pins: %+v", pins)
 	}
-	v, err := n.Verify(ctx)
+	v, err := n.Verify(ctx, false)
 	if err != nil || len(v.Corrupt) != 0 {
 		t.Fatalf("repo inconsistent after interrupted adds: %+v %v", v, err)
 	}
@@ -191,7 +191,7 @@ func TestCorruptBlockDetectedAndNeverServed(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v, err := n.Verify(ctx)
+	v, err := n.Verify(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +209,21 @@ func TestCorruptBlockDetectedAndNeverServed(t *testing.T) {
 	}
 	if _, err := n.Blockstore().Get(ctx, lc); !errors.As(err, &ce) {
 		t.Fatalf("blockstore served a corrupt block: %v", err)
+	}
+	// Re-adding does not heal while the bad file is there (the block
+	// "exists"); repair deletes it, and the next add stores a good copy.
+	v, err = n.Verify(ctx, true)
+	if err != nil || len(v.Corrupt) != 1 || !v.Corrupt[0].Removed {
+		t.Fatalf("repair: %+v %v", v, err)
+	}
+	if _, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := n.Verify(ctx, false); len(v.Corrupt) != 0 {
+		t.Fatalf("still corrupt after repair and re-add: %+v", v)
+	}
+	if !bytes.Equal(catAll(t, n, res.Root), data) {
+		t.Fatal("healed data differs")
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 // Verify implements API: it reads every block file straight from the
 // datastore and re-hashes it with the hash function named in its key.
-func (n *Node) Verify(ctx context.Context) (VerifyResult, error) {
+func (n *Node) Verify(ctx context.Context, repair bool) (VerifyResult, error) {
 	res, err := n.blocks.Query(ctx, query.Query{})
 	if err != nil {
 		return VerifyResult{}, err
@@ -29,6 +29,12 @@ func (n *Node) Verify(ctx context.Context) (VerifyResult, error) {
 		}
 		out.Checked++
 		if cb := checkEntry(e.Key, e.Value); cb != nil {
+			if repair {
+				if err := n.blocks.Delete(ctx, ds.NewKey(e.Key)); err != nil {
+					return out, fmt.Errorf("removing corrupt block %s: %w", e.Key, err)
+				}
+				cb.Removed = true
+			}
 			out.Corrupt = append(out.Corrupt, *cb)
 		}
 	}

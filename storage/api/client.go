@@ -249,9 +249,9 @@ func (c *Client) GC(ctx context.Context) (storage.GCResult, error) {
 }
 
 // Verify implements storage.API.
-func (c *Client) Verify(ctx context.Context) (storage.VerifyResult, error) {
+func (c *Client) Verify(ctx context.Context, repair bool) (storage.VerifyResult, error) {
 	var out storage.VerifyResult
-	err := c.getJSON(ctx, http.MethodPost, "repo/verify", nil, nil, "", &out)
+	err := c.getJSON(ctx, http.MethodPost, "repo/verify", url.Values{"repair": {strconv.FormatBool(repair)}}, nil, "", &out)
 	return out, err
 }
 

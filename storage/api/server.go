@@ -9,7 +9,7 @@
 //	GET  get?arg=<cid>                      tar stream of the file or directory
 //	GET  stat?arg=<cid>                     Stat
 //	POST pin/add?arg=&reason=  POST pin/rm?arg=&reason=  GET pin/ls
-//	POST gc   POST repo/verify
+//	POST gc   POST repo/verify?repair=
 //	GET  car/export?arg=<cid>               CAR v1 stream
 //	POST car/import?reason=&nopin=          CAR body -> CARImportResult
 //	GET  id   POST peers/connect?arg=<multiaddr>   GET peers/ls
@@ -260,7 +260,7 @@ func (s *server) gc(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) verify(w http.ResponseWriter, r *http.Request) {
-	res, err := s.n.Verify(r.Context())
+	res, err := s.n.Verify(r.Context(), boolArg(r, "repair"))
 	if err != nil {
 		fail(w, err)
 		return

@@ -175,26 +175,35 @@ func newGCCmd() *cobra.Command {
 
 func newRepoCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "repo", Short: "Repo maintenance"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "verify",
+	var repair bool
+	verify := &cobra.Command{
+		Use:   "verify [--repair]",
 		Short: "Re-hash every block and report corruption (exit status 1 if any)",
-		Args:  exactArgs(0, "repo verify takes no arguments"),
+		Long: `Re-hash every block file. With --repair, corrupt blocks are deleted so
+that re-adding the data, a network fetch or a CAR import can store good copies.`,
+		Args: exactArgs(0, "repo verify takes no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withAPI(cmd, func(ctx context.Context, a storage.API) error {
-				res, err := a.Verify(ctx)
+				res, err := a.Verify(ctx, repair)
 				if err != nil {
 					return err
 				}
 				for _, c := range res.Corrupt {
-					fmt.Fprintf(cmd.OutOrStdout(), "corrupt block %s (%s): %s\n", c.Cid, c.Key, c.Error)
+					state := ""
+					if c.Removed {
+						state = ", removed"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "corrupt block %s (%s): %s%s\n", c.Cid, c.Key, c.Error, state)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "verified %d blocks, %d corrupt\n", res.Checked, len(res.Corrupt))
-				if len(res.Corrupt) > 0 {
-					return fmt.Errorf("repo verify: %d corrupt blocks", len(res.Corrupt))
+				if len(res.Corrupt) > 0 && !repair {
+					return fmt.Errorf("repo verify: %d corrupt blocks (run with --repair to delete them)", len(res.Corrupt))
 				}
 				return nil
 			})
 		},
-	})
+	}
+	verify.Flags().BoolVar(&repair, "repair", false, "delete corrupt blocks")
+	cmd.AddCommand(verify)
 	return cmd
 }

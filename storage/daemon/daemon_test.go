@@ -180,7 +180,7 @@ func TestAPIClientMatchesNode(t *testing.T) {
 	if err != nil || len(imp.Pinned) != 1 {
 		t.Fatalf("car import %+v %v", imp, err)
 	}
-	if v, err := c.Verify(ctx); err != nil || v.Checked != st.Blocks || len(v.Corrupt) != 0 {
+	if v, err := c.Verify(ctx, false); err != nil || v.Checked != st.Blocks || len(v.Corrupt) != 0 {
 		t.Fatalf("verify %+v %v", v, err)
 	}
 	// Errors keep their type across the API.

@@ -78,7 +78,7 @@ func TestLongSoakThreeDaemons(t *testing.T) {
 				if _, err := d.client.GC(ctx); err != nil {
 					t.Fatal(err)
 				}
-				v, err := d.client.Verify(ctx)
+				v, err := d.client.Verify(ctx, false)
 				if err != nil || len(v.Corrupt) != 0 {
 					t.Fatalf("verify after round %d: %+v %v", r, v, err)
 				}
