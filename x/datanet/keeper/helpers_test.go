@@ -13,7 +13,9 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/openledger/openledger/app"
 	tk "github.com/openledger/openledger/testutil/keeper"
+	"github.com/openledger/openledger/x/datanet/keeper"
 	"github.com/openledger/openledger/x/datanet/types"
 )
 
@@ -138,3 +140,6 @@ func toBase58(s string) (string, error) {
 func finalizeReq(h int64) *abci.RequestFinalizeBlock {
 	return &abci.RequestFinalizeBlock{Height: h, Time: tk.GenesisTime.Add(time.Duration(h) * 5 * time.Second)}
 }
+
+func newMsgServer(a *app.App) types.MsgServer     { return keeper.NewMsgServerImpl(a.DatanetKeeper) }
+func newQueryServer(a *app.App) types.QueryServer { return keeper.NewQueryServerImpl(a.DatanetKeeper) }

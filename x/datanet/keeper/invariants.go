@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"cosmossdk.io/collections"
 	"cosmossdk.io/collections/indexes"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
@@ -64,29 +65,81 @@ func (k Keeper) EscrowInvariant(ctx context.Context) error {
 	return nil
 }
 
-// StatsInvariant checks that each datanet's pending counter matches its contributions
-// and that its stored Merkle root matches the tree.
+// datanetTally is what a datanet's stats must say, recounted from its objects.
+type datanetTally struct {
+	pending, accepted, rejected, bytes, versions, distinct, counted uint64
+}
+
+// StatsInvariant checks each datanet's stats against its objects (pending, accepted
+// and rejected contributions, accepted bytes, distinct contributors, versions) and
+// that its stored Merkle root matches the tree.
 func (k Keeper) StatsInvariant(ctx context.Context) error {
-	pending := map[uint64]uint64{}
-	iter, err := k.Contributions.Indexes.Status.MatchExact(ctx, int32(types.CONTRIBUTION_STATUS_PENDING))
+	tally := map[uint64]*datanetTally{}
+	get := func(id uint64) *datanetTally {
+		if tally[id] == nil {
+			tally[id] = &datanetTally{}
+		}
+		return tally[id]
+	}
+	for _, st := range []types.ContributionStatus{
+		types.CONTRIBUTION_STATUS_PENDING, types.CONTRIBUTION_STATUS_ACCEPTED, types.CONTRIBUTION_STATUS_REJECTED,
+	} {
+		iter, err := k.Contributions.Indexes.Status.MatchExact(ctx, int32(st))
+		if err != nil {
+			return err
+		}
+		ids, err := iter.PrimaryKeys()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			c, err := k.Contributions.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			t := get(c.DatanetId)
+			switch st {
+			case types.CONTRIBUTION_STATUS_PENDING:
+				t.pending++
+			case types.CONTRIBUTION_STATUS_ACCEPTED:
+				t.accepted++
+				t.bytes += c.SizeBytes
+			default:
+				t.rejected++
+			}
+		}
+	}
+	err := k.ContributorCounts.Walk(ctx, nil, func(key collections.Pair[uint64, sdk.AccAddress], n uint64) (bool, error) {
+		t := get(key.K1())
+		t.distinct++
+		t.counted += n
+		return false, nil
+	})
 	if err != nil {
 		return err
 	}
-	defer iter.Close()
-	for ; iter.Valid(); iter.Next() {
-		id, err := iter.PrimaryKey()
-		if err != nil {
-			return err
-		}
-		c, err := k.Contributions.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		pending[c.DatanetId]++
+	err = k.Versions.Walk(ctx, nil, func(key collections.Pair[uint64, uint64], _ types.DatasetVersion) (bool, error) {
+		get(key.K1()).versions++
+		return false, nil
+	})
+	if err != nil {
+		return err
 	}
 	return k.Datanets.Walk(ctx, nil, func(id uint64, d types.Datanet) (bool, error) {
-		if d.Stats.PendingContributions != pending[id] {
-			return true, fmt.Errorf("datanet %d: pending counter %d, pending contributions %d", id, d.Stats.PendingContributions, pending[id])
+		t, s := get(id), d.Stats
+		if s.PendingContributions != t.pending {
+			return true, fmt.Errorf("datanet %d: pending counter %d, pending contributions %d", id, s.PendingContributions, t.pending)
+		}
+		if s.AcceptedContributions != t.accepted || s.AcceptedBytes != t.bytes || s.RejectedContributions != t.rejected {
+			return true, fmt.Errorf("datanet %d: stats say %d accepted (%d bytes), %d rejected; contributions say %d (%d bytes), %d",
+				id, s.AcceptedContributions, s.AcceptedBytes, s.RejectedContributions, t.accepted, t.bytes, t.rejected)
+		}
+		if s.DistinctContributors != t.distinct || t.counted != t.accepted {
+			return true, fmt.Errorf("datanet %d: %d distinct contributors, %d contributor counts summing to %d for %d accepted",
+				id, s.DistinctContributors, t.distinct, t.counted, t.accepted)
+		}
+		if s.Versions != t.versions {
+			return true, fmt.Errorf("datanet %d: versions counter %d, %d versions stored", id, s.Versions, t.versions)
 		}
 		root, err := types.Root(k.merkle(ctx, id), d.Stats.AcceptedContributions)
 		if err != nil {
