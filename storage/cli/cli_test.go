@@ -57,6 +57,9 @@ func TestOfflineCommands(t *testing.T) {
 	if cidHello != "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e" {
 		t.Fatalf("stdin add: %q", cidHello)
 	}
+	if out := mustRun(t, home, "hello world", "add", "--sha256", "-"); !strings.Contains(out, "sha256 b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9") {
+		t.Fatalf("add --sha256: %s", out)
+	}
 	if out := mustRun(t, home, "", "cat", cidHello); out != "hello world" {
 		t.Fatalf("cat: %q", out)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func newAddCmd() *cobra.Command {
-	var recursive, quiet, noPin, hidden bool
+	var recursive, quiet, noPin, hidden, digest bool
 	var reason string
 	cmd := &cobra.Command{
 		Use:   "add [-r] [-q] PATH|-",
@@ -35,7 +35,7 @@ Prints "added <cid> <path>" per entry, or only the root CID with -q.`,
 			}
 			defer nd.Close()
 			progress, done := newBar(cmd.ErrOrStderr(), size, "adding")
-			opts := storage.AddOptions{Name: name, PinReason: reason, NoPin: noPin, Hidden: hidden, Progress: progress}
+			opts := storage.AddOptions{Name: name, PinReason: reason, NoPin: noPin, Hidden: hidden, Progress: progress, SHA256: digest}
 			return withAPI(cmd, func(ctx context.Context, a storage.API) error {
 				res, err := a.Add(ctx, nd, opts)
 				done()
@@ -50,6 +50,9 @@ Prints "added <cid> <path>" per entry, or only the root CID with -q.`,
 				for _, e := range res.Entries {
 					fmt.Fprintf(out, "added %s %s\n", e.Cid, e.Path)
 				}
+				if res.SHA256 != "" {
+					fmt.Fprintf(out, "sha256 %s\n", res.SHA256)
+				}
 				return nil
 			})
 		},
@@ -59,6 +62,7 @@ Prints "added <cid> <path>" per entry, or only the root CID with -q.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the root CID")
 	f.BoolVar(&noPin, "no-pin", false, "do not pin the result (gc may remove it)")
 	f.BoolVar(&hidden, "hidden", false, "include files whose names start with a dot")
+	f.BoolVar(&digest, "sha256", false, "also print the sha256 of a single file's content")
 	f.StringVar(&reason, "reason", "", `why the data is kept, e.g. "datanet 3 contribution 17"`)
 	return cmd
 }
