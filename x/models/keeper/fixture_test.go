@@ -13,6 +13,7 @@ import (
 	"cosmossdk.io/collections"
 	sdkmath "cosmossdk.io/math"
 
+	"github.com/cosmos/cosmos-sdk/codec"
 	addresscodec "github.com/cosmos/cosmos-sdk/codec/address"
 	"github.com/cosmos/cosmos-sdk/runtime"
 	storetypes "github.com/cosmos/cosmos-sdk/store/v2/types"
@@ -49,7 +50,9 @@ type fixture struct {
 
 type stubAccounts struct{}
 
-func (stubAccounts) GetModuleAddress(name string) sdk.AccAddress { return authtypes.NewModuleAddress(name) }
+func (stubAccounts) GetModuleAddress(name string) sdk.AccAddress {
+	return authtypes.NewModuleAddress(name)
+}
 
 type stubBank struct{}
 
@@ -184,3 +187,9 @@ func (f *fixture) checkInvariants() {
 func royalty(n int64) sdk.Coin { return sdk.NewInt64Coin("uopen", n) }
 
 func joinQ(h int64, id uint64) collections.Pair[int64, uint64] { return collections.Join(h, id) }
+
+func joinV(m, v uint64) collections.Pair[uint64, uint64] { return collections.Join(m, v) }
+
+func codecJSON() codec.JSONCodec {
+	return moduletestutil.MakeTestEncodingConfig(models.AppModule{}).Codec
+}

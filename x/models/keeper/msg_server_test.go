@@ -385,7 +385,9 @@ func TestCreateDeployment(t *testing.T) {
 		{"bps below 10000", func(_ *fixture, m *types.MsgCreateDeployment) { m.DataBps = 4_999 }, types.ErrInvalidBps, "developer_bps + data_bps"},
 		{"bps above 10000", func(_ *fixture, m *types.MsgCreateDeployment) { m.DataBps = 5_001 }, types.ErrInvalidBps, "developer_bps + data_bps"},
 		{"bps that wrap uint32", func(_ *fixture, m *types.MsgCreateDeployment) { m.DeveloperBps, m.DataBps = 4_294_967_295, 10_001 }, types.ErrInvalidBps, "developer_bps"},
-		{"wrong denom", func(_ *fixture, m *types.MsgCreateDeployment) { m.RoyaltyPerThousandTokens = sdk.NewInt64Coin("stake", 1) }, types.ErrInvalidRoyalty, "denom"},
+		{"wrong denom", func(_ *fixture, m *types.MsgCreateDeployment) {
+			m.RoyaltyPerThousandTokens = sdk.NewInt64Coin("stake", 1)
+		}, types.ErrInvalidRoyalty, "denom"},
 		{"royalty overflow", func(_ *fixture, m *types.MsgCreateDeployment) {
 			m.RoyaltyPerThousandTokens = sdk.Coin{Denom: "uopen", Amount: sdkmath.NewIntWithDecimal(1, 40)}
 		}, types.ErrInvalidRoyalty, "exceeds the maximum"},

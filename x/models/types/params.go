@@ -60,13 +60,13 @@ func (p Params) Validate() error {
 	}
 	c := p.MaxRoyaltyPerThousandTokens
 	if err := sdk.ValidateDenom(c.Denom); err != nil {
-		return ErrInvalidParams.Wrapf("max_royalty_per_1k_tokens denom: %v", err)
+		return ErrInvalidParams.Wrapf("max_royalty_per_thousand_tokens denom: %v", err)
 	}
 	if c.Amount.IsNil() || c.Amount.IsNegative() {
-		return ErrInvalidParams.Wrap("max_royalty_per_1k_tokens amount must be zero or positive")
+		return ErrInvalidParams.Wrap("max_royalty_per_thousand_tokens amount must be zero or positive")
 	}
 	if c.Amount.GT(maxRoyaltyCap()) {
-		return ErrInvalidParams.Wrapf("max_royalty_per_1k_tokens must be <= 10^%d", maxRoyaltyDigits)
+		return ErrInvalidParams.Wrapf("max_royalty_per_thousand_tokens must be <= 10^%d", maxRoyaltyDigits)
 	}
 	return nil
 }
