@@ -23,7 +23,8 @@
 //	st, err := a.Stat(ctx, c)
 //	err = a.ExportCAR(ctx, c, w); res2, err := a.ImportCAR(ctx, r, reason, false)
 //
-// To use the daemon when it runs and the repo otherwise, call
+// OpenInput turns a local file or directory path into the files.Node Add
+// takes. To use the daemon when it runs and the repo otherwise, call
 // api.Open(ctx, storage.RepoPath(home)), as storage/cli does. ParseCID
 // validates user-supplied CIDs.
 //

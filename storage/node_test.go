@@ -449,3 +449,22 @@ func TestPinRefusesIncompleteDAG(t *testing.T) {
 		t.Fatalf("partial DAG pinned: %+v", pins)
 	}
 }
+
+func TestOpenInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, _, err := OpenInput(filepath.Join(dir, "nope"), false, false); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, _, _, err := OpenInput(dir, false, false); err == nil || !strings.Contains(err.Error(), "use -r") {
+		t.Fatalf("dir without -r: %v", err)
+	}
+	if _, _, _, err := OpenInput("/dev/null", false, false); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("device: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "a"), []byte("abc"), 0o644)
+	nd, name, size, err := OpenInput(filepath.Join(dir, "a"), false, false)
+	if err != nil || name != "a" || size != 3 {
+		t.Fatalf("file: %q %d %v", name, size, err)
+	}
+	nd.Close()
+}

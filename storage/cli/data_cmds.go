@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,37 +66,12 @@ Prints "added <cid> <path>" per entry, or only the root CID with -q.`,
 	return cmd
 }
 
-// openInput checks PATH and opens it as a files.Node.
+// openInput opens PATH, or stdin for "-".
 func openInput(cmd *cobra.Command, p string, recursive, hidden bool) (files.Node, string, int64, error) {
 	if p == "-" {
 		return files.NewReaderFile(cmd.InOrStdin()), "", -1, nil
 	}
-	st, err := os.Stat(p)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, "", 0, fmt.Errorf("cannot add %s: no such file or directory", p)
-		}
-		return nil, "", 0, fmt.Errorf("cannot add %s: %w", p, err)
-	}
-	if st.IsDir() && !recursive {
-		return nil, "", 0, fmt.Errorf("%s is a directory; use -r to add it recursively", p)
-	}
-	if st.Mode().IsRegular() {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, "", 0, fmt.Errorf("cannot read %s: %w", p, err)
-		}
-		f.Close()
-	}
-	nd, err := files.NewSerialFile(p, hidden, st)
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("cannot read %s: %w", p, err)
-	}
-	size, err := nd.Size()
-	if err != nil {
-		size = -1
-	}
-	return nd, filepath.Base(filepath.Clean(p)), size, nil
+	return storage.OpenInput(p, recursive, hidden)
 }
 
 func newCatCmd() *cobra.Command {
