@@ -323,7 +323,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return k, err
 }
 
-// Stat implements API. It walks the whole DAG (fetching it when online).
+// Stat implements API. It walks the whole DAG (fetching it first when online).
 func (n *Node) Stat(ctx context.Context, c cid.Cid) (Stat, error) {
 	d := fetchTimeout(n)
 	g := newStallGuard(ctx, d)
@@ -355,7 +355,13 @@ func (n *Node) Stat(ctx context.Context, c cid.Cid) (Stat, error) {
 	default:
 		st.Codec = fmt.Sprintf("0x%x", c.Type())
 	}
-	ng := n.getter(g.ctx)
+	if n.Online() {
+		// Pull the DAG with one want list per level rather than block by block.
+		if err := n.fetchAll(g, c); err != nil {
+			return Stat{}, g.wrap(n, c, err)
+		}
+	}
+	ng := n.dag
 	seen := map[string]struct{}{}
 	var walk func(cid.Cid) error
 	walk = func(k cid.Cid) error {
