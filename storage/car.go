@@ -126,7 +126,12 @@ func (n *Node) ExportCAR(ctx context.Context, c cid.Cid, w io.Writer) error {
 	}
 	g := newStallGuard(ctx, fetchTimeout(n))
 	defer g.stop()
-	ng := n.getter(g.ctx)
+	if n.Online() {
+		if err := n.fetchAll(g, c); err != nil {
+			return g.wrap(n, c, err)
+		}
+	}
+	ng := n.dag
 	seen := cid.NewSet()
 	var walk func(cid.Cid) error
 	walk = func(k cid.Cid) error {
