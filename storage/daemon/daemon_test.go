@@ -337,3 +337,31 @@ func TestBootstrapPeeringAndReprovide(t *testing.T) {
 		t.Fatalf("cat: %q %v", got, err)
 	}
 }
+
+func TestRemoteStatAndCARExport(t *testing.T) {
+	a, b := start(t, nil), start(t, nil)
+	ctx := context.Background()
+	data := pattern(3<<20+1, 5)
+	res, err := a.client.Add(ctx, files.NewBytesFile(data), storage.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.Connect(ctx, a.info.SwarmAddrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := a.client.Stat(ctx, res.Root)
+	got, err := b.client.Stat(ctx, res.Root)
+	if err != nil || got != want {
+		t.Fatalf("remote stat %+v, local %+v, %v", got, want, err)
+	}
+	var fromA, fromB bytes.Buffer
+	if err := a.client.ExportCAR(ctx, res.Root, &fromA); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.ExportCAR(ctx, res.Root, &fromB); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromA.Bytes(), fromB.Bytes()) {
+		t.Fatal("CAR exported by the fetching node differs from the source's")
+	}
+}
