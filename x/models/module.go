@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/runtime"
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
 	"cosmossdk.io/core/appmodule"
@@ -18,6 +19,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/cosmos-sdk/types/module"
 
+	"github.com/openledger/openledger/x/models/client/cli"
 	"github.com/openledger/openledger/x/models/keeper"
 	"github.com/openledger/openledger/x/models/types"
 )
@@ -66,6 +68,9 @@ func (AppModule) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *gwrunt
 		panic(err)
 	}
 }
+
+// GetTxCmd returns the hand-written tx commands (publish-version); autocli adds the rest.
+func (AppModule) GetTxCmd() *cobra.Command { return cli.NewTxCmd() }
 
 // RegisterServices registers the Msg and Query services.
 func (am AppModule) RegisterServices(registrar grpc.ServiceRegistrar) error {

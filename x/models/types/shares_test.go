@@ -175,14 +175,14 @@ func TestFlattenSharesProperty(t *testing.T) {
 func TestParamsValidate(t *testing.T) {
 	require.NoError(t, types.DefaultParams().Validate())
 	for name, mutate := range map[string]func(p *types.Params){
-		"max_lineage_depth":           func(p *types.Params) { p.MaxLineageDepth = types.MaxLineageDepthBound + 1 },
-		"max_dataset_versions":        func(p *types.Params) { p.MaxDatasetVersions = 0 },
-		"max_share_entries (":         func(p *types.Params) { p.MaxShareEntries = 2; p.MaxDatasetVersions = 3 },
-		"price_notice_blocks":         func(p *types.Params) { p.PriceNoticeBlocks = 1 << 40 },
-		"max_name_length":             func(p *types.Params) { p.MaxNameLength = 0 },
-		"max_description_length":      func(p *types.Params) { p.MaxDescriptionLength = 1 << 20 },
-		"max_token_length":            func(p *types.Params) { p.MaxTokenLength = 0 },
-		"max_price_changes_per_block": func(p *types.Params) { p.MaxPriceChangesPerBlock = 0 },
+		"max_lineage_depth":                     func(p *types.Params) { p.MaxLineageDepth = types.MaxLineageDepthBound + 1 },
+		"max_dataset_versions":                  func(p *types.Params) { p.MaxDatasetVersions = 0 },
+		"max_share_entries (":                   func(p *types.Params) { p.MaxShareEntries = 2; p.MaxDatasetVersions = 3 },
+		"price_notice_blocks":                   func(p *types.Params) { p.PriceNoticeBlocks = 1 << 40 },
+		"max_name_length":                       func(p *types.Params) { p.MaxNameLength = 0 },
+		"max_description_length":                func(p *types.Params) { p.MaxDescriptionLength = 1 << 20 },
+		"max_token_length":                      func(p *types.Params) { p.MaxTokenLength = 0 },
+		"max_price_changes_per_block":           func(p *types.Params) { p.MaxPriceChangesPerBlock = 0 },
 		"max_royalty_per_thousand_tokens denom": func(p *types.Params) { p.MaxRoyaltyPerThousandTokens.Denom = "1" },
 		"max_royalty_per_thousand_tokens must be": func(p *types.Params) {
 			p.MaxRoyaltyPerThousandTokens.Amount = p.MaxRoyaltyPerThousandTokens.Amount.MulRaw(1_000_000_000_000_000_000).MulRaw(10)

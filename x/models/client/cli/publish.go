@@ -1,0 +1,303 @@
+// Package cli holds the hand-written commands of the models module: the
+// ModelFactory porcelain that turns a training run into a published version.
+// Autocli generates every other command.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ipfs/boxo/files"
+	"github.com/spf13/cobra"
+
+	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/cosmos/cosmos-sdk/client/flags"
+	"github.com/cosmos/cosmos-sdk/client/tx"
+
+	"github.com/openledger/openledger/ml/train"
+	"github.com/openledger/openledger/storage"
+	storagecli "github.com/openledger/openledger/storage/cli"
+	datanettypes "github.com/openledger/openledger/x/datanet/types"
+	"github.com/openledger/openledger/x/models/types"
+)
+
+const (
+	flagManifest        = "manifest"
+	flagDatasetVersion  = "dataset-version"
+	flagParent          = "parent"
+	flagUpstream        = "upstream-share-bps"
+	flagKind            = "kind"
+	flagSpanIndex       = "span-index"
+	flagInfluenceSketch = "influence-sketch"
+)
+
+// NewTxCmd returns the hand-written tx commands; autocli adds the rest.
+func NewTxCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                        types.ModuleName,
+		Short:                      "Models transactions: register models, publish versions, deploy them",
+		DisableFlagParsing:         true,
+		SuggestionsMinimumDistance: 2,
+		RunE:                       client.ValidateCmd,
+	}
+	cmd.AddCommand(NewPublishVersionCmd())
+	return cmd
+}
+
+// NewPublishVersionCmd is `tx models publish-version MODEL_ID --manifest manifest.json`.
+func NewPublishVersionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "publish-version [model-id] --manifest PATH",
+		Short: "Pin a training run's checkpoint and manifest on the local IPFS node and publish them as a model version",
+		Long: `Reads the manifest written by 'openledgerd model train', checks that the checkpoint
+next to it has the size and sha256 the manifest records and that the manifest is in its
+canonical form, adds and pins the checkpoint, the manifest and any attribution artifacts
+on the local IPFS node (<home>/ipfs, through the daemon when it runs), checks the digests
+IPFS computed, and submits MsgPublishVersion with the CIDs, digests, engine and metrics.
+
+The kind defaults from the manifest: lora for an adapter run, sft for a run on a --base,
+pretrain otherwise. Name what the run was trained on with --dataset-version DATANET/VERSION
+(repeat for each) and, for a fine-tune, the parent with --parent MODEL/VERSION.`,
+		Example: `  openledgerd tx models publish-version 1 --manifest /tmp/m/manifest.json --dataset-version 1/1 --from alice -y
+  openledgerd tx models publish-version 1 --manifest /tmp/lora/manifest.json --parent 1/1 --upstream-share-bps 10000 --from alice -y`,
+		Args: cobra.ExactArgs(1),
+		RunE: runPublishVersion,
+	}
+	cmd.Flags().String(flagManifest, "", "manifest.json written by 'openledgerd model train' (required)")
+	cmd.Flags().StringSlice(flagDatasetVersion, nil, "dataset version trained on, as DATANET/VERSION (repeat or comma-separate)")
+	cmd.Flags().String(flagParent, "", "parent version, as MODEL/VERSION")
+	cmd.Flags().Uint32(flagUpstream, 0, "bps of this version's data share passed to the parent's lineage (10000 when no dataset version is given)")
+	cmd.Flags().String(flagKind, "", "pretrain, sft, lora, dpo or rlhf (default: from the manifest)")
+	cmd.Flags().String(flagSpanIndex, "", "span-attribution index file to pin and record (optional)")
+	cmd.Flags().String(flagInfluenceSketch, "", "influence-attribution sketch file to pin and record (optional)")
+	flags.AddTxFlagsToCmd(cmd)
+	return cmd
+}
+
+// parsePair parses "A/B" into two positive integers.
+func parsePair(flag, s string) (uint64, uint64, error) {
+	a, b, ok := strings.Cut(s, "/")
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	y, err2 := strconv.ParseUint(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || x == 0 || y == 0 {
+		return 0, 0, fmt.Errorf("--%s %q: want two positive integers as A/B", flag, s)
+	}
+	return x, y, nil
+}
+
+// ParseKind parses a version kind name (pretrain, sft, lora, dpo, rlhf, or the full enum name).
+func ParseKind(s string) (types.VersionKind, error) {
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "VERSION_KIND_") {
+		name = "VERSION_KIND_" + name
+	}
+	k, ok := types.VersionKind_value[name]
+	if !ok || k == 0 {
+		return 0, fmt.Errorf("--kind %q: want pretrain, sft, lora, dpo or rlhf", s)
+	}
+	return types.VersionKind(k), nil
+}
+
+// KindOf is the kind a manifest describes: lora for an adapter, sft on a base, else pretrain.
+func KindOf(m *train.Manifest) types.VersionKind {
+	switch {
+	case m.LoRA != nil:
+		return types.VERSION_KIND_LORA
+	case m.Base != nil:
+		return types.VERSION_KIND_SFT
+	default:
+		return types.VERSION_KIND_PRETRAIN
+	}
+}
+
+// EvalLossMicro converts a manifest's evaluation loss to the chain's integer scale (×10^6).
+func EvalLossMicro(loss float64) uint64 { //determinism:allow client-side conversion of the trainer's float report, never in state transitions
+	if math.IsNaN(loss) || loss <= 0 { //determinism:allow client-side check of the trainer's float report
+		return 0
+	}
+	if loss > float64(math.MaxUint64)/1e6 { //determinism:allow client-side bound of the trainer's float report
+		return math.MaxUint64
+	}
+	return uint64(math.Round(loss * 1e6)) //determinism:allow client-side rounding of the trainer's float report
+}
+
+// LoadRun reads and checks a training run: the manifest is canonical and the
+// checkpoint beside it has the recorded size and sha256. It returns the manifest,
+// its bytes and digest, and the checkpoint path.
+func LoadRun(manifestPath string) (*train.Manifest, []byte, string, string, error) {
+	raw, err := os.ReadFile(manifestPath)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	m, err := train.ReadManifest(manifestPath)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	canon, digest, err := m.Canonical()
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if !bytes.Equal(canon, raw) {
+		return nil, nil, "", "", fmt.Errorf("%s is not in canonical form (edited after training?): its digest would not match the run", manifestPath)
+	}
+	ckpt := filepath.Join(filepath.Dir(manifestPath), filepath.Base(m.Checkpoint.File))
+	f, err := os.ReadFile(ckpt)
+	if err != nil {
+		return nil, nil, "", "", fmt.Errorf("checkpoint: %w", err)
+	}
+	sum := sha256.Sum256(f)
+	if got := hex.EncodeToString(sum[:]); got != m.Checkpoint.SHA256 || int64(len(f)) != m.Checkpoint.Bytes {
+		return nil, nil, "", "", fmt.Errorf("checkpoint %s: sha256 %s and %d bytes, manifest says %s and %d bytes",
+			ckpt, got, len(f), m.Checkpoint.SHA256, m.Checkpoint.Bytes)
+	}
+	return m, raw, digest, ckpt, nil
+}
+
+func runPublishVersion(cmd *cobra.Command, args []string) error {
+	modelID, err := strconv.ParseUint(args[0], 10, 64)
+	if err != nil || modelID == 0 {
+		return fmt.Errorf("model-id %q: must be a positive integer", args[0])
+	}
+	manifestPath, _ := cmd.Flags().GetString(flagManifest)
+	if manifestPath == "" {
+		return fmt.Errorf("--%s is required: the manifest.json written by 'openledgerd model train'", flagManifest)
+	}
+	man, _, manDigest, ckptPath, err := LoadRun(manifestPath)
+	if err != nil {
+		return err
+	}
+
+	msg := &types.MsgPublishVersion{
+		ModelId:        modelID,
+		Kind:           KindOf(man),
+		ArtifactSize:   uint64(man.Checkpoint.Bytes),
+		ArtifactSha256: man.Checkpoint.SHA256,
+		ManifestSha256: manDigest,
+		EngineName:     man.Engine.Name,
+		EngineVersion:  man.Engine.Version,
+		Metrics: types.Metrics{
+			EvalLossMicro:  EvalLossMicro(man.EvalLoss), //determinism:allow client-side conversion of the trainer report
+			TokensTrained:  uint64(max(man.TokensSeen, 0)),
+			ParameterCount: uint64(max(man.Config.NumParams(), 0)),
+		},
+	}
+	if k, _ := cmd.Flags().GetString(flagKind); k != "" {
+		if msg.Kind, err = ParseKind(k); err != nil {
+			return err
+		}
+	}
+	dvs, _ := cmd.Flags().GetStringSlice(flagDatasetVersion)
+	for _, s := range dvs {
+		d, v, err := parsePair(flagDatasetVersion, s)
+		if err != nil {
+			return err
+		}
+		msg.DatasetVersions = append(msg.DatasetVersions, types.DatasetVersionRef{DatanetId: d, Version: v})
+	}
+	if p, _ := cmd.Flags().GetString(flagParent); p != "" {
+		m, v, err := parsePair(flagParent, p)
+		if err != nil {
+			return err
+		}
+		msg.Parent = &types.VersionRef{ModelId: m, Version: v}
+	}
+	msg.UpstreamShareBps, _ = cmd.Flags().GetUint32(flagUpstream)
+	if !cmd.Flags().Changed(flagUpstream) && msg.Parent != nil && len(msg.DatasetVersions) == 0 {
+		msg.UpstreamShareBps = types.BpsScale
+	}
+	if msg.Parent == nil && len(msg.DatasetVersions) == 0 {
+		return fmt.Errorf("name what the run was trained on: --%s DATANET/VERSION, or --%s MODEL/VERSION for a fine-tune", flagDatasetVersion, flagParent)
+	}
+
+	clientCtx, err := client.GetClientTxContext(cmd)
+	if err != nil {
+		return err
+	}
+	from := clientCtx.GetFromAddress()
+	if from.Empty() {
+		return fmt.Errorf("--from is required: the key that owns the model")
+	}
+	if msg.Owner, err = clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(from); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Fail before touching IPFS when the chain would refuse the version.
+	if !clientCtx.GenerateOnly && !clientCtx.Offline {
+		res, err := types.NewQueryClient(clientCtx).Model(ctx, &types.QueryModelRequest{ModelId: modelID})
+		if err != nil {
+			return fmt.Errorf("model %d: %w", modelID, err)
+		}
+		if res.Model.Owner != msg.Owner {
+			return fmt.Errorf("model %d is owned by %s, not by --from %s", modelID, res.Model.Owner, msg.Owner)
+		}
+		dq := datanettypes.NewQueryClient(clientCtx)
+		for _, ref := range msg.DatasetVersions {
+			if _, err := dq.DatasetVersion(ctx, &datanettypes.QueryDatasetVersionRequest{DatanetId: ref.DatanetId, Version: ref.Version}); err != nil {
+				return fmt.Errorf("dataset version %d/%d: %w", ref.DatanetId, ref.Version, err)
+			}
+		}
+	}
+
+	type artifact struct {
+		what, path, sha string
+		cid             *string
+	}
+	arts := []artifact{
+		{"checkpoint", ckptPath, man.Checkpoint.SHA256, &msg.ArtifactCid},
+		{"manifest", manifestPath, manDigest, &msg.ManifestCid},
+	}
+	if p, _ := cmd.Flags().GetString(flagSpanIndex); p != "" {
+		arts = append(arts, artifact{"span index", p, "", &msg.SpanIndexCid})
+	}
+	if p, _ := cmd.Flags().GetString(flagInfluenceSketch); p != "" {
+		arts = append(arts, artifact{"influence sketch", p, "", &msg.InfluenceSketchCid})
+	}
+	err = storagecli.WithAPI(cmd, func(ctx context.Context, a storage.API) error {
+		for _, art := range arts {
+			st, err := os.Stat(art.path)
+			if err != nil {
+				return err
+			}
+			if st.IsDir() {
+				return fmt.Errorf("%s %s is a directory; give a file", art.what, art.path)
+			}
+			nd, err := files.NewSerialFile(art.path, false, st)
+			if err != nil {
+				return fmt.Errorf("cannot read %s: %w", art.path, err)
+			}
+			progress, done := storagecli.ProgressBar(cmd.ErrOrStderr(), st.Size(), "adding "+art.what)
+			res, err := a.Add(ctx, nd, storage.AddOptions{
+				PinReason: fmt.Sprintf("model %d %s", modelID, art.what),
+				Name:      filepath.Base(art.path),
+				Progress:  progress,
+				SHA256:    true,
+			})
+			done()
+			nd.Close()
+			if err != nil {
+				return fmt.Errorf("adding %s %s to IPFS: %w", art.what, art.path, err)
+			}
+			if art.sha != "" && res.SHA256 != art.sha {
+				return fmt.Errorf("%s %s: IPFS read sha256 %s, the manifest says %s (file changed?)", art.what, art.path, res.SHA256, art.sha)
+			}
+			*art.cid = res.RootStr
+			fmt.Fprintf(cmd.ErrOrStderr(), "pinned %s %s: cid %s, %d bytes, sha256 %s\n", art.what, art.path, res.RootStr, res.Size, res.SHA256)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+}
