@@ -365,3 +365,38 @@ func TestRemoteStatAndCARExport(t *testing.T) {
 		t.Fatal("CAR exported by the fetching node differs from the source's")
 	}
 }
+
+func TestFetchOverQUIC(t *testing.T) {
+	a, b := start(t, nil), start(t, nil)
+	ctx := context.Background()
+	var quicAddr string
+	for _, ad := range a.info.SwarmAddrs {
+		if strings.Contains(ad, "/quic-v1/") {
+			quicAddr = ad
+		}
+	}
+	if quicAddr == "" {
+		t.Fatalf("no QUIC listener: %v", a.info.SwarmAddrs)
+	}
+	data := pattern(2<<20, 8)
+	res, err := a.client.Add(ctx, files.NewBytesFile(data), storage.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.Connect(ctx, quicAddr); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := b.client.Peers(ctx)
+	if len(ps) != 1 || !strings.Contains(ps[0].Addr, "quic-v1") {
+		t.Fatalf("not connected over QUIC: %+v", ps)
+	}
+	rc, err := b.client.Cat(ctx, res.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("cat over QUIC: %d bytes, %v", len(got), err)
+	}
+}
