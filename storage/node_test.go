@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/files"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
 )
 
@@ -467,4 +468,65 @@ func TestOpenInputErrors(t *testing.T) {
 		t.Fatalf("file: %q %d %v", name, size, err)
 	}
 	nd.Close()
+}
+
+func TestSymlinksRoundTripAndUnsafeOnesRefused(t *testing.T) {
+	n := memNode(t)
+	ctx := context.Background()
+	res, err := n.Add(ctx, files.NewMapDirectory(map[string]files.Node{
+		"a.txt": files.NewBytesFile([]byte("target")),
+		"link":  files.NewLinkFile("a.txt", nil),
+	}), AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := n.Stat(ctx, mustEntry(t, n, res, "link"))
+	if st.Type != "symlink" {
+		t.Fatalf("link stored as %s", st.Type)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := n.Get(ctx, res.Root, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(out, "link")); err != nil || target != "a.txt" {
+		t.Fatalf("symlink: %q %v", target, err)
+	}
+	evil, _ := n.Add(ctx, files.NewMapDirectory(map[string]files.Node{
+		"escape": files.NewLinkFile("../../../etc/passwd", nil),
+	}), AddOptions{})
+	err = n.Get(ctx, evil.Root, filepath.Join(t.TempDir(), "evil"), nil)
+	if err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Fatalf("unsafe symlink written: %v", err)
+	}
+}
+
+func TestGetRefusesTraversalEntryNames(t *testing.T) {
+	n := memNode(t)
+	ctx := context.Background()
+	child, err := n.Add(ctx, files.NewBytesFile([]byte("payload")), AddOptions{NoPin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	childNd, _ := n.DAG().Get(ctx, child.Root)
+	for _, name := range []string{"../escape", "a/b", ".."} {
+		dir, err := uio.NewDirectory(n.DAG(), uio.WithCidBuilder(CidBuilder))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.AddChild(ctx, name, childNd); err != nil {
+			t.Fatal(err)
+		}
+		nd, _ := dir.GetNode()
+		if err := n.DAG().Add(ctx, nd); err != nil {
+			t.Fatal(err)
+		}
+		base := t.TempDir()
+		err = n.Get(ctx, nd.Cid(), filepath.Join(base, "out"), nil)
+		if err == nil || !strings.Contains(err.Error(), "unsafe directory entry name") {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(base, "escape")); err == nil {
+			t.Fatalf("%q: wrote outside the output directory", name)
+		}
+	}
 }

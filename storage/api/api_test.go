@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ipfs/boxo/files"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 
 	"github.com/openledger/openledger/storage"
 )
@@ -92,5 +95,26 @@ func TestStreamErrorReachesClient(t *testing.T) {
 	}
 	if err := c.Unpin(ctx, res.Root, ""); !errors.Is(err, storage.ErrNotPinned) {
 		t.Fatalf("typed error lost: %v", err)
+	}
+}
+
+func TestGetThroughAPIRefusesTraversalNames(t *testing.T) {
+	srv, n := newTestServer(t)
+	ctx := context.Background()
+	child, _ := n.Add(ctx, files.NewBytesFile([]byte("payload")), storage.AddOptions{NoPin: true})
+	childNd, _ := n.DAG().Get(ctx, child.Root)
+	dir, _ := uio.NewDirectory(n.DAG(), uio.WithCidBuilder(storage.CidBuilder))
+	if err := dir.AddChild(ctx, "../escape", childNd); err != nil {
+		t.Fatal(err)
+	}
+	nd, _ := dir.GetNode()
+	n.DAG().Add(ctx, nd)
+	base := t.TempDir()
+	err := NewClient(srv.URL).Get(ctx, nd.Cid(), filepath.Join(base, "out"), nil)
+	if err == nil {
+		t.Fatal("a directory entry named ../escape was extracted")
+	}
+	if _, err := os.Stat(filepath.Join(base, "escape")); err == nil {
+		t.Fatal("wrote outside the output directory")
 	}
 }
