@@ -34,6 +34,7 @@ func BenchmarkPrefill(b *testing.B) {
 			logits := make([]float32, p.Cfg.VocabSize)
 			c := NewCache(p.Cfg, 0)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				c.Reset()
 				if err := Forward(p, nil, c, toks, logits); err != nil {
@@ -41,6 +42,9 @@ func BenchmarkPrefill(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(n*b.N)/cpu, "tok/cpu-s")
+			}
 		})
 	}
 }
@@ -56,6 +60,7 @@ func BenchmarkDecode(b *testing.B) {
 			logits := make([]float32, p.Cfg.VocabSize)
 			c := NewCache(p.Cfg, 0)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				c.Reset()
 				for _, tok := range toks {
@@ -65,6 +70,9 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(n*b.N)/cpu, "tok/cpu-s")
+			}
 		})
 	}
 }
@@ -79,12 +87,16 @@ func BenchmarkGrad(b *testing.B) {
 			ws := NewWorkspace(p.Cfg, n, 0)
 			g := NewParams(p.Cfg)
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				if _, _, err := Grad(p, nil, ws, toks, g, nil, 1); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(n*b.N)/cpu, "tok/cpu-s")
+			}
 		})
 	}
 }

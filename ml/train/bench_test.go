@@ -24,10 +24,14 @@ func BenchmarkTrain(b *testing.B) {
 			h.Steps, h.BatchSize, h.SeqLen, h.EvalWindows = b.N, c.batch, c.seq, 1
 			spec := Spec{Inputs: corpusInputs(), Tokenizer: TokenizerSpec{Kind: "byte", VocabSize: 256}, Model: cfg, Hyper: h, Seed: 1}
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			if _, err := Run(context.Background(), spec, Options{OutDir: b.TempDir()}); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N*c.batch*c.seq)/b.Elapsed().Seconds(), "tok/s")
+			if cpu := cpuSeconds() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(b.N*c.batch*c.seq)/cpu, "tok/cpu-s")
+			}
 		})
 	}
 }
