@@ -55,6 +55,9 @@ func (p SpanParams) Validate() error {
 type SpanSource struct {
 	Index    *spanindex.Index
 	Artifact record.Artifact
+	// Tokenizer is the index's tokenizer (optional; callers may pass it
+	// separately).
+	Tokenizer *tokenizer.Tokenizer
 }
 
 // ErrEmptyOutput is returned for an empty output.

@@ -22,6 +22,7 @@ import (
 	genutilcli "github.com/cosmos/cosmos-sdk/x/genutil/client/cli"
 
 	"github.com/openledger/openledger/app"
+	attributioncli "github.com/openledger/openledger/attribution/cli"
 	mlcli "github.com/openledger/openledger/ml/cli"
 	storagecli "github.com/openledger/openledger/storage/cli"
 	datanetcli "github.com/openledger/openledger/x/datanet/client/cli"
@@ -48,6 +49,7 @@ func initRootCmd(rootCmd *cobra.Command, tempApp *app.App) {
 		datanetcli.NewDatanetCmd(),
 		storagecli.NewIPFSCommand(),
 		mlcli.NewModelCommand(),
+		attributioncli.NewAttributionCommand(),
 	)
 }
 
