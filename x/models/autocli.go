@@ -37,7 +37,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "Deployments", Use: "deployments",
-					Short: "List deployments (filter with --model-id [--version], or --owner; and --status)",
+					Short: "List deployments (filter with --model-id [--model-version], or --owner; and --status)",
 				},
 				{
 					RpcMethod: "DataShares", Use: "data-shares [deployment-id]", Short: "Show the data-share table of a deployment",

@@ -163,7 +163,7 @@ func (f *fixture) publishMsg(owner string, id uint64, datasets ...types.DatasetV
 		Owner: owner, ModelId: id, Kind: types.VERSION_KIND_PRETRAIN, DatasetVersions: datasets,
 		ArtifactCid: acid, ArtifactSha256: asum, ArtifactSize: 1234, ManifestCid: mcid, ManifestSha256: msum,
 		EngineName: "openledger-ml", EngineVersion: "v0.1.0",
-		Metrics: types.Metrics{EvalLossMicro: 2_500_000, TokensTrained: 10_000, ParameterCount: 840_000},
+		Metrics: &types.Metrics{EvalLossMicro: 2_500_000, TokensTrained: 10_000, ParameterCount: 840_000},
 	}
 }
 

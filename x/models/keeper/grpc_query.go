@@ -152,8 +152,8 @@ func (q queryServer) Deployments(ctx context.Context, req *types.QueryDeployment
 	if req == nil {
 		return nil, types.ErrInvalidField.Wrap("empty request")
 	}
-	if req.Version != 0 && req.ModelId == 0 {
-		return nil, types.ErrInvalidField.Wrap("version: filtering by version needs model_id")
+	if req.ModelVersion != 0 && req.ModelId == 0 {
+		return nil, types.ErrInvalidField.Wrap("model_version: filtering by version needs model_id")
 	}
 	if req.Owner != "" && req.ModelId != 0 {
 		return nil, types.ErrInvalidField.Wrap("owner: filter by owner or by model, not both")
@@ -170,8 +170,8 @@ func (q queryServer) Deployments(ctx context.Context, req *types.QueryDeployment
 		err  error
 	)
 	switch {
-	case req.ModelId != 0 && req.Version != 0:
-		ids, page, err = paginateFiltered(ctx, q.k, q.k.Deployments.Indexes.Version, collections.Join(req.ModelId, req.Version), req.Pagination, keep)
+	case req.ModelId != 0 && req.ModelVersion != 0:
+		ids, page, err = paginateFiltered(ctx, q.k, q.k.Deployments.Indexes.Version, collections.Join(req.ModelId, req.ModelVersion), req.Pagination, keep)
 	case req.ModelId != 0:
 		ids, page, err = paginateFiltered(ctx, q.k, q.k.Deployments.Indexes.Model, req.ModelId, req.Pagination, keep)
 	case req.Owner != "":

@@ -2,11 +2,13 @@ package keeper
 
 import (
 	"context"
+	"errors"
 
 	"cosmossdk.io/collections"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	"github.com/openledger/openledger/x/models/types"
 )
 
@@ -137,7 +139,10 @@ func (m msgServer) PublishVersion(ctx context.Context, msg *types.MsgPublishVers
 	}
 	for _, ref := range datasets {
 		if _, err := m.datanet.GetDatasetVersion(ctx, ref.DatanetId, ref.Version); err != nil {
-			return nil, types.ErrDatasetVersionNotFound.Wrapf("dataset_versions: datanet %d version %d: %v", ref.DatanetId, ref.Version, err)
+			if errors.Is(err, datanettypes.ErrVersionNotFound) {
+				return nil, types.ErrDatasetVersionNotFound.Wrapf("dataset_versions: datanet %d version %d does not exist", ref.DatanetId, ref.Version)
+			}
+			return nil, err
 		}
 	}
 	if err := types.CheckUpstream(msg.Parent != nil, len(datasets), msg.UpstreamShareBps); err != nil {
@@ -148,11 +153,13 @@ func (m msgServer) PublishVersion(ctx context.Context, msg *types.MsgPublishVers
 		Version:          model.LatestVersion + 1,
 		Kind:             msg.Kind,
 		DatasetVersions:  datasets,
-		Metrics:          msg.Metrics,
 		UpstreamShareBps: msg.UpstreamShareBps,
 		Status:           types.VERSION_STATUS_PUBLISHED,
 		Publisher:        msg.Owner,
 		ArtifactSize:     msg.ArtifactSize,
+	}
+	if msg.Metrics != nil {
+		v.Metrics = *msg.Metrics
 	}
 	if msg.Parent != nil {
 		parent, err := m.Versions.Get(ctx, collections.Join(msg.Parent.ModelId, msg.Parent.Version))

@@ -183,7 +183,7 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 		ManifestSha256: manDigest,
 		EngineName:     man.Engine.Name,
 		EngineVersion:  man.Engine.Version,
-		Metrics: types.Metrics{
+		Metrics: &types.Metrics{
 			EvalLossMicro:  EvalLossMicro(man.EvalLoss), //determinism:allow client-side conversion of the trainer report
 			TokensTrained:  uint64(max(man.TokensSeen, 0)),
 			ParameterCount: uint64(max(man.Config.NumParams(), 0)),
