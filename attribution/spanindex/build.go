@@ -56,6 +56,10 @@ type BuildOptions struct {
 	// Workers tokenise blocks in parallel (0: NumCPU). The result does not
 	// depend on it.
 	Workers int
+	// MaxMemory bounds the heap used for the token and suffix arrays (8
+	// bytes per token); larger corpora are sorted over memory-mapped
+	// temporary files instead. 0 means 2 GiB.
+	MaxMemory int64
 	// Progress, if set, is called with source bytes read so far and the
 	// total (0 if unknown), and once with Phase set for each later phase.
 	Progress func(p Progress)
@@ -166,27 +170,50 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 	// 2. Suffix array over memory-mapped temporary files.
 	progress(Progress{Phase: "suffix-array"})
 	t1 := time.Now()
-	textMap, err := mmapFile(tokFile, 4*n, false)
-	if err != nil {
-		return nil, err
+	var text, sa []int32
+	maxMem := opt.MaxMemory
+	if maxMem <= 0 {
+		maxMem = 2 << 30
 	}
-	defer textMap.unmap()
-	saFile, err := os.CreateTemp(tmpDir, ".spanindex-sa-*")
-	if err != nil {
-		return nil, fmt.Errorf("spanindex: %w", err)
+	if int64(n)*8 <= maxMem {
+		// Small enough: read the tokens back into the heap (page faults on
+		// mapped temporary files cost more than the sort itself).
+		text = make([]int32, n)
+		if _, err := tokFile.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("spanindex: %w", err)
+		}
+		buf := bufio.NewReaderSize(tokFile, 1<<20)
+		var b [4]byte
+		for i := range text {
+			if _, err := io.ReadFull(buf, b[:]); err != nil {
+				return nil, fmt.Errorf("spanindex: reading tokens back: %w", err)
+			}
+			text[i] = int32(binary.LittleEndian.Uint32(b[:]))
+		}
+		sa = make([]int32, n)
+	} else {
+		textMap, err := mmapFile(tokFile, 4*n, false)
+		if err != nil {
+			return nil, err
+		}
+		defer textMap.unmap()
+		saFile, err := os.CreateTemp(tmpDir, ".spanindex-sa-*")
+		if err != nil {
+			return nil, fmt.Errorf("spanindex: %w", err)
+		}
+		defer os.Remove(saFile.Name())
+		defer saFile.Close()
+		if err := saFile.Truncate(int64(4 * n)); err != nil {
+			return nil, fmt.Errorf("spanindex: %w", err)
+		}
+		saMap, err := mmapFile(saFile, 4*n, true)
+		if err != nil {
+			return nil, err
+		}
+		defer saMap.unmap()
+		text = int32s(textMap.data)
+		sa = int32s(saMap.data)
 	}
-	defer os.Remove(saFile.Name())
-	defer saFile.Close()
-	if err := saFile.Truncate(int64(4 * n)); err != nil {
-		return nil, fmt.Errorf("spanindex: %w", err)
-	}
-	saMap, err := mmapFile(saFile, 4*n, true)
-	if err != nil {
-		return nil, err
-	}
-	defer saMap.unmap()
-	text := int32s(textMap.data)
-	sa := int32s(saMap.data)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -140,6 +141,29 @@ func TestBuildDeterministicAndStreaming(t *testing.T) {
 	}
 	if err := ix.Verify(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The memory-mapped path (corpora larger than MaxMemory) gives the same
+// file as the in-memory one.
+func TestMappedBuildMatchesHeapBuild(t *testing.T) {
+	tok := tokenizer.NewByte()
+	var cs []Contribution
+	for i := 0; i < 5; i++ {
+		cs = append(cs, BytesContribution(uint64(i), bytes.Repeat([]byte(fmt.Sprintf("doc %d says hello to the world. ", i%3)), 500)))
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if _, err := Build(context.Background(), a, cs, BuildOptions{Tokenizer: tok}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), b, cs, BuildOptions{Tokenizer: tok, MaxMemory: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ba, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ba, bb) {
+		t.Fatal("mapped and heap builds differ")
 	}
 }
 

@@ -21,6 +21,10 @@ func saisInt32(t []int32, sa []int32, k int) {
 		return
 	}
 	typ := newTypes(t)
+	counts := make([]int32, k)
+	for _, c := range t {
+		counts[c]++
+	}
 	bkt := make([]int32, k)
 
 	// Stage 1: place LMS positions at the ends of their buckets, induce,
@@ -28,7 +32,7 @@ func saisInt32(t []int32, sa []int32, k int) {
 	for i := range sa {
 		sa[i] = -1
 	}
-	bucketEnds(t, bkt)
+	bucketEnds(counts, bkt)
 	for i := n - 1; i >= 1; i-- {
 		if typ.lms(i) {
 			c := t[i]
@@ -36,8 +40,8 @@ func saisInt32(t []int32, sa []int32, k int) {
 			sa[bkt[c]] = int32(i)
 		}
 	}
-	induceL(t, sa, bkt, typ)
-	induceS(t, sa, bkt, typ)
+	induceL(t, sa, counts, bkt)
+	induceS(t, sa, counts, bkt, typ)
 
 	// Compact the sorted LMS positions into sa[:m].
 	m := 0
@@ -97,7 +101,7 @@ func saisInt32(t []int32, sa []int32, k int) {
 	for i := m; i < n; i++ {
 		sa[i] = -1
 	}
-	bucketEnds(t, bkt)
+	bucketEnds(counts, bkt)
 	for i := m - 1; i >= 0; i-- {
 		p := sa[i]
 		sa[i] = -1
@@ -105,8 +109,8 @@ func saisInt32(t []int32, sa []int32, k int) {
 		bkt[c]--
 		sa[bkt[c]] = p
 	}
-	induceL(t, sa, bkt, typ)
-	induceS(t, sa, bkt, typ)
+	induceL(t, sa, counts, bkt)
+	induceS(t, sa, counts, bkt, typ)
 }
 
 // types is a bitmap: bit i set when suffix i is S-type.
@@ -135,50 +139,48 @@ func (b types) s(i int) bool { return b[i>>6]>>(uint(i)&63)&1 == 1 }
 // lms reports whether i is a leftmost S-type position (i > 0).
 func (b types) lms(i int) bool { return i > 0 && b.s(i) && !b.s(i-1) }
 
-func bucketStarts(t []int32, bkt []int32) {
-	clear(bkt)
-	for _, c := range t {
-		bkt[c]++
-	}
+func bucketStarts(counts, bkt []int32) {
 	var sum int32
-	for c, x := range bkt {
+	for c, x := range counts {
 		bkt[c] = sum
 		sum += x
 	}
 }
 
-func bucketEnds(t []int32, bkt []int32) {
-	clear(bkt)
-	for _, c := range t {
-		bkt[c]++
-	}
+func bucketEnds(counts, bkt []int32) {
 	var sum int32
-	for c, x := range bkt {
+	for c, x := range counts {
 		sum += x
 		bkt[c] = sum
 	}
 }
 
-func induceL(t []int32, sa []int32, bkt []int32, typ types) {
+// induceL induces the L-type suffixes from the sorted LMS suffixes. While
+// it runs, sa holds only LMS and L-type suffixes, so the predecessor j of
+// a listed suffix j+1 is L-type exactly when t[j] >= t[j+1] (if j+1 is
+// LMS, j is L-type and t[j] > t[j+1]; if j+1 is L-type, j is L-type iff
+// t[j] >= t[j+1]).
+func induceL(t []int32, sa []int32, counts, bkt []int32) {
 	n := len(t)
-	bucketStarts(t, bkt)
+	bucketStarts(counts, bkt)
 	// The sentinel's predecessor, suffix n-1, is L-type and comes first.
 	c := t[n-1]
 	sa[bkt[c]] = int32(n - 1)
 	bkt[c]++
 	for i := 0; i < n; i++ {
 		j := int(sa[i]) - 1
-		if j >= 0 && !typ.s(j) {
-			c := t[j]
-			sa[bkt[c]] = int32(j)
-			bkt[c]++
+		if j >= 0 {
+			if c := t[j]; c >= t[j+1] {
+				sa[bkt[c]] = int32(j)
+				bkt[c]++
+			}
 		}
 	}
 }
 
-func induceS(t []int32, sa []int32, bkt []int32, typ types) {
+func induceS(t []int32, sa []int32, counts, bkt []int32, typ types) {
 	n := len(t)
-	bucketEnds(t, bkt)
+	bucketEnds(counts, bkt)
 	for i := n - 1; i >= 0; i-- {
 		j := int(sa[i]) - 1
 		if j >= 0 && typ.s(j) {
