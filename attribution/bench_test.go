@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,6 +92,12 @@ func buildBench(b *testing.B, tok *tokenizer.Tokenizer, name string, size, n int
 	return bi
 }
 
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, d := range benchCache.dirs {
@@ -118,6 +125,7 @@ func benchBuild(b *testing.B, tok *tokenizer.Tokenizer, size, n int) {
 	path := filepath.Join(b.TempDir(), "bench.spanidx")
 	b.SetBytes(int64(total))
 	b.ResetTimer()
+	c0 := cpuTime()
 	var st *spanindex.BuildStats
 	for i := 0; i < b.N; i++ {
 		var err error
@@ -126,6 +134,8 @@ func benchBuild(b *testing.B, tok *tokenizer.Tokenizer, size, n int) {
 		}
 	}
 	b.StopTimer()
+	cpu := (cpuTime() - c0).Seconds() / float64(b.N)
+	b.ReportMetric(float64(total)/1e6/cpu, "MB/cpu-s")
 	b.ReportMetric(st.BytesPerToken(), "B/token")
 	b.ReportMetric(float64(st.Header.Tokens()), "tokens")
 	b.ReportMetric(st.Tokenize.Seconds()*1e3, "tokenize-ms")
@@ -171,6 +181,7 @@ func benchQuery(b *testing.B, tok *tokenizer.Tokenizer, name string, size, n int
 	lat := make([]time.Duration, 0, max(b.N, 200))
 	spans, credited := 0, 0
 	b.ResetTimer()
+	c0 := cpuTime()
 	for i := 0; i < max(b.N, 200); i++ {
 		t0 := time.Now()
 		rec, err := AttributeSpans(bi.src, tok, record.ModelRef{}, outs[i%len(outs)], p)
@@ -182,6 +193,7 @@ func benchQuery(b *testing.B, tok *tokenizer.Tokenizer, name string, size, n int
 		credited += len(rec.Weights)
 	}
 	b.StopTimer()
+	b.ReportMetric((cpuTime()-c0).Seconds()*1e3/float64(len(lat)), "cpu-ms/op")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1e3, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1e3, "p99-ms")
@@ -199,6 +211,7 @@ func BenchmarkGenerate256(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	c0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		toks, _, err := generate.Tokens(context.Background(), p, nil, []int{1}, generate.Params{MaxTokens: 256}, generate.Options{})
 		if err != nil || len(toks) < 256 {
@@ -206,5 +219,6 @@ func BenchmarkGenerate256(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/256tok")
+	b.ReportMetric((cpuTime()-c0).Seconds()*1e3/float64(b.N), "cpu-ms/256tok")
 	_ = fmt.Sprint
 }

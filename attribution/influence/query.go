@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/openledger/openledger/attribution/record"
 	"github.com/openledger/openledger/ml/checkpoint"
@@ -56,15 +58,25 @@ func (src Source) Scores(ctx context.Context, tokens []int) ([]int64, error) {
 	out := make([]int64, len(s.ContribIDs))
 	ex := make([]int64, s.NumExamples())
 	for w := range ws {
-		clear(ex)
-		for k, ck := range src.Checkpoints {
-			wt := int64(ck.Weight)
-			ps := probe[w][k]
-			sk := s.sk[k]
-			for e := range ex {
-				ex[e] += wt * dot(ps, sk[e*dim:(e+1)*dim])
-			}
+		// Integer sums: splitting the examples over goroutines cannot
+		// change the result.
+		parts := min(runtime.NumCPU(), max(1, len(ex)/1024))
+		var wg sync.WaitGroup
+		for part := 0; part < parts; part++ {
+			lo, hi := part*len(ex)/parts, (part+1)*len(ex)/parts
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for e := lo; e < hi; e++ {
+					var v int64
+					for k, ck := range src.Checkpoints {
+						v += int64(ck.Weight) * dot(probe[w][k], s.sk[k][e*dim:(e+1)*dim])
+					}
+					ex[e] = v
+				}
+			}()
 		}
+		wg.Wait()
 		n := int64(len(ws[w]) - 1)
 		for c := range out {
 			f, cnt := int(s.contribFirst[c]), int(s.contribCount[c])

@@ -169,11 +169,19 @@ func center(u []float64, mu []int32) []int16 {
 }
 
 func dot(a, b []int16) int64 {
-	var s int64
-	for i := range a {
-		s += int64(a[i]) * int64(b[i])
+	b = b[:len(a)]
+	var s0, s1, s2, s3 int64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += int64(int32(a[i]) * int32(b[i]))
+		s1 += int64(int32(a[i+1]) * int32(b[i+1]))
+		s2 += int64(int32(a[i+2]) * int32(b[i+2]))
+		s3 += int64(int32(a[i+3]) * int32(b[i+3]))
 	}
-	return s
+	for ; i < len(a); i++ {
+		s0 += int64(int32(a[i]) * int32(b[i]))
+	}
+	return s0 + s1 + s2 + s3
 }
 
 // windows splits a token sequence into windows of at most seqLen+1 tokens

@@ -171,6 +171,7 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 	progress(Progress{Phase: "suffix-array"})
 	t1 := time.Now()
 	var text, sa []int32
+	var text16 []uint16 // the heap text when V+1 <= 65536
 	maxMem := opt.MaxMemory
 	if maxMem <= 0 {
 		maxMem = 2 << 30
@@ -178,17 +179,35 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 	if int64(n)*8 <= maxMem {
 		// Small enough: read the tokens back into the heap (page faults on
 		// mapped temporary files cost more than the sort itself).
-		text = make([]int32, n)
 		if _, err := tokFile.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("spanindex: %w", err)
 		}
 		buf := bufio.NewReaderSize(tokFile, 1<<20)
 		var b [4]byte
-		for i := range text {
+		next := func() (uint32, error) {
 			if _, err := io.ReadFull(buf, b[:]); err != nil {
-				return nil, fmt.Errorf("spanindex: reading tokens back: %w", err)
+				return 0, fmt.Errorf("spanindex: reading tokens back: %w", err)
 			}
-			text[i] = int32(binary.LittleEndian.Uint32(b[:]))
+			return binary.LittleEndian.Uint32(b[:]), nil
+		}
+		if V+1 <= 1<<16 {
+			text16 = make([]uint16, n)
+			for i := range text16 {
+				v, err := next()
+				if err != nil {
+					return nil, err
+				}
+				text16[i] = uint16(v)
+			}
+		} else {
+			text = make([]int32, n)
+			for i := range text {
+				v, err := next()
+				if err != nil {
+					return nil, err
+				}
+				text[i] = int32(v)
+			}
 		}
 		sa = make([]int32, n)
 	} else {
@@ -217,7 +236,11 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	saisInt32(text, sa, V+1)
+	if text16 != nil {
+		sais(text16, sa, V+1)
+	} else {
+		sais(text, sa, V+1)
+	}
 	saDur := time.Since(t1)
 
 	// 3. Write the index: header placeholder, table, packed text, packed SA.
@@ -278,7 +301,11 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 		copy(s[:], hs.Sum(nil))
 		return s, nil
 	}
-	if h.TextSHA256, err = writePacked(h.TextBits, func(i int) uint32 { return uint32(text[i]) }); err != nil {
+	textAt := func(i int) uint32 { return uint32(text[i]) }
+	if text16 != nil {
+		textAt = func(i int) uint32 { return uint32(text16[i]) }
+	}
+	if h.TextSHA256, err = writePacked(h.TextBits, textAt); err != nil {
 		return nil, fmt.Errorf("spanindex: %w", err)
 	}
 	if h.SASHA256, err = writePacked(h.SABits, func(i int) uint32 { return uint32(sa[i]) }); err != nil {
@@ -371,7 +398,10 @@ func newEncoder(tok *tokenizer.Tokenizer, workers int) *encoder {
 
 func (e *encoder) encodeBlock(w int, b []byte, out []int32) []int32 {
 	cache := e.caches[w]
-	for _, c := range tokenizer.Chunks(b) {
+	for len(b) > 0 {
+		n := chunkLen(b)
+		c := b[:n]
+		b = b[n:]
 		if ids, ok := cache[string(c)]; ok {
 			out = append(out, ids...)
 			continue
@@ -463,13 +493,53 @@ func lastChunkStart(b []byte) int {
 			return i
 		}
 	}
-	off := 0
-	last := 0
-	for _, c := range tokenizer.Chunks(b) {
+	off, last := 0, 0
+	for off < len(b) {
 		last = off
-		off += len(c)
+		off += chunkLen(b[off:])
 	}
 	return last
+}
+
+// chunkLen is ml/tokenizer's pre-tokenisation rule (the length of the
+// first chunk of b, len(b) > 0), restated here so blocks are scanned
+// without allocating; TestChunkLenMatchesTokenizer keeps the two equal.
+func chunkLen(b []byte) int {
+	i := 0
+	if b[0] == ' ' && len(b) > 1 {
+		if c := chunkClass(b[1]); c == clsLetter || c == clsDigit {
+			i = 1
+		}
+	}
+	c := chunkClass(b[i])
+	i++
+	for i < len(b) && i < tokenizer.MaxChunk && chunkClass(b[i]) == c {
+		i++
+	}
+	return i
+}
+
+const (
+	clsLetter = iota
+	clsDigit
+	clsSpace
+	clsNewline
+	clsOther
+)
+
+func chunkClass(b byte) int {
+	switch {
+	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= 0x80:
+		return clsLetter
+	case b >= '0' && b <= '9':
+		return clsDigit
+	case b == ' ' || b == '\t':
+		return clsSpace
+	case b == '\n' || b == '\r':
+		return clsNewline
+	default:
+		return clsOther
+	}
 }
 
 type bytesReaderT struct {

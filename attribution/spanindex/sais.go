@@ -10,8 +10,15 @@ package spanindex
 // bitmap (n bits per level); the reduced problem of every level is solved
 // inside sa itself. t and sa may be backed by memory-mapped files.
 
+// symbol is a text element: uint16 for the top level of a vocabulary below
+// 65,536 (half the memory traffic), int32 otherwise and for recursion.
+type symbol interface{ ~uint16 | ~int32 }
+
 // saisInt32 computes the suffix array of t (symbols in [0, k)) into sa.
-func saisInt32(t []int32, sa []int32, k int) {
+func saisInt32(t []int32, sa []int32, k int) { sais(t, sa, k) }
+
+// sais computes the suffix array of t (symbols in [0, k)) into sa.
+func sais[T symbol](t []T, sa []int32, k int) {
 	n := len(t)
 	switch n {
 	case 0:
@@ -79,7 +86,7 @@ func saisInt32(t []int32, sa []int32, k int) {
 	s1 := sa[n-m:]
 	sa1 := sa[:m]
 	if names < m {
-		saisInt32(s1, sa1, names)
+		sais(s1, sa1, names)
 	} else {
 		for i := 0; i < m; i++ {
 			sa1[s1[i]] = int32(i)
@@ -116,7 +123,7 @@ func saisInt32(t []int32, sa []int32, k int) {
 // types is a bitmap: bit i set when suffix i is S-type.
 type types []uint64
 
-func newTypes(t []int32) types {
+func newTypes[T symbol](t []T) types {
 	n := len(t)
 	b := make(types, (n+63)/64)
 	// Suffix n-1 is L-type (the virtual sentinel is smaller than t[n-1]).
@@ -160,7 +167,7 @@ func bucketEnds(counts, bkt []int32) {
 // a listed suffix j+1 is L-type exactly when t[j] >= t[j+1] (if j+1 is
 // LMS, j is L-type and t[j] > t[j+1]; if j+1 is L-type, j is L-type iff
 // t[j] >= t[j+1]).
-func induceL(t []int32, sa []int32, counts, bkt []int32) {
+func induceL[T symbol](t []T, sa []int32, counts, bkt []int32) {
 	n := len(t)
 	bucketStarts(counts, bkt)
 	// The sentinel's predecessor, suffix n-1, is L-type and comes first.
@@ -178,7 +185,7 @@ func induceL(t []int32, sa []int32, counts, bkt []int32) {
 	}
 }
 
-func induceS(t []int32, sa []int32, counts, bkt []int32, typ types) {
+func induceS[T symbol](t []T, sa []int32, counts, bkt []int32, typ types) {
 	n := len(t)
 	bucketEnds(counts, bkt)
 	for i := n - 1; i >= 0; i-- {
@@ -192,7 +199,7 @@ func induceS(t []int32, sa []int32, counts, bkt []int32, typ types) {
 }
 
 // equalLMS reports whether the LMS substrings at p and q are equal.
-func equalLMS(t []int32, typ types, p, q int) bool {
+func equalLMS[T symbol](t []T, typ types, p, q int) bool {
 	n := len(t)
 	for d := 0; ; d++ {
 		if p+d == n || q+d == n {

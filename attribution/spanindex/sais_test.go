@@ -35,8 +35,18 @@ func TestSAISMatchesNaive(t *testing.T) {
 		}
 		got := make([]int32, n)
 		saisInt32(txt, got, k)
-		if want := naiveSA(txt); !slices.Equal(got, want) {
+		want := naiveSA(txt)
+		if !slices.Equal(got, want) {
 			t.Fatalf("iter %d text %v: got %v want %v", iter, txt, got, want)
+		}
+		t16 := make([]uint16, n)
+		for i, x := range txt {
+			t16[i] = uint16(x)
+		}
+		clear(got)
+		sais(t16, got, k)
+		if !slices.Equal(got, want) {
+			t.Fatalf("uint16: iter %d text %v: got %v want %v", iter, txt, got, want)
 		}
 	}
 }
