@@ -18,9 +18,10 @@ type shareJSON struct {
 }
 
 // TestModelFactoryStory goes from a READY datanet with a frozen dataset version to
-// an ACTIVE deployment: train a tiny model on the version's records, publish it with
-// the porcelain (pins checkpoint and manifest on the node's IPFS repo), publish a
-// fine-tune of it, deploy the fine-tune, and query lineage and data shares.
+// an ACTIVE deployment: fetch the version's contributions from IPFS (verified against
+// the chain), train a tiny model on them, publish it with the porcelain (pins the
+// checkpoint and manifest on the node's IPFS repo), publish a fine-tune of it, deploy
+// the fine-tune, and query lineage and data shares.
 func TestModelFactoryStory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts a chain")
@@ -38,21 +39,33 @@ func TestModelFactoryStory(t *testing.T) {
 	c.MustTx("alice", "datanet", "review", res.Attr("openledger.datanet.v1.EventContributionSubmitted", "contribution_id"), "approve")
 	c.MustTx("alice", "datanet", "create-version", dn)
 
-	// Train a tiny model on the version's records (the same bytes as on chain).
+	// The contributor's bytes are on an IPFS node (here the developer's own repo).
 	dir := t.TempDir()
 	data := filepath.Join(dir, "records.txt")
 	if err := os.WriteFile(data, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := filepath.Join(dir, "base")
-	if out, err := c.Run("model", "train", "--data", data, "--cid", cid, "--out", base, "--preset", "tiny",
-		"--tokenizer", "byte", "--steps", "3", "--seq", "16", "--batch", "2"); err != nil {
-		t.Fatalf("model train: %v\n%s", err, out)
-	}
-
-	// The developer's IPFS repo (the porcelain pins artifacts there).
 	if out, err := c.Run("ipfs", "init"); err != nil {
 		t.Fatalf("ipfs init: %v\n%s", err, out)
+	}
+	if out, err := c.Run("ipfs", "add", "-q", data); err != nil || strings.TrimSpace(out) != cid {
+		t.Fatalf("ipfs add: %v %q, want %s", err, out, cid)
+	}
+
+	// Fetch the dataset version by CID, verified against the chain, and train on it.
+	fetched := filepath.Join(dir, "dataset")
+	trainArgs, err := c.Run("query", "models", "fetch-dataset", dn+"/1", "--out", fetched, "--node", "tcp://127.0.0.1:"+strconv.Itoa(c.RPCPort))
+	if err != nil {
+		t.Fatalf("fetch-dataset: %v", err)
+	}
+	if !strings.Contains(trainArgs, "--cid "+cid) {
+		t.Fatalf("fetch-dataset printed %q", trainArgs)
+	}
+	base := filepath.Join(dir, "base")
+	args := append([]string{"model", "train"}, strings.Fields(trainArgs)...)
+	args = append(args, "--out", base, "--preset", "tiny", "--tokenizer", "byte", "--steps", "3", "--seq", "16", "--batch", "2")
+	if out, err := c.Run(args...); err != nil {
+		t.Fatalf("model train: %v\n%s", err, out)
 	}
 
 	res = c.MustTx("bob", "models", "create", "Tiny proverbs", "text-generation", "MIT", "--description", "A tiny model of proverbs")

@@ -72,6 +72,9 @@ func (AppModule) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *gwrunt
 // GetTxCmd returns the hand-written tx commands (publish-version); autocli adds the rest.
 func (AppModule) GetTxCmd() *cobra.Command { return cli.NewTxCmd() }
 
+// GetQueryCmd returns the hand-written query commands (fetch-dataset); autocli adds the rest.
+func (AppModule) GetQueryCmd() *cobra.Command { return cli.NewQueryCmd() }
+
 // RegisterServices registers the Msg and Query services.
 func (am AppModule) RegisterServices(registrar grpc.ServiceRegistrar) error {
 	types.RegisterMsgServer(registrar, keeper.NewMsgServerImpl(am.keeper))
