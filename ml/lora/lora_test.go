@@ -156,3 +156,40 @@ func TestPerExampleGradients(t *testing.T) {
 		t.Fatal("nil adapter accepted")
 	}
 }
+
+// Concurrent requests on one base with different adapters give the same
+// results as sequential ones (run with -race to check the sharing).
+func TestConcurrentRequests(t *testing.T) {
+	m := base(t)
+	reg := NewRegistry(m, 0)
+	names := []string{"", "a", "b", "c"}
+	for i, n := range names[1:] {
+		if err := reg.Add(n, randomAdapter(t, m.Params.Cfg, uint64(10+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{}
+	for _, n := range names {
+		want[n] = gen(t, reg, n)
+	}
+	errs := make(chan string, 16)
+	done := make(chan struct{})
+	for i := 0; i < 16; i++ {
+		go func(i int) {
+			n := names[i%len(names)]
+			a, _ := reg.Get(n)
+			res, err := generate.Text(context.Background(), m.Params, a, m.Tok, "Hello", generate.Params{MaxTokens: 16}, generate.Options{})
+			if err != nil || res.Text != want[n] {
+				errs <- n
+			}
+			done <- struct{}{}
+		}(i)
+	}
+	for i := 0; i < 16; i++ {
+		<-done
+	}
+	close(errs)
+	for n := range errs {
+		t.Errorf("concurrent request with adapter %q differs", n)
+	}
+}
