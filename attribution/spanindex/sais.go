@@ -48,7 +48,7 @@ func sais[T symbol](t []T, sa []int32, k int) {
 		}
 	}
 	induceL(t, sa, counts, bkt)
-	induceS(t, sa, counts, bkt, typ)
+	induceS(t, sa, counts, bkt)
 
 	// Compact the sorted LMS positions into sa[:m].
 	m := 0
@@ -117,7 +117,7 @@ func sais[T symbol](t []T, sa []int32, k int) {
 		sa[bkt[c]] = p
 	}
 	induceL(t, sa, counts, bkt)
-	induceS(t, sa, counts, bkt, typ)
+	induceS(t, sa, counts, bkt)
 }
 
 // types is a bitmap: bit i set when suffix i is S-type.
@@ -185,15 +185,24 @@ func induceL[T symbol](t []T, sa []int32, counts, bkt []int32) {
 	}
 }
 
-func induceS[T symbol](t []T, sa []int32, counts, bkt []int32, typ types) {
+// induceS induces the S-type suffixes from right to left. The suffix at
+// position i of bucket c is S-type exactly when i >= bkt[c] at that moment
+// (S-type suffixes fill each bucket from its end and each is placed before
+// the scan reaches it), so the predecessor j of a listed suffix j+1 is
+// S-type when t[j] < t[j+1], or t[j] == t[j+1] and j+1 is S-type. No type
+// bitmap is read.
+func induceS[T symbol](t []T, sa []int32, counts, bkt []int32) {
 	n := len(t)
 	bucketEnds(counts, bkt)
 	for i := n - 1; i >= 0; i-- {
 		j := int(sa[i]) - 1
-		if j >= 0 && typ.s(j) {
-			c := t[j]
-			bkt[c]--
-			sa[bkt[c]] = int32(j)
+		if j < 0 {
+			continue
+		}
+		c0, c1 := t[j], t[j+1]
+		if c0 < c1 || (c0 == c1 && int32(i) >= bkt[c1]) {
+			bkt[c0]--
+			sa[bkt[c0]] = int32(j)
 		}
 	}
 }
