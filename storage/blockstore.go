@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
@@ -28,6 +30,12 @@ func (e *CorruptBlockError) Error() string {
 // quota on writes and makes write errors say what failed.
 type checkedBlockstore struct {
 	blockstore.Blockstore
+	// lastErr remembers the latest failed write: bitswap stores fetched
+	// blocks itself and drops the error, so fetchers look here to explain
+	// why a fetch stopped (e.g. ErrRepoFull).
+	mu        sync.Mutex
+	lastErr   error
+	lastErrAt time.Time
 	// usage returns the current store size in bytes; nil disables the quota.
 	usage func(context.Context) (uint64, error)
 	max   uint64
@@ -79,6 +87,10 @@ func (bs *checkedBlockstore) checkQuota(ctx context.Context, add int) error {
 }
 
 func (bs *checkedBlockstore) Put(ctx context.Context, b blocks.Block) error {
+	return bs.noteErr(bs.put(ctx, b))
+}
+
+func (bs *checkedBlockstore) put(ctx context.Context, b blocks.Block) error {
 	if err := bs.checkQuota(ctx, len(b.RawData())); err != nil {
 		return err
 	}
@@ -88,7 +100,30 @@ func (bs *checkedBlockstore) Put(ctx context.Context, b blocks.Block) error {
 	return nil
 }
 
+func (bs *checkedBlockstore) noteErr(err error) error {
+	if err != nil {
+		bs.mu.Lock()
+		bs.lastErr, bs.lastErrAt = err, time.Now()
+		bs.mu.Unlock()
+	}
+	return err
+}
+
+// writeErrSince returns the latest write error if it happened after t.
+func (bs *checkedBlockstore) writeErrSince(t time.Time) error {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if bs.lastErr != nil && !bs.lastErrAt.Before(t) {
+		return bs.lastErr
+	}
+	return nil
+}
+
 func (bs *checkedBlockstore) PutMany(ctx context.Context, bl []blocks.Block) error {
+	return bs.noteErr(bs.putMany(ctx, bl))
+}
+
+func (bs *checkedBlockstore) putMany(ctx context.Context, bl []blocks.Block) error {
 	n := 0
 	for _, b := range bl {
 		n += len(b.RawData())

@@ -40,12 +40,13 @@ type Node struct {
 	id   peer.ID
 	log  *slog.Logger
 
-	meta   ds.Batching
-	blocks ds.Batching // raw block datastore (flatfs or memory), for verify
-	bstore blockstore.Blockstore
-	bserv  blockservice.BlockService
-	dag    ipld.DAGService
-	pinner ipfspinner.Pinner
+	meta    ds.Batching
+	blocks  ds.Batching // raw block datastore (flatfs or memory), for verify
+	checked *checkedBlockstore
+	bstore  blockstore.Blockstore
+	bserv   blockservice.BlockService
+	dag     ipld.DAGService
+	pinner  ipfspinner.Pinner
 
 	// gcLock: adds, pins and imports hold it shared; gc holds it exclusively,
 	// so gc never deletes blocks of a DAG that is being written or pinned.
@@ -120,8 +121,9 @@ func newNode(ctx context.Context, cfg Config, key crypto.PrivKey, meta, blocks d
 	n := &Node{cfg: cfg, key: key, id: id, log: log, meta: meta, blocks: blocks}
 	n.bg, n.bgCancel = context.WithCancel(context.Background())
 	// Keys are the base32 multihash with no "/blocks" prefix: kubo's flatfs layout.
-	n.bstore = blockstore.NewIdStore(newCheckedBlockstore(
-		blockstore.NewBlockstore(blocks, blockstore.NoPrefix(), blockstore.WriteThrough(true)), usage, cfg.Datastore.StorageMax))
+	n.checked = newCheckedBlockstore(
+		blockstore.NewBlockstore(blocks, blockstore.NoPrefix(), blockstore.WriteThrough(true)), usage, cfg.Datastore.StorageMax)
+	n.bstore = blockstore.NewIdStore(n.checked)
 
 	var exch exchange.Interface
 	if opts.Online {

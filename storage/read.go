@@ -232,6 +232,19 @@ func (n *Node) unixfs(g *stallGuard, c cid.Cid) (files.Node, error) {
 // level: each level's missing children go out as one want list on a bitswap
 // session, so the sending peer streams them back to back.
 func (n *Node) fetchAll(g *stallGuard, c cid.Cid) error {
+	started := time.Now()
+	err := n.fetchLevels(g, c)
+	if err != nil {
+		// bitswap stores what it receives and drops write errors; if one
+		// happened during this fetch (repo full, disk error), report it.
+		if werr := n.checked.writeErrSince(started); werr != nil {
+			return fmt.Errorf("storing fetched blocks: %w", werr)
+		}
+	}
+	return err
+}
+
+func (n *Node) fetchLevels(g *stallGuard, c cid.Cid) error {
 	ng := merkledag.NewSession(g.ctx, n.dag)
 	d := fetchTimeout(n)
 	seen := cid.NewSet()

@@ -400,3 +400,23 @@ func TestFetchOverQUIC(t *testing.T) {
 		t.Fatalf("cat over QUIC: %d bytes, %v", len(got), err)
 	}
 }
+
+func TestFetchIntoFullRepoFailsClearly(t *testing.T) {
+	a := start(t, nil)
+	b := start(t, func(c *storage.Config) { c.Datastore.StorageMax = 1 << 20 })
+	ctx := context.Background()
+	res, err := a.client.Add(ctx, files.NewBytesFile(pattern(3<<20, 1)), storage.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.Connect(ctx, a.info.SwarmAddrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	err = b.client.Pin(ctx, res.Root, "too big for b")
+	if !errors.Is(err, storage.ErrRepoFull) || !strings.Contains(err.Error(), "StorageMax") {
+		t.Fatalf("want ErrRepoFull, got %v", err)
+	}
+	if pins, _ := b.client.Pins(ctx); len(pins) != 0 {
+		t.Fatalf("partial fetch pinned: %+v", pins)
+	}
+}
