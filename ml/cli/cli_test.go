@@ -114,6 +114,17 @@ func TestCommandTree(t *testing.T) {
 		t.Fatal("GPT-2 weights with d_model 16 and default heads accepted")
 	}
 
+	// GPT-2 weights with GPT-2's own tokenizer files (vocab.json, merges.txt).
+	p2, _ := model.New(model.Config{VocabSize: 258, ContextLen: 16, DModel: 16, NLayers: 1, NHeads: 2, DFF: 32,
+		Positions: model.PositionsLearned, LNEps: 1e-5}, 2)
+	gb2, _ := checkpoint.MarshalGPT2(p2)
+	gdir := t.TempDir()
+	os.WriteFile(filepath.Join(gdir, "model.safetensors"), gb2, 0o644)
+	os.WriteFile(filepath.Join(gdir, "vocab.json"), gpt2Vocab(), 0o644)
+	os.WriteFile(filepath.Join(gdir, "merges.txt"), []byte("#version: 0.2\nH i\n"), 0o644)
+	mustRun(t, "generate", "--model", filepath.Join(gdir, "model.safetensors"), "--tokenizer", gdir, "--heads", "2",
+		"--prompt", "Hi there", "--max-tokens", "4")
+
 	// Tampered data fails verification.
 	tampered := filepath.Join(t.TempDir(), "riddles.txt")
 	os.WriteFile(tampered, []byte("not the same text at all, not the same text at all"), 0o644)
@@ -158,4 +169,23 @@ func TestBadArguments(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// gpt2Vocab is a vocab.json in GPT-2's byte alphabet: 256 byte tokens, one
+// merge ("Hi") and <|endoftext|>.
+func gpt2Vocab() []byte {
+	vocab := map[string]int{}
+	n := 0
+	for b := 0; b < 256; b++ {
+		r := rune(b)
+		if !((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) {
+			r = rune(256 + n)
+			n++
+		}
+		vocab[string(r)] = b
+	}
+	vocab["Hi"] = 256
+	vocab["<|endoftext|>"] = 257
+	out, _ := json.Marshal(vocab)
+	return out
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.path, "model", "", "model checkpoint (file or training output directory), or GPT-2-layout safetensors weights")
 	fl.StringVar(&f.adapter, "adapter", "", "LoRA adapter file to apply")
-	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer JSON for GPT-2-layout weights (default: byte tokenizer when the vocabulary is 256)")
+	fl.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer for GPT-2-layout weights: an engine tokenizer JSON file, or a directory with GPT-2's vocab.json and merges.txt (default: byte tokenizer when the vocabulary is 256)")
 	fl.IntVar(&f.heads, "heads", 0, "attention heads of GPT-2-layout weights (default: d_model/64)")
 }
 
@@ -34,11 +35,8 @@ func (f *modelFlags) load() (*checkpoint.Model, *model.Adapter, error) {
 	}
 	var tok *tokenizer.Tokenizer
 	if f.tokenizer != "" {
-		b, err := os.ReadFile(f.tokenizer)
-		if err != nil {
-			return nil, nil, err
-		}
-		if tok, err = tokenizer.Parse(b); err != nil {
+		var err error
+		if tok, err = loadTokenizer(f.tokenizer); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -54,6 +52,27 @@ func (f *modelFlags) load() (*checkpoint.Model, *model.Adapter, error) {
 		return nil, nil, err
 	}
 	return m, af.Adapter, nil
+}
+
+// loadTokenizer reads an engine tokenizer JSON file, or a directory holding
+// GPT-2's vocab.json and merges.txt.
+func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		vocab, err := os.ReadFile(filepath.Join(path, "vocab.json"))
+		if err != nil {
+			return nil, err
+		}
+		merges, err := os.ReadFile(filepath.Join(path, "merges.txt"))
+		if err != nil {
+			return nil, err
+		}
+		return tokenizer.LoadGPT2Files(vocab, merges)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return tokenizer.Parse(b)
 }
 
 // loadAdapterChecked loads an adapter and checks it was trained on m.

@@ -26,6 +26,7 @@ import (
 const (
 	KindByte = "byte"
 	KindBPE  = "bpe"
+	KindGPT2 = "gpt2" // imported from GPT-2's vocab.json and merges.txt (gpt2.go)
 )
 
 // MaxChunk bounds the length of a pre-tokenisation chunk, which bounds the
@@ -41,7 +42,8 @@ type Tokenizer struct {
 	kind   string
 	merges [][2]int
 	ranks  map[[2]int]int
-	pieces [][]byte // bytes of every token id
+	pieces [][]byte // bytes of every internal token id
+	g      *gpt2IDs // GPT-2 id mapping; nil for the engine's own kinds
 }
 
 // NewByte returns the byte-level tokenizer (vocabulary 256).
@@ -56,12 +58,15 @@ func NewBPE(merges [][2]int) (*Tokenizer, error) {
 }
 
 func newTokenizer(kind string, merges [][2]int) (*Tokenizer, error) {
+	maxPiece := MaxChunk
 	switch kind {
 	case KindByte:
 		if len(merges) != 0 {
 			return nil, errors.New("tokenizer: a byte tokenizer has no merges")
 		}
 	case KindBPE:
+	case KindGPT2:
+		maxPiece = gpt2MaxChunk
 	default:
 		return nil, fmt.Errorf("tokenizer: unknown kind %q (want %q or %q)", kind, KindByte, KindBPE)
 	}
@@ -84,8 +89,8 @@ func newTokenizer(kind string, merges [][2]int) (*Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer: merge %d (%d,%d) is a duplicate", i, m[0], m[1])
 		}
 		piece := append(append([]byte{}, t.pieces[m[0]]...), t.pieces[m[1]]...)
-		if len(piece) > MaxChunk {
-			return nil, fmt.Errorf("tokenizer: merge %d builds a %d-byte token, longer than a chunk (%d)", i, len(piece), MaxChunk)
+		if len(piece) > maxPiece {
+			return nil, fmt.Errorf("tokenizer: merge %d builds a %d-byte token, longer than a chunk (%d)", i, len(piece), maxPiece)
 		}
 		t.merges[i] = m
 		t.ranks[m] = i
@@ -98,13 +103,21 @@ func newTokenizer(kind string, merges [][2]int) (*Tokenizer, error) {
 func (t *Tokenizer) Kind() string { return t.kind }
 
 // VocabSize returns the number of token ids.
-func (t *Tokenizer) VocabSize() int { return len(t.pieces) }
+func (t *Tokenizer) VocabSize() int {
+	if t.g != nil {
+		return len(t.g.toInt)
+	}
+	return len(t.pieces)
+}
 
 // Merges returns a copy of the merge list.
 func (t *Tokenizer) Merges() [][2]int { return append([][2]int(nil), t.merges...) }
 
 // Piece returns the bytes of token id, or nil if id is out of range.
 func (t *Tokenizer) Piece(id int) []byte {
+	if t.g != nil {
+		return t.g.piece(t, id)
+	}
 	if id < 0 || id >= len(t.pieces) {
 		return nil
 	}
@@ -114,10 +127,19 @@ func (t *Tokenizer) Piece(id int) []byte {
 // Encode returns the token ids of b.
 func (t *Tokenizer) Encode(b []byte) []int {
 	out := make([]int, 0, len(b)/2+1)
+	split := chunkLen
+	if t.g != nil {
+		split = gpt2ChunkLen
+	}
 	for len(b) > 0 {
-		n := chunkLen(b)
+		n := split(b)
 		out = t.encodeChunk(b[:n], out)
 		b = b[n:]
+	}
+	if t.g != nil {
+		for i, id := range out {
+			out[i] = t.g.ext[id]
+		}
 	}
 	return out
 }
@@ -144,7 +166,11 @@ func (t *Tokenizer) encodeChunk(c []byte, out []int) []int {
 		if best < 0 {
 			break
 		}
-		seq = mergeAll(seq, t.merges[bestRank], 256+bestRank)
+		id := 256 + bestRank
+		if t.g != nil {
+			id = t.g.canon[bestRank]
+		}
+		seq = mergeAll(seq, t.merges[bestRank], id)
 	}
 	return out[:start+len(seq)]
 }
@@ -170,10 +196,11 @@ func mergeAll(seq []int, pair [2]int, id int) []int {
 func (t *Tokenizer) Decode(ids []int) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, id := range ids {
-		if id < 0 || id >= len(t.pieces) {
-			return nil, fmt.Errorf("tokenizer: token %d at position %d is outside the vocabulary (size %d)", id, i, len(t.pieces))
+		p := t.Piece(id)
+		if p == nil {
+			return nil, fmt.Errorf("tokenizer: token %d at position %d is outside the vocabulary (size %d)", id, i, t.VocabSize())
 		}
-		buf.Write(t.pieces[id])
+		buf.Write(p)
 	}
 	return buf.Bytes(), nil
 }
@@ -235,6 +262,10 @@ type fileFormat struct {
 	Kind   string   `json:"kind"`
 	Vocab  int      `json:"vocab_size"`
 	Merges [][2]int `json:"merges"`
+	// GPT-2 kind only: the external id of every internal id, and the
+	// special tokens (external id -> text) no merge produces.
+	IDs      []int          `json:"ids,omitempty"`
+	Specials map[int]string `json:"specials,omitempty"`
 }
 
 // MarshalJSON returns the canonical JSON form of t.
@@ -243,7 +274,15 @@ func (t *Tokenizer) MarshalJSON() ([]byte, error) {
 	if m == nil {
 		m = [][2]int{}
 	}
-	return json.Marshal(fileFormat{Kind: t.kind, Vocab: len(t.pieces), Merges: m})
+	f := fileFormat{Kind: t.kind, Vocab: t.VocabSize(), Merges: m}
+	if t.g != nil {
+		f.IDs = t.g.ext
+		f.Specials = map[int]string{}
+		for id, s := range t.g.specials {
+			f.Specials[id] = string(s)
+		}
+	}
+	return json.Marshal(f)
 }
 
 // Parse decodes a tokenizer from its JSON form, validating it.
@@ -253,6 +292,12 @@ func Parse(data []byte) (*Tokenizer, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("tokenizer: invalid JSON: %w", err)
+	}
+	if f.Kind == KindGPT2 {
+		return newGPT2(f.Merges, f.IDs, f.Specials, f.Vocab)
+	}
+	if f.IDs != nil || f.Specials != nil {
+		return nil, errors.New("tokenizer: ids and specials are only valid for the gpt2 kind")
 	}
 	t, err := newTokenizer(f.Kind, f.Merges)
 	if err != nil {
