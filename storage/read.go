@@ -95,15 +95,16 @@ func (n *Node) Cat(ctx context.Context, c cid.Cid) (io.ReadCloser, error) {
 		g.stop()
 		return nil, g.wrap(n, c, err)
 	}
-	return &catReader{dr: dr, g: g, n: n, c: c, d: d}, nil
+	return &catReader{dr: dr, g: g, n: n, c: c, d: d, started: time.Now()}, nil
 }
 
 type catReader struct {
-	dr uio.DagReader
-	g  *stallGuard
-	n  *Node
-	c  cid.Cid
-	d  time.Duration
+	dr      uio.DagReader
+	g       *stallGuard
+	n       *Node
+	c       cid.Cid
+	d       time.Duration
+	started time.Time
 }
 
 func (r *catReader) Read(p []byte) (int, error) {
@@ -114,6 +115,9 @@ func (r *catReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		if r.g.ctx.Err() != nil { // cancelled by the caller or the stall guard
 			return k, r.g.wrap(r.n, r.c, err)
+		}
+		if werr := r.n.checked.writeErrSince(r.started); werr != nil {
+			return k, fmt.Errorf("storing fetched blocks: %w", werr)
 		}
 		if derr := r.n.findDamage(r.c); derr != nil {
 			return k, derr
