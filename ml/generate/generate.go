@@ -29,6 +29,10 @@ type Result struct {
 type Options struct {
 	// OnLogits, when set, sees the logits each token was drawn from.
 	OnLogits func(step int, logits []float32)
+	// OnToken, when set, sees every generated token as soon as it is drawn
+	// (for streaming). Stop-sequence trimming applies only to the Result, so
+	// a streaming caller should hold back text that may begin a stop sequence.
+	OnToken func(id int, piece []byte)
 }
 
 // Tokens generates up to params.MaxTokens tokens after prompt with base
@@ -92,8 +96,17 @@ func Text(ctx context.Context, p *model.Params, a *model.Adapter, tok *tokenizer
 	var text []byte
 	cut := -1
 	var onToken func(int) bool
+	if opt.OnToken != nil {
+		onToken = func(t int) bool {
+			opt.OnToken(t, tok.Piece(t))
+			return true
+		}
+	}
 	if len(params.Stop) > 0 {
 		onToken = func(t int) bool {
+			if opt.OnToken != nil {
+				opt.OnToken(t, tok.Piece(t))
+			}
 			text = append(text, tok.Piece(t)...)
 			for _, s := range params.Stop {
 				if i := bytes.Index(text, []byte(s)); i >= 0 && (cut < 0 || i < cut) {

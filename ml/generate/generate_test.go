@@ -143,6 +143,13 @@ func TestStopSequencesAndCounts(t *testing.T) {
 	if full.PromptTokens != 4 || full.CompletionTokens != 20 || full.FinishReason != FinishLength || len(full.Tokens) != 20 {
 		t.Fatalf("counts: %+v", full)
 	}
+	var streamed []byte
+	again, err := Text(context.Background(), p, nil, tok, "Once", Params{MaxTokens: 20}, Options{OnToken: func(_ int, piece []byte) {
+		streamed = append(streamed, piece...)
+	}})
+	if err != nil || string(streamed) != full.Text || again.Text != full.Text {
+		t.Fatalf("streamed %q, want %q", streamed, full.Text)
+	}
 	stop := full.Text[6:8]
 	cut := strings.Index(full.Text, stop)
 	res, err := Text(context.Background(), p, nil, tok, "Once", Params{MaxTokens: 20, Stop: []string{"\x00never", stop}}, Options{})
