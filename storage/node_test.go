@@ -530,3 +530,67 @@ func TestGetRefusesTraversalEntryNames(t *testing.T) {
 		}
 	}
 }
+
+// gatedReader yields first, then blocks until gate is closed, then rest.
+type gatedReader struct {
+	first, rest []byte
+	gate        chan struct{}
+	reached     chan struct{}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if len(g.first) > 0 {
+		k := copy(p, g.first)
+		g.first = g.first[k:]
+		return k, nil
+	}
+	if g.reached != nil {
+		close(g.reached)
+		g.reached = nil
+	}
+	<-g.gate
+	if len(g.rest) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, g.rest)
+	g.rest = g.rest[k:]
+	return k, nil
+}
+
+func TestGCWaitsForRunningAdd(t *testing.T) {
+	n, _ := repoNode(t, nil)
+	ctx := context.Background()
+	data := pattern(20<<20, 15)
+	r := &gatedReader{first: data[:12<<20], rest: data[12<<20:], gate: make(chan struct{}), reached: make(chan struct{})}
+	reached := r.reached
+	addDone := make(chan AddResult, 1)
+	go func() {
+		res, err := n.Add(ctx, files.NewReaderFile(r), AddOptions{PinReason: "slow upload"})
+		if err != nil {
+			t.Error(err)
+		}
+		addDone <- res
+	}()
+	<-reached // the add has written its first batches and is waiting for input
+	gcDone := make(chan GCResult, 1)
+	go func() {
+		res, err := n.GC(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		gcDone <- res
+	}()
+	select {
+	case <-gcDone:
+		t.Fatal("gc ran while an add was in progress")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(r.gate)
+	res := <-addDone
+	if gc := <-gcDone; gc.Removed != 0 {
+		t.Fatalf("gc removed %d blocks of the add", gc.Removed)
+	}
+	if !bytes.Equal(catAll(t, n, res.Root), data) {
+		t.Fatal("data damaged by concurrent gc")
+	}
+}
