@@ -107,6 +107,13 @@ func ParseGPT2(b []byte, nHeads int) (*model.Params, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	held := 0
+	for _, t := range tensors {
+		held += len(t.Data)
+	}
+	if held < cfg.NumParams() {
+		return nil, fmt.Errorf("checkpoint: GPT-2 file holds %d values but its shapes imply %d (missing tensors?)", held, cfg.NumParams())
+	}
 	p := model.NewParams(cfg)
 	specs := map[string]model.TensorSpec{}
 	for _, s := range p.Specs() {
