@@ -233,6 +233,7 @@ func TestCommonPhrasesDoNotDominate(t *testing.T) {
 	for _, w := range rec.Weights {
 		toContributors += w.Ppm
 	}
+	t.Logf("common phrase alone: contributors %d ppm in total, pool %d ppm", toContributors, rec.Pools[0].Ppm)
 	if toContributors*contributors > 2*record.Scale {
 		t.Fatalf("common phrase gave contributors %d ppm", toContributors)
 	}
