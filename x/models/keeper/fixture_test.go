@@ -23,10 +23,8 @@ import (
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 	govtypes "github.com/cosmos/cosmos-sdk/x/gov/types"
 
-	"github.com/openledger/openledger/x/datanet"
 	datanetkeeper "github.com/openledger/openledger/x/datanet/keeper"
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
-	"github.com/openledger/openledger/x/models"
 	"github.com/openledger/openledger/x/models/keeper"
 	"github.com/openledger/openledger/x/models/types"
 )
@@ -74,7 +72,7 @@ func (stubDistr) FundCommunityPool(context.Context, sdk.Coins, sdk.AccAddress) e
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	enc := moduletestutil.MakeTestEncodingConfig(models.AppModule{}, datanet.AppModule{})
+	enc := encoding()
 	keys := storetypes.NewKVStoreKeys(types.StoreKey, datanettypes.StoreKey)
 	tkeys := storetypes.NewTransientStoreKeys("transient_test")
 	ctx := testutil.DefaultContextWithKeys(keys, tkeys, nil).WithBlockHeight(10)
@@ -190,6 +188,15 @@ func joinQ(h int64, id uint64) collections.Pair[int64, uint64] { return collecti
 
 func joinV(m, v uint64) collections.Pair[uint64, uint64] { return collections.Join(m, v) }
 
-func codecJSON() codec.JSONCodec {
-	return moduletestutil.MakeTestEncodingConfig(models.AppModule{}).Codec
+func codecJSON() codec.JSONCodec { return encoding().Codec }
+
+// encoding registers the two modules' types without importing the module packages
+// (whose CLI pulls in the off-chain storage and ml packages).
+func encoding() moduletestutil.TestEncodingConfig {
+	enc := moduletestutil.MakeTestEncodingConfig()
+	types.RegisterInterfaces(enc.InterfaceRegistry)
+	types.RegisterLegacyAminoCodec(enc.Amino)
+	datanettypes.RegisterInterfaces(enc.InterfaceRegistry)
+	datanettypes.RegisterLegacyAminoCodec(enc.Amino)
+	return enc
 }

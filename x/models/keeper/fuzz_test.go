@@ -1,6 +1,7 @@
 package keeper_test
 
 import (
+	"strings"
 	"testing"
 
 	errorsmod "cosmossdk.io/errors"
@@ -25,14 +26,21 @@ func requireRegistered(t *testing.T, err error) {
 // FuzzPublishVersion feeds arbitrary PublishVersion fields to the msg server over a
 // chain with one dataset version, model 1 (alice) at version 1 and model 2 (bob):
 // no panic, only registered errors, no state change on failure, invariants after.
+// The text fields come from one string split on "|" (artifact cid, artifact sha256,
+// manifest cid, manifest sha256, engine, engine version, span index cid).
 func FuzzPublishVersion(f *testing.F) {
 	asum, acid := digest("weights")
-	f.Add(uint8(0), uint64(1), int32(1), true, uint64(1), uint64(1), uint64(1), uint64(1), acid, asum, uint64(10), acid, asum, "eng", "v1", uint32(5000), "")
-	f.Add(uint8(1), uint64(2), int32(3), false, uint64(0), uint64(0), uint64(1), uint64(1), acid, asum, uint64(10), acid, asum, "eng", "v1", uint32(10000), acid)
-	f.Add(uint8(0), uint64(1), int32(9), true, uint64(1), uint64(1), uint64(7), uint64(1), "Qm", "zz", uint64(0), "", "", "", "a b", uint32(10001), "x")
-	f.Add(uint8(2), uint64(0), int32(-1), true, ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), "", "", ^uint64(0), "\x00", "", "\xff", "", ^uint32(0), "")
-	f.Fuzz(func(t *testing.T, who uint8, modelID uint64, kind int32, withParent bool, pModel, pVersion, dnID, dnVersion uint64,
-		artifactCID, artifactSHA string, size uint64, manifestCID, manifestSHA, engine, engineVersion string, upstream uint32, spanCID string) {
+	valid := strings.Join([]string{acid, asum, acid, asum, "eng", "v1", ""}, "|")
+	f.Add(uint8(0), uint64(1), int32(1), uint64(0), uint64(1), uint64(10), uint32(0), valid)
+	f.Add(uint8(1), uint64(2), int32(3), uint64(1), uint64(0), uint64(10), uint32(10000), valid)
+	f.Add(uint8(0), uint64(1), int32(2), uint64(1), uint64(1), uint64(10), uint32(5000), valid)
+	f.Add(uint8(0), uint64(1), int32(9), uint64(7), uint64(7), uint64(0), uint32(10001), "Qm|zz||||a b|x")
+	f.Add(uint8(2), ^uint64(0), int32(-1), ^uint64(0), ^uint64(0), ^uint64(0), ^uint32(0), "\x00|\xff")
+	f.Fuzz(func(t *testing.T, who uint8, modelID uint64, kind int32, parentVersion, datanetID, size uint64, upstream uint32, text string) {
+		fields := strings.SplitN(text, "|", 7)
+		for len(fields) < 7 {
+			fields = append(fields, "")
+		}
 		fx := newFixture(t)
 		ds := fx.datasetVersion()
 		fx.createModel(fx.alice)
@@ -41,13 +49,15 @@ func FuzzPublishVersion(f *testing.F) {
 		owner := []string{fx.alice, fx.bob, "", "open1invalid"}[int(who)%4]
 		m := &types.MsgPublishVersion{
 			Owner: owner, ModelId: modelID, Kind: types.VersionKind(kind),
-			DatasetVersions: []types.DatasetVersionRef{{DatanetId: dnID, Version: dnVersion}},
-			ArtifactCid:     artifactCID, ArtifactSha256: artifactSHA, ArtifactSize: size,
-			ManifestCid: manifestCID, ManifestSha256: manifestSHA, EngineName: engine, EngineVersion: engineVersion,
-			UpstreamShareBps: upstream, SpanIndexCid: spanCID,
+			ArtifactCid: fields[0], ArtifactSha256: fields[1], ArtifactSize: size,
+			ManifestCid: fields[2], ManifestSha256: fields[3], EngineName: fields[4], EngineVersion: fields[5],
+			UpstreamShareBps: upstream, SpanIndexCid: fields[6],
 		}
-		if withParent {
-			m.Parent = &types.VersionRef{ModelId: pModel, Version: pVersion}
+		if datanetID != 0 {
+			m.DatasetVersions = []types.DatasetVersionRef{{DatanetId: datanetID, Version: 1}}
+		}
+		if parentVersion != 0 {
+			m.Parent = &types.VersionRef{ModelId: 1, Version: parentVersion}
 		}
 		before, err := fx.k.ExportGenesis(fx.ctx)
 		require.NoError(t, err)
