@@ -133,7 +133,10 @@ func newNode(ctx context.Context, cfg Config, key crypto.PrivKey, meta, blocks d
 		}
 		exch = n.bitswap
 	}
-	n.bserv = blockservice.New(n.bstore, exch)
+	// Write-through (kubo's default since 0.35): no existence check before
+	// each write, which saves a stat per block on fresh adds and lets a
+	// re-add overwrite a block file that went bad.
+	n.bserv = blockservice.New(n.bstore, exch, blockservice.WriteThrough(true))
 	n.dag = merkledag.NewDAGService(n.bserv)
 	pinner, err := dspinner.New(ctx, meta, n.dag)
 	if err != nil {

@@ -211,17 +211,38 @@ func TestCorruptBlockDetectedAndNeverServed(t *testing.T) {
 	if _, err := n.Blockstore().Get(ctx, lc); !errors.As(err, &ce) {
 		t.Fatalf("blockstore served a corrupt block: %v", err)
 	}
-	// Re-adding does not heal while the bad file is there (the block
-	// "exists"); repair deletes it, and the next add stores a good copy.
+	// repair deletes the bad block; cat then reports it missing.
 	v, err = n.Verify(ctx, true)
 	if err != nil || len(v.Corrupt) != 1 || !v.Corrupt[0].Removed {
 		t.Fatalf("repair: %+v %v", v, err)
+	}
+	if v, _ := n.Verify(ctx, false); len(v.Corrupt) != 0 || v.Checked != 2 {
+		t.Fatalf("after repair: %+v", v)
+	}
+	// Adds write through, so re-adding the data stores a good copy.
+	if _, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(catAll(t, n, res.Root), data) {
+		t.Fatal("healed data differs")
+	}
+}
+
+func TestReAddOverwritesCorruptBlock(t *testing.T) {
+	n, dir := repoNode(t, nil)
+	ctx := context.Background()
+	data := pattern(300<<10, 16)
+	res, _ := n.Add(ctx, files.NewBytesFile(data), AddOptions{})
+	lc, _ := cid.Decode(rawCID(data[:256<<10]))
+	os.WriteFile(blockPath(dir, lc), []byte("garbage"), 0o600)
+	if v, _ := n.Verify(ctx, false); len(v.Corrupt) != 1 {
+		t.Fatalf("corruption not seen: %+v", v)
 	}
 	if _, err := n.Add(ctx, files.NewBytesFile(data), AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := n.Verify(ctx, false); len(v.Corrupt) != 0 {
-		t.Fatalf("still corrupt after repair and re-add: %+v", v)
+		t.Fatalf("re-add did not heal: %+v", v)
 	}
 	if !bytes.Equal(catAll(t, n, res.Root), data) {
 		t.Fatal("healed data differs")
