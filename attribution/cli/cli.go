@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ipfs/boxo/files"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -20,6 +22,8 @@ import (
 	"github.com/openledger/openledger/attribution/spanindex"
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/tokenizer"
+	"github.com/openledger/openledger/storage"
+	storagecli "github.com/openledger/openledger/storage/cli"
 )
 
 // NewAttributionCommand returns the `attribution` command.
@@ -143,6 +147,7 @@ func newIndexBuildCommand() *cobra.Command {
 		out     string
 		tmp     string
 		quiet   bool
+		add     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build --tokenizer TOK (--manifest FILE | --contribution ID=PATH ...) --out FILE",
@@ -198,6 +203,11 @@ func newIndexBuildCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if add {
+				if err := addToIPFS(cmd, out, fmt.Sprintf("attribution index datanet %d version %d", datanet, version), art); err != nil {
+					return err
+				}
+			}
 			total := st.Tokenize + st.SuffixArray + st.Write
 			mb := float64(st.Header.SourceBytes) / 1e6
 			return printJSON(cmd, map[string]any{
@@ -214,6 +224,7 @@ func newIndexBuildCommand() *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "index file to write")
 	cmd.Flags().StringVar(&tmp, "tmp", "", "directory for temporary files (default: beside --out)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	cmd.Flags().BoolVar(&add, "ipfs-add", false, "also add and pin the index on the IPFS node under --home (through its daemon if it runs)")
 	return cmd
 }
 
@@ -250,6 +261,27 @@ func newIndexInfoCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "verify the checksums of the whole file")
 	return cmd
+}
+
+// addToIPFS adds and pins path on the node of the repo under --home (via
+// its daemon when it runs) and checks that the node computed the same CID.
+func addToIPFS(cmd *cobra.Command, path, reason string, want record.Artifact) error {
+	return storagecli.WithAPI(cmd, func(ctx context.Context, a storage.API) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		res, err := a.Add(ctx, files.NewReaderFile(f), storage.AddOptions{PinReason: reason, Name: filepath.Base(path), SHA256: true})
+		if err != nil {
+			return err
+		}
+		if res.RootStr != want.Cid || (res.SHA256 != "" && res.SHA256 != want.Sha256) {
+			return fmt.Errorf("the IPFS node stored %s as %s, but the record would cite %s: import settings differ", path, res.RootStr, want.Cid)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "added and pinned %s on the IPFS node\n", res.RootStr)
+		return nil
+	})
 }
 
 func printJSON(cmd *cobra.Command, v any) error {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/openledger/openledger/ml/tokenizer"
+	"github.com/openledger/openledger/storage"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -115,4 +116,38 @@ func TestCommandsEndToEnd(t *testing.T) {
 	if !bytes.Equal(ib, ib2) {
 		t.Fatal("rebuilt index differs")
 	}
+}
+
+// --ipfs-add stores the index on the node under --home with the CID the
+// record cites.
+func TestIndexBuildAddsToIPFS(t *testing.T) {
+	home := t.TempDir()
+	if err := storage.Init(storage.RepoPath(home), nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.txt")
+	os.WriteFile(p, []byte("some contribution text, long enough to index"), 0o644)
+	cmd := NewAttributionCommand()
+	cmd.PersistentFlags().String("home", home, "")
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"index", "build", "-q", "--tokenizer", writeByteTokenizer(t, dir), "--contribution", "1=" + p,
+		"--out", filepath.Join(dir, "x.spanidx"), "--ipfs-add"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "added and pinned") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+func writeByteTokenizer(t *testing.T, dir string) string {
+	b, _ := tokenizer.NewByte().MarshalJSON()
+	p := filepath.Join(dir, "byte.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -358,7 +358,7 @@ func newSketchBuildCommand() *cobra.Command {
 		out                 string
 		dim, seqLen, stride int
 		seed                uint64
-		quiet               bool
+		quiet, add          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build --model BASE --checkpoint ADAPTER[:W]... (--manifest FILE | --contribution ID=PATH ...) --out FILE",
@@ -445,6 +445,11 @@ func newSketchBuildCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if add {
+				if err := addToIPFS(cmd, out, fmt.Sprintf("attribution sketches datanet %d version %d", datanet, version), art); err != nil {
+					return err
+				}
+			}
 			return printJSON(cmd, map[string]any{"path": out, "cid": art.Cid, "sha256": art.Sha256, "size_bytes": art.SizeBytes,
 				"contributions": len(cs), "examples": sk.NumExamples(), "sketch_dim": p.SketchDim, "seq_len": p.SeqLen, "stride": p.Stride})
 		},
@@ -457,6 +462,7 @@ func newSketchBuildCommand() *cobra.Command {
 	cmd.Flags().IntVar(&seqLen, "seq-len", 0, "window length in tokens (default min(32, context))")
 	cmd.Flags().IntVar(&stride, "stride", 0, "stride of the example windows (default seq-len/4)")
 	cmd.Flags().Uint64Var(&seed, "seed", 0x5eed, "projection seed")
+	cmd.Flags().BoolVar(&add, "ipfs-add", false, "also add and pin the sketch file on the IPFS node under --home")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	return cmd
 }
