@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 )
 
 // ErrRepoFull is returned when a write would take the block store past
@@ -20,6 +21,15 @@ var ErrRepoFull = errors.New("IPFS repo is full")
 // its CID. Such a block is never returned, served or sent to peers.
 type CorruptBlockError struct {
 	Cid cid.Cid
+}
+
+// Is makes a corrupt block count as not found (ipld.ErrNotFound) for the
+// block service: an online node then fetches a good copy from peers and, as
+// writes go through, replaces the bad file. Offline, the CorruptBlockError
+// itself is what callers get.
+func (e *CorruptBlockError) Is(target error) bool {
+	_, ok := target.(ipld.ErrNotFound)
+	return ok
 }
 
 func (e *CorruptBlockError) Error() string {

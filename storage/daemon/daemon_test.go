@@ -420,3 +420,41 @@ func TestFetchIntoFullRepoFailsClearly(t *testing.T) {
 		t.Fatalf("partial fetch pinned: %+v", pins)
 	}
 }
+
+func TestOnlineNodeHealsCorruptBlockFromPeer(t *testing.T) {
+	a, b := start(t, nil), start(t, nil)
+	ctx := context.Background()
+	data := pattern(600<<10, 21)
+	res, err := a.client.Add(ctx, files.NewBytesFile(data), storage.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.Connect(ctx, a.info.SwarmAddrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client.Pin(ctx, res.Root, "replica"); err != nil {
+		t.Fatal(err)
+	}
+	// Damage every block file of b's copy.
+	filepath.WalkDir(filepath.Join(b.dir, storage.BlocksDir), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".data") {
+			os.WriteFile(p, []byte("bit rot"), 0o600)
+		}
+		return nil
+	})
+	if v, _ := b.client.Verify(ctx, false); len(v.Corrupt) != v.Checked || v.Checked == 0 {
+		t.Fatalf("damage not detected: %+v", v)
+	}
+	rc, err := b.client.Cat(ctx, res.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("cat on a damaged replica: %d bytes, %v", len(got), err)
+	}
+	if v, _ := b.client.Verify(ctx, false); len(v.Corrupt) != 0 {
+		t.Fatalf("replica not healed: %+v", v)
+	}
+}
