@@ -379,3 +379,30 @@ func TestRecordDeterministicAndVerifiable(t *testing.T) {
 	_ = fmt.Sprint
 	_ = sort.Ints
 }
+
+// A span occurring more than MaxOccurrences times is common: its tokens go
+// to the pool and the span lists no contributions.
+func TestCommonSpanGoesToPool(t *testing.T) {
+	_, _, tok := corpus(t)
+	phrase := "the quick brown fox jumps over the lazy dog and runs away. "
+	docs := [][]byte{[]byte(strings.Repeat(phrase, 100)), []byte("something else entirely, nothing shared here")}
+	src := buildSource(t, tok, docs, nil)
+	p := DefaultSpanParams()
+	out := []byte(" quick brown fox jumps over the lazy dog and runs away.") // inside every repetition
+	rec, err := AttributeSpans(src, tok, record.ModelRef{}, out, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Weights) != 0 || rec.Pools[0].Ppm != record.Scale || len(rec.Spans) == 0 || !rec.Spans[0].Common {
+		t.Fatalf("common span: spans %+v weights %+v pools %+v", rec.Spans, rec.Weights, rec.Pools)
+	}
+	// With a higher cap the same span credits its one contribution fully.
+	p.MaxOccurrences = 1000
+	rec, err = AttributeSpans(src, tok, record.ModelRef{}, out, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Weights) != 1 || rec.Weights[0].ContributionId != 1 || rec.Weights[0].Ppm != record.Scale {
+		t.Fatalf("weights %+v", rec.Weights)
+	}
+}
