@@ -24,6 +24,9 @@ type ExampleGrad struct {
 // loss with respect to the LoRA parameters of a, with the base p frozen.
 // Examples are spread over workers goroutines (0: NumCPU); each gradient is
 // computed by one goroutine, so results do not depend on the worker count.
+// With a freshly initialised adapter (B = 0) only the B gradients are
+// non-zero; use a trained adapter (or a checkpointed one, for TracIn) to get
+// gradients over all LoRA parameters.
 func PerExampleGradients(ctx context.Context, p *model.Params, a *model.Adapter, examples [][]int, workers int) ([]ExampleGrad, error) {
 	if a == nil {
 		return nil, errors.New("lora: per-example gradients need an adapter")
