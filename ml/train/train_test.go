@@ -198,3 +198,36 @@ func TestReferenceCheckpointDigest(t *testing.T) {
 		t.Fatalf("checkpoint digest %s, reference %s", got, refTinyCheckpoint)
 	}
 }
+
+// Full fine-tuning starts from the base weights and tokenizer and records
+// the base digest; it is as reproducible as training from scratch.
+func TestFullFineTune(t *testing.T) {
+	spec := tinySpec(4)
+	baseDir := t.TempDir()
+	base := mustRun(t, spec, Options{OutDir: baseDir})
+	ft := tinySpec(3)
+	ft.Inputs = []Input{{Path: filepath.Join("..", "testdata", "corpus", "literature.txt")}}
+	ft.Base = &Base{Path: filepath.Join(baseDir, ModelFile)}
+	ft.Tokenizer = TokenizerSpec{}
+	a := mustRun(t, ft, Options{OutDir: t.TempDir()})
+	b := mustRun(t, ft, Options{OutDir: t.TempDir(), Workers: 1})
+	if a.Manifest.Checkpoint.SHA256 != b.Manifest.Checkpoint.SHA256 {
+		t.Fatal("fine-tuning is not reproducible")
+	}
+	if a.Tokenizer.Digest() != base.Tokenizer.Digest() || a.Manifest.Base == nil || a.Manifest.LoRA != nil {
+		t.Fatal("fine-tune did not keep the base tokenizer or record the base")
+	}
+	same := 0
+	for i := range a.Params.Data {
+		if a.Params.Data[i] == base.Params.Data[i] {
+			same++
+		}
+	}
+	if same > len(a.Params.Data)/2 {
+		t.Fatalf("%d of %d parameters unchanged by fine-tuning", same, len(a.Params.Data))
+	}
+	ft.Base.SHA256 = strings.Repeat("0", 64)
+	if _, err := Run(context.Background(), ft, Options{OutDir: t.TempDir()}); err == nil {
+		t.Fatal("base with the wrong digest accepted")
+	}
+}
