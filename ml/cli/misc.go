@@ -62,7 +62,7 @@ func newEvalCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "tokens %d  loss %.4f nats/token  perplexity %.3f  bits/byte %.4f\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "tokens %d  loss %.4f nats/token  perplexity %.3f  ≈%.4f bits/byte (at the text's mean bytes per token)\n",
 				n, loss, train.Perplexity(loss), loss*float64(len(toks))/float64(len(b))/0.6931471805599453)
 			return nil
 		},
