@@ -2,6 +2,7 @@ package influence
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/rng"
+	"github.com/openledger/openledger/ml/tokenizer"
 	"github.com/openledger/openledger/ml/train"
 )
 
@@ -279,10 +281,32 @@ func mustBytes(t testing.TB, src Source) []byte {
 
 func FuzzParseSketches(f *testing.F) {
 	f.Add([]byte("OLSKETCH"))
+	// A valid file from a random tiny model (no training needed).
+	tok := tokenizer.NewByte()
+	cfg, _ := model.Preset("tiny", tok.VocabSize())
+	p, _ := model.New(cfg, 1)
+	a, _ := model.NewAdapter(cfg, model.AdapterConfig{Rank: 2, Alpha: 4, Targets: model.DefaultTargets})
+	a.Init(1)
+	b, err := Build(context.Background(), BuildInput{Base: &checkpoint.Model{Params: p, Tok: tok},
+		Checkpoints:   []Checkpoint{{Adapter: a, Weight: 1}},
+		Contributions: []Contribution{{ID: 1, Data: []byte("hello sketches")}, {ID: 2, Data: []byte("hello again")}},
+		Params:        Params{SketchDim: 64, Seed: 1, SeqLen: 8, Stride: 4}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := Parse(b)
-		if err == nil && s.NumExamples() < 0 {
-			t.Fatal()
+		try := func(b []byte) {
+			if s, err := Parse(b); err == nil && s.NumExamples() < 0 {
+				t.Fatal("negative example count")
+			}
+		}
+		try(b)
+		if len(b) >= 32 { // re-seal the checksum so mutations reach the structural checks
+			c := append([]byte{}, b...)
+			sum := sha256.Sum256(c[:len(c)-32])
+			copy(c[len(c)-32:], sum[:])
+			try(c)
 		}
 	})
 }

@@ -83,7 +83,11 @@ func (ix *Index) Spans(q []int, opt QueryOptions) ([]Span, error) {
 		if s.Occurrences <= opt.MaxOccurrences {
 			cs := make([]int, 0, s.Occurrences)
 			for k := lo; k < hi; k++ {
-				cs = append(cs, ix.contributionAt(int(ix.sa.get(k))))
+				p, err := ix.suffix(k)
+				if err != nil {
+					return nil, err
+				}
+				cs = append(cs, ix.contributionAt(p))
 			}
 			slices.Sort(cs)
 			s.Contributions = slices.Compact(cs)
