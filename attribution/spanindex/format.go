@@ -216,12 +216,13 @@ type packWriter struct {
 }
 
 func (p *packWriter) put(v uint32) error {
+	// nacc < 32 and w <= 32, so the accumulator never overflows.
 	p.acc |= uint64(v) << p.nacc
 	p.nacc += p.w
-	for p.nacc >= 8 {
-		p.buf = append(p.buf, byte(p.acc))
-		p.acc >>= 8
-		p.nacc -= 8
+	if p.nacc >= 32 {
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(p.acc))
+		p.acc >>= 32
+		p.nacc -= 32
 	}
 	if len(p.buf) >= 1<<16 {
 		if err := p.emit(p.buf); err != nil {
@@ -233,8 +234,10 @@ func (p *packWriter) put(v uint32) error {
 }
 
 func (p *packWriter) finish() error {
-	if p.nacc > 0 {
+	for p.nacc > 0 {
 		p.buf = append(p.buf, byte(p.acc))
+		p.acc >>= 8
+		p.nacc -= min(p.nacc, 8)
 	}
 	p.buf = append(p.buf, make([]byte, padding)...)
 	return p.emit(p.buf)

@@ -306,3 +306,27 @@ func TestChunkLenMatchesTokenizer(t *testing.T) {
 		}
 	}
 }
+
+func TestPackedRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for w := uint32(1); w <= 32; w++ {
+		n := r.IntN(500)
+		vals := make([]uint32, n)
+		var out []byte
+		pw := &packWriter{w: uint(w), emit: func(b []byte) error { out = append(out, b...); return nil }}
+		for i := range vals {
+			vals[i] = uint32(r.Uint64() & (1<<w - 1))
+			pw.put(vals[i])
+		}
+		pw.finish()
+		if uint64(len(out)) != packedLen(uint64(n), w) {
+			t.Fatalf("width %d: %d bytes, want %d", w, len(out), packedLen(uint64(n), w))
+		}
+		p := newPacked(out, w)
+		for i, v := range vals {
+			if p.get(i) != v {
+				t.Fatalf("width %d entry %d: %d want %d", w, i, p.get(i), v)
+			}
+		}
+	}
+}
