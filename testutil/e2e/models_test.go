@@ -170,6 +170,19 @@ func TestModelFactoryStory(t *testing.T) {
 		t.Fatalf("data shares: %+v", shares)
 	}
 
+	// One command from a training run to an ACTIVE deployment of a new model: the
+	// tx registers the model, publishes version 1 and deploys it, atomically.
+	res = c.MustTx("alice", "models", "publish-version", "new", "--name", "Proverbs one-shot", "--license", "MIT",
+		"--manifest", filepath.Join(base, "manifest.json"), "--dataset-version", dn+"/1", "--deploy", "10uopen", "--developer-bps", "2000")
+	if m := res.Attr("openledger.models.v1.EventModelCreated", "model_id"); m != "2" {
+		t.Fatalf("one-shot model id %q", m)
+	}
+	oneShot := res.Attr("openledger.models.v1.EventDeploymentCreated", "deployment_id")
+	c.MustQuery(&d, "models", "deployment", oneShot)
+	if d.Deployment.Status != "DEPLOYMENT_STATUS_ACTIVE" || d.Deployment.Owner != alice || len(d.Deployment.DataShares) != 1 {
+		t.Fatalf("one-shot deployment: %+v", d.Deployment)
+	}
+
 	// A price change waits for the notice period; only the owner may make it.
 	if _, err := c.Tx("alice", "models", "update-deployment", dep, "--status", "paused"); err == nil || !strings.Contains(err.Error(), "does not own") {
 		t.Fatalf("non-owner update: want refusal, got %v", err)
@@ -207,7 +220,7 @@ func TestModelFactoryStory(t *testing.T) {
 		t.Fatalf("export is not JSON: %v", err)
 	}
 	m := gen.AppState.Models
-	if len(m.Models) != 1 || len(m.Versions) != 2 || len(m.Deployments) != 1 || len(m.PriceQueue) != 1 {
+	if len(m.Models) != 2 || len(m.Versions) != 3 || len(m.Deployments) != 2 || len(m.PriceQueue) != 1 {
 		t.Fatalf("exported models state: %d models, %d versions, %d deployments, %d queued prices",
 			len(m.Models), len(m.Versions), len(m.Deployments), len(m.PriceQueue))
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/client/tx"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
 
 	"github.com/openledger/openledger/ml/train"
 	"github.com/openledger/openledger/storage"
@@ -37,6 +39,11 @@ const (
 	flagKind            = "kind"
 	flagSpanIndex       = "span-index"
 	flagInfluenceSketch = "influence-sketch"
+	flagName            = "name"
+	flagTask            = "task"
+	flagLicense         = "license"
+	flagDeploy          = "deploy"
+	flagDeveloperBps    = "developer-bps"
 )
 
 // NewTxCmd returns the hand-written tx commands; autocli adds the rest.
@@ -55,7 +62,7 @@ func NewTxCmd() *cobra.Command {
 // NewPublishVersionCmd is `tx models publish-version MODEL_ID --manifest manifest.json`.
 func NewPublishVersionCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "publish-version [model-id] --manifest PATH",
+		Use:   "publish-version [model-id|new] --manifest PATH",
 		Short: "Pin a training run's checkpoint and manifest on the local IPFS node and publish them as a model version",
 		Long: `Reads the manifest written by 'openledgerd model train', checks that the checkpoint
 next to it has the size and sha256 the manifest records and that the manifest is in its
@@ -65,8 +72,15 @@ IPFS computed, and submits MsgPublishVersion with the CIDs, digests, engine and 
 
 The kind defaults from the manifest: lora for an adapter run, sft for a run on a --base,
 pretrain otherwise. Name what the run was trained on with --dataset-version DATANET/VERSION
-(repeat for each) and, for a fine-tune, the parent with --parent MODEL/VERSION.`,
-		Example: `  openledgerd tx models publish-version 1 --manifest /tmp/m/manifest.json --dataset-version 1/1 --from alice -y
+(repeat for each) and, for a fine-tune, the parent with --parent MODEL/VERSION.
+
+With "new" instead of a model id, the same transaction first registers the model
+(--name, --task, --license). With --deploy ROYALTY (per 1,000 tokens), the same
+transaction also deploys the new version with --developer-bps for the developer and the
+rest for data. The transaction is atomic: all of it happens or none.`,
+		Example: `  openledgerd tx models publish-version new --name "Tiny proverbs" --license MIT --manifest /tmp/m/manifest.json \
+      --dataset-version 1/1 --deploy 25uopen --developer-bps 3000 --from alice -y
+  openledgerd tx models publish-version 1 --manifest /tmp/m/manifest.json --dataset-version 1/1 --from alice -y
   openledgerd tx models publish-version 1 --manifest /tmp/lora/manifest.json --parent 1/1 --upstream-share-bps 10000 --from alice -y`,
 		Args: cobra.ExactArgs(1),
 		RunE: runPublishVersion,
@@ -78,6 +92,11 @@ pretrain otherwise. Name what the run was trained on with --dataset-version DATA
 	cmd.Flags().String(flagKind, "", "pretrain, sft, lora, dpo or rlhf (default: from the manifest)")
 	cmd.Flags().String(flagSpanIndex, "", "span-attribution index file to pin and record (optional)")
 	cmd.Flags().String(flagInfluenceSketch, "", "influence-attribution sketch file to pin and record (optional)")
+	cmd.Flags().String(flagName, "", "with model id \"new\": the new model's name")
+	cmd.Flags().String(flagTask, "text-generation", "with model id \"new\": the new model's task")
+	cmd.Flags().String(flagLicense, "", "with model id \"new\": the new model's SPDX licence")
+	cmd.Flags().String(flagDeploy, "", "also deploy the version at this royalty per 1,000 tokens, e.g. 25uopen")
+	cmd.Flags().Uint32(flagDeveloperBps, 5_000, "with --deploy: the developer's bps of the royalty (data gets the rest)")
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
 }
@@ -162,9 +181,31 @@ func LoadRun(manifestPath string) (*train.Manifest, []byte, string, string, erro
 }
 
 func runPublishVersion(cmd *cobra.Command, args []string) error {
-	modelID, err := strconv.ParseUint(args[0], 10, 64)
-	if err != nil || modelID == 0 {
-		return fmt.Errorf("model-id %q: must be a positive integer", args[0])
+	newModel := args[0] == "new"
+	var modelID uint64
+	if !newModel {
+		var err error
+		if modelID, err = strconv.ParseUint(args[0], 10, 64); err != nil || modelID == 0 {
+			return fmt.Errorf("model-id %q: must be a positive integer or \"new\"", args[0])
+		}
+	}
+	name, _ := cmd.Flags().GetString(flagName)
+	license, _ := cmd.Flags().GetString(flagLicense)
+	task, _ := cmd.Flags().GetString(flagTask)
+	if newModel && (name == "" || license == "") {
+		return fmt.Errorf("a new model needs --%s and --%s", flagName, flagLicense)
+	}
+	var royalty *sdk.Coin
+	if r, _ := cmd.Flags().GetString(flagDeploy); r != "" {
+		c, err := sdk.ParseCoinNormalized(r)
+		if err != nil {
+			return fmt.Errorf("--%s %q: %w", flagDeploy, r, err)
+		}
+		royalty = &c
+	}
+	devBps, _ := cmd.Flags().GetUint32(flagDeveloperBps)
+	if devBps > types.BpsScale {
+		return fmt.Errorf("--%s %d: at most %d", flagDeveloperBps, devBps, types.BpsScale)
 	}
 	manifestPath, _ := cmd.Flags().GetString(flagManifest)
 	if manifestPath == "" {
@@ -232,15 +273,37 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if (newModel || royalty != nil) && (clientCtx.GenerateOnly || clientCtx.Offline) {
+		return fmt.Errorf("\"new\" and --%s read the chain (next model id, next version): not with --generate-only or --offline", flagDeploy)
+	}
+	nextVersion := uint64(0)
 	// Fail before touching IPFS when the chain would refuse the version.
 	if !clientCtx.GenerateOnly && !clientCtx.Offline {
-		res, err := types.NewQueryClient(clientCtx).Model(ctx, &types.QueryModelRequest{ModelId: modelID})
-		if err != nil {
-			return fmt.Errorf("model %d: %w", modelID, err)
+		mq := types.NewQueryClient(clientCtx)
+		if newModel {
+			// Ids are sequential and never reused: the next one follows the highest.
+			// Should another model take it first, the publish in this tx fails (not
+			// the owner) and the whole tx changes nothing.
+			res, err := mq.Models(ctx, &types.QueryModelsRequest{Pagination: &query.PageRequest{Limit: 1, Reverse: true}})
+			if err != nil {
+				return fmt.Errorf("models: %w", err)
+			}
+			modelID = 1
+			if len(res.Models) > 0 {
+				modelID = res.Models[0].Id + 1
+			}
+			nextVersion = 1
+		} else {
+			res, err := mq.Model(ctx, &types.QueryModelRequest{ModelId: modelID})
+			if err != nil {
+				return fmt.Errorf("model %d: %w", modelID, err)
+			}
+			if res.Model.Owner != msg.Owner {
+				return fmt.Errorf("model %d is owned by %s, not by --from %s", modelID, res.Model.Owner, msg.Owner)
+			}
+			nextVersion = res.Model.LatestVersion + 1
 		}
-		if res.Model.Owner != msg.Owner {
-			return fmt.Errorf("model %d is owned by %s, not by --from %s", modelID, res.Model.Owner, msg.Owner)
-		}
+		msg.ModelId = modelID
 		dq := datanettypes.NewQueryClient(clientCtx)
 		for _, ref := range msg.DatasetVersions {
 			if _, err := dq.DatasetVersion(ctx, &datanettypes.QueryDatasetVersionRequest{DatanetId: ref.DatanetId, Version: ref.Version}); err != nil {
@@ -299,5 +362,19 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+	var msgs []sdk.Msg
+	if newModel {
+		msgs = append(msgs, &types.MsgCreateModel{Owner: msg.Owner, Name: name, Task: task, License: license})
+		fmt.Fprintf(cmd.ErrOrStderr(), "registering model %d %q\n", modelID, name)
+	}
+	msgs = append(msgs, msg)
+	if royalty != nil {
+		msgs = append(msgs, &types.MsgCreateDeployment{
+			Owner: msg.Owner, ModelId: modelID, Version: nextVersion, RoyaltyPerThousandTokens: *royalty,
+			DeveloperBps: devBps, DataBps: types.BpsScale - devBps,
+		})
+		fmt.Fprintf(cmd.ErrOrStderr(), "deploying version %d/%d at %s per 1,000 tokens (developer %d bps, data %d bps)\n",
+			modelID, nextVersion, royalty, devBps, types.BpsScale-devBps)
+	}
+	return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msgs...)
 }
