@@ -77,10 +77,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "WithdrawContribution", Use: "withdraw [contribution-id]", Short: "Withdraw your pending contribution and get the deposit back",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "contribution_id"}},
 				},
-				{
-					RpcMethod: "ReviewContribution", Use: "review [contribution-id] [approve|reject]", Short: "Review a contribution as a curator",
-					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "contribution_id"}, {ProtoField: "decision"}},
-				},
+				{RpcMethod: "ReviewContribution", Skip: true}, // hand-written: `tx datanet review`
 				{
 					RpcMethod: "CreateDatasetVersion", Use: "create-version [datanet-id]", Short: "Freeze the accepted contributions of a READY datanet as a new dataset version",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "datanet_id"}},

@@ -3,6 +3,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ const (
 	flagMinContribs     = "min-contributions"
 	flagMinContributors = "min-contributors"
 	flagMinBytes        = "min-bytes"
+	flagReason          = "reason"
 )
 
 // NewTxCmd returns the `tx datanet` command; autocli adds the generated subcommands.
@@ -37,7 +39,7 @@ func NewTxCmd() *cobra.Command {
 		SuggestionsMinimumDistance: 2,
 		RunE:                       client.ValidateCmd,
 	}
-	cmd.AddCommand(NewCreateDatanetCmd())
+	cmd.AddCommand(NewCreateDatanetCmd(), NewReviewCmd())
 	return cmd
 }
 
@@ -129,4 +131,50 @@ func createMsgFromFlags(cmd *cobra.Command, owner, name, license string) (*types
 		},
 		ContributionDeposit: deposit,
 	}, nil
+}
+
+// NewReviewCmd builds MsgReviewContribution with a readable decision argument.
+func NewReviewCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "review [contribution-id] [approve|reject]",
+		Short: "Review a pending contribution as a curator of its datanet",
+		Long: `Record your verdict on a pending contribution. Once approvals (or rejections) reach the
+datanet's quorum the contribution is accepted (deposit refunded, added to the Merkle tree) or
+rejected (deposit to the community pool). You cannot review your own contribution, nor twice.`,
+		Example: `openledgerd tx datanet review 7 approve --reason "clean, on topic" --from alice`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || id == 0 {
+				return fmt.Errorf("contribution-id %q: must be a positive integer", args[0])
+			}
+			var decision types.ReviewDecision
+			switch strings.ToLower(args[1]) {
+			case "approve", "accept", "yes":
+				decision = types.REVIEW_DECISION_APPROVE
+			case "reject", "no":
+				decision = types.REVIEW_DECISION_REJECT
+			default:
+				return fmt.Errorf("decision %q: must be approve or reject", args[1])
+			}
+			clientCtx, err := client.GetClientTxContext(cmd)
+			if err != nil {
+				return err
+			}
+			curator := clientCtx.GetFromAddress()
+			if curator.Empty() {
+				return fmt.Errorf("--from is required: the curator's key")
+			}
+			curatorStr, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(curator)
+			if err != nil {
+				return err
+			}
+			reason, _ := cmd.Flags().GetString(flagReason)
+			msg := &types.MsgReviewContribution{Curator: curatorStr, ContributionId: id, Decision: decision, Reason: reason}
+			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+		},
+	}
+	cmd.Flags().String(flagReason, "", "why (optional, recorded on chain)")
+	flags.AddTxFlagsToCmd(cmd)
+	return cmd
 }
