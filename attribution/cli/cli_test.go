@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openledger/openledger/ml/checkpoint"
+	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/tokenizer"
 	"github.com/openledger/openledger/storage"
 )
@@ -150,4 +152,53 @@ func writeByteTokenizer(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// The influence path through the commands: sketch build, explain, verify.
+func TestInfluenceCommands(t *testing.T) {
+	dir := t.TempDir()
+	tok := tokenizer.NewByte()
+	cfg, _ := model.Preset("tiny", tok.VocabSize())
+	cfg.ContextLen = 32
+	p, err := model.New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	basePath := filepath.Join(dir, "base.safetensors")
+	baseSHA, err := checkpoint.SaveModel(basePath, p, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := model.NewAdapter(cfg, model.AdapterConfig{Rank: 2, Alpha: 4, Targets: model.DefaultTargets})
+	a.Init(3)
+	for i := range a.Data { // a trained-looking adapter: B non-zero
+		a.Data[i] += float32(i%7-3) * 1e-3
+	}
+	adPath := filepath.Join(dir, "adapter.safetensors")
+	if _, err := checkpoint.SaveAdapter(adPath, a, baseSHA); err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := filepath.Join(dir, "c1.txt"), filepath.Join(dir, "c2.txt")
+	os.WriteFile(c1, []byte("The quick brown fox jumps over the lazy dog. The quick brown fox again."), 0o644)
+	os.WriteFile(c2, []byte("1234567890 numbers and more numbers 0987654321, nothing about animals."), 0o644)
+	sk := filepath.Join(dir, "v1.sketch")
+	if out, err := run(t, "sketch", "build", "-q", "--model", basePath, "--checkpoint", adPath+":500",
+		"--contribution", "1="+c1, "--contribution", "2="+c2, "--datanet", "5", "--version", "1", "--dim", "128", "--out", sk); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	rec := filepath.Join(dir, "rec.pb")
+	args := []string{"--sketches", sk, "--model", basePath, "--checkpoint", adPath + ":500", "--output-text", "the quick brown fox jumps"}
+	text, err := run(t, append([]string{"explain", "--text", "--record-out", rec}, args...)...)
+	if err != nil || !strings.Contains(text, "METHOD_INFLUENCE") {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	if out, err := run(t, append([]string{"verify", rec}, args...)...); err != nil || !strings.HasPrefix(out, "OK") {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+	// Another checkpoint weight is another record.
+	bad := append([]string{"verify", rec}, args...)
+	bad[7] = adPath + ":501"
+	if _, err := run(t, bad...); err == nil || !strings.Contains(err.Error(), "weight") {
+		t.Fatalf("verify with a different checkpoint weight: %v", err)
+	}
 }
