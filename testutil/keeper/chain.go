@@ -74,12 +74,12 @@ func (c *Chain) Sign(i int, msgs ...sdk.Msg) []byte {
 	seq := c.seqs[i]
 	// First round: the signer info (public key, mode, sequence), then the signature.
 	if err := b.SetSignatures(signing.SignatureV2{
-		PubKey: acc.Priv.PubKey(), Data: &signing.SingleSignatureData{SignMode: signing.SignMode_SIGN_MODE_DIRECT}, Sequence: seq,
+		PubKey: acc.Pub, Data: &signing.SingleSignatureData{SignMode: signing.SignMode_SIGN_MODE_DIRECT}, Sequence: seq,
 	}); err != nil {
 		c.TB.Fatal(err)
 	}
 	sig, err := clienttx.SignWithPrivKey(context.Background(), signing.SignMode_SIGN_MODE_DIRECT, authsigning.SignerData{
-		ChainID: ChainID, AccountNumber: c.nums[i], Sequence: seq, Address: acc.Bech32, PubKey: acc.Priv.PubKey(),
+		ChainID: ChainID, AccountNumber: c.nums[i], Sequence: seq, Address: acc.Bech32, PubKey: acc.Pub,
 	}, b, acc.Priv, txCfg, seq)
 	if err != nil {
 		c.TB.Fatal(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/baseapp"
 	"github.com/cosmos/cosmos-sdk/crypto/keys/secp256k1"
+	cryptotypes "github.com/cosmos/cosmos-sdk/crypto/types"
 	simtestutil "github.com/cosmos/cosmos-sdk/testutil/sims"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
@@ -46,6 +47,7 @@ var GenesisTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // Account is a funded genesis account with its key.
 type Account struct {
 	Priv   *secp256k1.PrivKey
+	Pub    cryptotypes.PubKey
 	Addr   sdk.AccAddress
 	Bech32 string
 	Number uint64
@@ -57,7 +59,7 @@ func Accounts(n int) []Account {
 	for i := range out {
 		priv := secp256k1.GenPrivKeyFromSecret([]byte(fmt.Sprintf("openledger test account %d", i)))
 		addr := sdk.AccAddress(priv.PubKey().Address())
-		out[i] = Account{Priv: priv, Addr: addr, Bech32: addr.String(), Number: uint64(i)}
+		out[i] = Account{Priv: priv, Pub: priv.PubKey(), Addr: addr, Bech32: addr.String(), Number: uint64(i)}
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/bech32"
 
 	"github.com/openledger/openledger/x/datanet/types"
 )
@@ -104,7 +105,7 @@ func NewKeeper(
 				Owner: indexes.NewMulti(sb, types.DatanetsByOwnerKey, "datanets_by_owner",
 					sdk.AccAddressKey, collections.Uint64Key,
 					func(_ uint64, d types.Datanet) (sdk.AccAddress, error) {
-						return addressCodec.StringToBytes(d.Owner)
+						return storedAddress(d.Owner)
 					}),
 				Status: indexes.NewMulti(sb, types.DatanetsByStatusKey, "datanets_by_status",
 					collections.Int32Key, collections.Uint64Key,
@@ -119,7 +120,7 @@ func NewKeeper(
 				Contributor: indexes.NewMulti(sb, types.ContributionsByAddrKey, "contributions_by_contributor",
 					sdk.AccAddressKey, collections.Uint64Key,
 					func(_ uint64, c types.Contribution) (sdk.AccAddress, error) {
-						return addressCodec.StringToBytes(c.Contributor)
+						return storedAddress(c.Contributor)
 					}),
 				Status: indexes.NewMulti(sb, types.ContributionsByStatusKey, "contributions_by_status",
 					collections.Int32Key, collections.Uint64Key,
@@ -144,6 +145,15 @@ func NewKeeper(
 	}
 	k.Schema = schema
 	return k
+}
+
+// storedAddress decodes an address the module has already validated (with the
+// address codec, in canonical form) before storing it. Index functions run on every
+// write of a datanet or contribution, so they skip the codec's per-call global
+// config lookup (which costs system calls in this SDK version).
+func storedAddress(s string) (sdk.AccAddress, error) {
+	_, bz, err := bech32.DecodeAndConvert(s)
+	return bz, err
 }
 
 // Authority returns the address allowed to update params.

@@ -75,7 +75,7 @@ func (k Keeper) settle(ctx sdk.Context, c types.Contribution, to types.Contribut
 // appendAccepted adds an accepted contribution to the datanet's tree and totals.
 func (k Keeper) appendAccepted(ctx sdk.Context, d *types.Datanet, c *types.Contribution, contributor sdk.AccAddress) error {
 	c.LeafIndex = d.Stats.AcceptedContributions
-	leaf, err := k.leafHash(*c)
+	leaf, err := types.ContributionLeafHashOf(*c, contributor)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,12 @@ func ContributionLeafHash(c Contribution, ac address.Codec) ([]byte, error) {
 	if err != nil {
 		return nil, ErrInvalidAddress.Wrapf("contributor: %v", err)
 	}
+	return ContributionLeafHashOf(c, addr)
+}
+
+// ContributionLeafHashOf is ContributionLeafHash with the contributor's address
+// bytes already decoded.
+func ContributionLeafHashOf(c Contribution, addr []byte) ([]byte, error) {
 	cidBytes, err := CIDBytes(c.Cid)
 	if err != nil {
 		return nil, err
