@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/ipfs/boxo/files"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/openledger/openledger/attribution"
@@ -173,24 +172,29 @@ func newIndexBuildCommand() *cobra.Command {
 				}
 				cs = append(cs, x)
 			}
-			var bar *progressbar.ProgressBar
+			// A byte progress bar while tokenising (on a terminal, for inputs
+			// of 8 MiB or more, like `ipfs add`), then one line per phase.
+			var total int64
+			for _, c := range cs {
+				total += c.Size
+			}
+			addBytes, finishBar := func(int64) {}, func() {}
+			if !quiet {
+				if a, f := storagecli.ProgressBar(cmd.ErrOrStderr(), total, "tokenising"); a != nil {
+					addBytes, finishBar = a, f
+				}
+			}
+			var last int64
 			progress := func(p spanindex.Progress) {
 				if quiet {
 					return
 				}
 				switch p.Phase {
 				case "tokenize":
-					if bar == nil {
-						bar = progressbar.NewOptions64(p.Total, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-							progressbar.OptionSetDescription("tokenising"), progressbar.OptionShowBytes(true),
-							progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
-					}
-					bar.Set64(p.Done)
+					addBytes(p.Done - last)
+					last = p.Done
 				case "suffix-array", "write":
-					if bar != nil {
-						bar.Finish()
-						bar = nil
-					}
+					finishBar()
 					fmt.Fprintf(cmd.ErrOrStderr(), "%s...\n", p.Phase)
 				}
 			}
@@ -208,14 +212,14 @@ func newIndexBuildCommand() *cobra.Command {
 					return err
 				}
 			}
-			total := st.Tokenize + st.SuffixArray + st.Write
+			elapsed := st.Tokenize + st.SuffixArray + st.Write
 			mb := float64(st.Header.SourceBytes) / 1e6
 			return printJSON(cmd, map[string]any{
 				"path": out, "cid": art.Cid, "sha256": art.Sha256, "size_bytes": art.SizeBytes,
 				"datanet_id": datanet, "version": version, "contributions": len(cs),
 				"source_bytes": st.Header.SourceBytes, "tokens": st.Header.Tokens(),
 				"bytes_per_token": round2(st.BytesPerToken()),
-				"seconds":         round2(total.Seconds()), "mb_per_s": round2(mb / total.Seconds()),
+				"seconds":         round2(elapsed.Seconds()), "mb_per_s": round2(mb / elapsed.Seconds()),
 			})
 		},
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/openledger/openledger/attribution"
 	"github.com/openledger/openledger/attribution/influence"
@@ -416,6 +417,9 @@ func newSketchBuildCommand() *cobra.Command {
 			}
 			p.Seed = seed
 			var bar *progressbar.ProgressBar
+			if f, ok := cmd.ErrOrStderr().(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+				quiet = true // no bar when stderr is not a terminal
+			}
 			progress := func(done, total int) {
 				if quiet {
 					return
