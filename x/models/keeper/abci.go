@@ -2,6 +2,7 @@ package keeper
 
 import (
 	"context"
+	"errors"
 
 	"cosmossdk.io/collections"
 
@@ -49,6 +50,9 @@ func (k Keeper) applyPrice(ctx sdk.Context, key collections.Pair[int64, uint64])
 		return err
 	}
 	d, err := k.GetDeployment(ctx, key.K2())
+	if errors.Is(err, types.ErrDeploymentNotFound) {
+		return nil // stale entry (only reachable through corrupted state): dropped
+	}
 	if err != nil {
 		return err
 	}

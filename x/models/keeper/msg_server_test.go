@@ -597,3 +597,31 @@ func TestUpdateParams(t *testing.T) {
 }
 
 var _ = keeper.CurrentPrice
+
+// TestEndBlockerSkipsStaleEntries: entries for a missing deployment or one without a
+// pending price are dropped, and the valid entry beside them is still applied.
+func TestEndBlockerSkipsStaleEntries(t *testing.T) {
+	f := newFixture(t)
+	ds := f.datasetVersion()
+	id := f.createModel(f.alice)
+	f.publish(f.publishMsg(f.alice, id, ds))
+	for i := 0; i < 2; i++ {
+		_, err := f.msg.CreateDeployment(f.ctx, &types.MsgCreateDeployment{Owner: f.alice, ModelId: id, Version: 1,
+			RoyaltyPerThousandTokens: royalty(1), DeveloperBps: 10_000})
+		require.NoError(t, err)
+	}
+	price := royalty(9)
+	up, err := f.msg.UpdateDeployment(f.ctx, &types.MsgUpdateDeployment{Owner: f.alice, DeploymentId: 2, RoyaltyPerThousandTokens: &price})
+	require.NoError(t, err)
+	require.NoError(t, f.k.PriceQueue.Set(f.ctx, joinQ(up.EffectiveHeight, 77))) // no such deployment
+	require.NoError(t, f.k.PriceQueue.Set(f.ctx, joinQ(up.EffectiveHeight, 1)))  // nothing pending
+	f.ctx = f.ctx.WithBlockHeight(up.EffectiveHeight)
+	require.NoError(t, f.k.EndBlocker(f.ctx))
+	gs, err := f.k.ExportGenesis(f.ctx)
+	require.NoError(t, err)
+	require.Empty(t, gs.PriceQueue)
+	d, err := f.k.GetDeployment(f.ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, price, d.RoyaltyPerThousandTokens)
+	f.checkInvariants()
+}
