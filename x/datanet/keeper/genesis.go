@@ -32,6 +32,12 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 		if _, err := k.parseAddress("owner", d.Owner); err != nil {
 			return err
 		}
+		// Curators are compared as strings: a non-canonical one could never review.
+		for _, c := range d.Curation.Curators {
+			if _, err := k.parseAddress("curators", c); err != nil {
+				return err
+			}
+		}
 		if err := k.Datanets.Set(ctx, d.Id, d); err != nil {
 			return err
 		}

@@ -211,6 +211,9 @@ func TestGenesisCorrupted(t *testing.T) {
 		{"next contribution id reused", func(gs *types.GenesisState) { gs.NextContributionId-- }, types.ErrInvalidGenesis},
 		{"owner not an address", func(gs *types.GenesisState) { gs.Datanets[0].Owner = "open1nope" }, types.ErrInvalidAddress},
 		{"owner upper-cased", func(gs *types.GenesisState) { gs.Datanets[0].Owner = strings.ToUpper(gs.Datanets[0].Owner) }, types.ErrInvalidAddress},
+		{"curator upper-cased", func(gs *types.GenesisState) {
+			gs.Datanets[0].Curation.Curators[0] = strings.ToUpper(gs.Datanets[0].Curation.Curators[0])
+		}, types.ErrInvalidAddress},
 		{"reviewer not an address", func(gs *types.GenesisState) { gs.Reviews[0].Curator = "x" }, types.ErrInvalidAddress},
 	}
 	// The uncorrupted state imports cleanly over a cleared store.

@@ -364,3 +364,42 @@ func leafOf(t *testing.T, e *env, ctx sdk.Context, id uint64) []byte {
 	}
 	return h
 }
+
+// TestZeroDeposit covers a datanet without a deposit (governance set the minimum to
+// zero): nothing is escrowed, and every outcome settles without moving money.
+func TestZeroDeposit(t *testing.T) {
+	e := newEnv(t)
+	ctx := tk.Branch(e.Ctx)
+	p := types.DefaultParams()
+	p.MinDeposit = tk.Deposit(0)
+	if _, err := e.Msg.UpdateParams(ctx, &types.MsgUpdateParams{Authority: e.Authority, Params: p}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.collecting()
+	m.ContributionDeposit = tk.Deposit(0)
+	id := e.CreateDatanet(ctx, m)
+	pool, escrow, alice := e.CommunityPool(ctx), e.Escrow(ctx), e.Balance(ctx, e.alice)
+	accepted := e.accept(ctx, e.alice, id, "free accepted")
+	rejected := e.Submit(ctx, e.alice, id, "free rejected")
+	e.Review(ctx, e.curA, rejected, types.REVIEW_DECISION_REJECT)
+	e.Review(ctx, e.curB, rejected, types.REVIEW_DECISION_REJECT)
+	expired := e.Submit(ctx, e.alice, id, "free expired")
+	if err := e.K.EndBlocker(ctx.WithBlockHeight(e.Contribution(ctx, expired).ReviewDeadline + 1)); err != nil {
+		t.Fatal(err)
+	}
+	for cid, want := range map[uint64]types.ContributionStatus{
+		accepted: types.CONTRIBUTION_STATUS_ACCEPTED, rejected: types.CONTRIBUTION_STATUS_REJECTED, expired: types.CONTRIBUTION_STATUS_EXPIRED,
+	} {
+		if c := e.Contribution(ctx, cid); c.Status != want || !c.Deposit.IsZero() {
+			t.Fatalf("contribution %d: %s deposit %s", cid, c.Status, c.Deposit)
+		}
+	}
+	if !e.CommunityPool(ctx).Equal(pool) || !e.Escrow(ctx).Equal(escrow) || !e.Balance(ctx, e.alice).Equal(alice) {
+		t.Fatal("money moved")
+	}
+	res, err := e.Query.PendingDeposits(ctx, &types.QueryPendingDepositsRequest{})
+	if err != nil || !res.Total.IsZero() {
+		t.Fatalf("pending deposits %+v %v", res, err)
+	}
+	e.CheckInvariants(ctx)
+}
