@@ -383,15 +383,14 @@ func (t *tokenWriter) put(v int32) error {
 // function of each chunk, so caching never changes the result).
 type encoder struct {
 	tok    *tokenizer.Tokenizer
-	caches []map[string][]int32
+	caches []*chunkCache
+	bufs   [][]byte // one block buffer per worker
 }
 
-const maxCacheEntries = 1 << 20
-
 func newEncoder(tok *tokenizer.Tokenizer, workers int) *encoder {
-	e := &encoder{tok: tok, caches: make([]map[string][]int32, workers)}
+	e := &encoder{tok: tok, caches: make([]*chunkCache, workers), bufs: make([][]byte, workers)}
 	for i := range e.caches {
-		e.caches[i] = map[string][]int32{}
+		e.caches[i] = newChunkCache()
 	}
 	return e
 }
@@ -402,21 +401,89 @@ func (e *encoder) encodeBlock(w int, b []byte, out []int32) []int32 {
 		n := chunkLen(b)
 		c := b[:n]
 		b = b[n:]
-		if ids, ok := cache[string(c)]; ok {
+		h := hashChunk(c)
+		if ids, ok := cache.get(h, c); ok {
 			out = append(out, ids...)
 			continue
 		}
 		raw := e.tok.Encode(c)
-		ids := make([]int32, len(raw))
-		for i, x := range raw {
-			ids[i] = int32(x)
+		start := len(out)
+		for _, x := range raw {
+			out = append(out, int32(x))
 		}
-		if len(cache) < maxCacheEntries {
-			cache[string(c)] = ids
-		}
-		out = append(out, ids...)
+		cache.put(h, c, out[start:])
 	}
 	return out
+}
+
+// chunkCache is an open-addressing table from chunk bytes to token ids,
+// with keys and values in arenas (no per-entry allocation). It stops
+// growing at maxCacheEntries.
+type chunkCache struct {
+	slots []cacheSlot // power of two
+	keys  []byte
+	vals  []int32
+	n     int
+}
+
+type cacheSlot struct {
+	hash       uint64
+	koff, voff uint32
+	klen, vlen uint16
+}
+
+const maxCacheEntries = 1 << 19
+
+func newChunkCache() *chunkCache { return &chunkCache{slots: make([]cacheSlot, 1<<12)} }
+
+func hashChunk(c []byte) uint64 {
+	h := uint64(14695981039346656037) // FNV-1a
+	for _, x := range c {
+		h ^= uint64(x)
+		h *= 1099511628211
+	}
+	return h | 1 // 0 marks an empty slot
+}
+
+func (t *chunkCache) get(h uint64, c []byte) ([]int32, bool) {
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.hash == 0 {
+			return nil, false
+		}
+		if s.hash == h && int(s.klen) == len(c) && string(t.keys[s.koff:s.koff+uint32(s.klen)]) == string(c) {
+			return t.vals[s.voff : s.voff+uint32(s.vlen)], true
+		}
+	}
+}
+
+func (t *chunkCache) put(h uint64, c []byte, ids []int32) {
+	if t.n >= maxCacheEntries || len(t.keys)+len(c) > 1<<31 || len(t.vals)+len(ids) > 1<<31 {
+		return
+	}
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.slots = make([]cacheSlot, 2*len(old))
+		for _, s := range old {
+			if s.hash != 0 {
+				t.insert(s)
+			}
+		}
+	}
+	t.insert(cacheSlot{hash: h, koff: uint32(len(t.keys)), klen: uint16(len(c)), voff: uint32(len(t.vals)), vlen: uint16(len(ids))})
+	t.keys = append(t.keys, c...)
+	t.vals = append(t.vals, ids...)
+	t.n++
+}
+
+func (t *chunkCache) insert(s cacheSlot) {
+	mask := uint64(len(t.slots) - 1)
+	i := s.hash & mask
+	for t.slots[i].hash != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = s
 }
 
 // encodeStream tokenises one contribution into tw and returns its byte size.
@@ -439,9 +506,15 @@ func (e *encoder) encodeStream(ctx context.Context, c Contribution, tw *tokenWri
 		// last, possibly incomplete, chunk is carried to the next block).
 		var blocks [][]byte
 		for len(blocks) < W && !eof {
-			buf := make([]byte, len(carry), len(carry)+blockSize)
-			copy(buf, carry)
-			k, err := io.ReadFull(r, buf[len(carry):cap(buf)])
+			// Block buffers are reused across batches (a batch is encoded
+			// before the next one is read); carry is a copy.
+			buf := e.bufs[len(blocks)]
+			if cap(buf) < len(carry)+blockSize {
+				buf = make([]byte, 0, len(carry)+blockSize)
+				e.bufs[len(blocks)] = buf
+			}
+			buf = append(buf[:0], carry...)
+			k, err := io.ReadFull(r, buf[len(carry):len(carry)+blockSize])
 			buf = buf[:len(carry)+k]
 			size += int64(k)
 			if k > 0 {
