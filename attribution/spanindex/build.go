@@ -131,17 +131,18 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 		}
 	}
 
-	// 1. Tokenise into a temporary int32 file.
-	t0 := time.Now()
-	tokFile, err := os.CreateTemp(tmpDir, ".spanindex-tokens-*")
-	if err != nil {
-		return nil, fmt.Errorf("spanindex: %w", err)
+	maxMem := opt.MaxMemory
+	if maxMem <= 0 {
+		maxMem = 2 << 30
 	}
-	defer os.Remove(tokFile.Name())
-	defer tokFile.Close()
+
+	// 1. Tokenise: in memory while 8 bytes per token fit MaxMemory, else
+	// spilled to a temporary int32 file.
+	t0 := time.Now()
 	starts := make([]uint64, len(contributions))
 	sizes := make([]uint64, len(contributions))
-	tw := &tokenWriter{w: bufio.NewWriterSize(tokFile, 1<<20)}
+	tw := &tokenWriter{narrow: V+1 <= 1<<16, memLimit: uint64(maxMem / 8), tmpDir: tmpDir}
+	defer tw.close()
 	enc := newEncoder(opt.Tokenizer, workers)
 	var done int64
 	for i, c := range contributions {
@@ -154,64 +155,31 @@ func Build(ctx context.Context, path string, contributions []Contribution, opt B
 			return nil, fmt.Errorf("spanindex: contribution %d: %w", c.ID, err)
 		}
 		sizes[i] = uint64(n)
-		if err := tw.put(int32(V)); err != nil {
+		if err := tw.put([]int32{int32(V)}); err != nil {
 			return nil, err
 		}
 		if tw.n > MaxPositions {
 			return nil, fmt.Errorf("spanindex: corpus exceeds %d tokens", MaxPositions)
 		}
 	}
-	if err := tw.w.Flush(); err != nil {
-		return nil, fmt.Errorf("spanindex: %w", err)
+	if tw.w != nil {
+		if err := tw.w.Flush(); err != nil {
+			return nil, fmt.Errorf("spanindex: %w", err)
+		}
 	}
 	n := int(tw.n)
 	tokenizeDur := time.Since(t0)
 
-	// 2. Suffix array over memory-mapped temporary files.
+	// 2. Suffix array: on the heap, or over memory-mapped temporary files.
 	progress(Progress{Phase: "suffix-array"})
 	t1 := time.Now()
 	var text, sa []int32
 	var text16 []uint16 // the heap text when V+1 <= 65536
-	maxMem := opt.MaxMemory
-	if maxMem <= 0 {
-		maxMem = 2 << 30
-	}
-	if int64(n)*8 <= maxMem {
-		// Small enough: read the tokens back into the heap (page faults on
-		// mapped temporary files cost more than the sort itself).
-		if _, err := tokFile.Seek(0, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("spanindex: %w", err)
-		}
-		buf := bufio.NewReaderSize(tokFile, 1<<20)
-		var b [4]byte
-		next := func() (uint32, error) {
-			if _, err := io.ReadFull(buf, b[:]); err != nil {
-				return 0, fmt.Errorf("spanindex: reading tokens back: %w", err)
-			}
-			return binary.LittleEndian.Uint32(b[:]), nil
-		}
-		if V+1 <= 1<<16 {
-			text16 = make([]uint16, n)
-			for i := range text16 {
-				v, err := next()
-				if err != nil {
-					return nil, err
-				}
-				text16[i] = uint16(v)
-			}
-		} else {
-			text = make([]int32, n)
-			for i := range text {
-				v, err := next()
-				if err != nil {
-					return nil, err
-				}
-				text[i] = int32(v)
-			}
-		}
+	if tw.file == nil {
+		text16, text = tw.mem16, tw.mem32
 		sa = make([]int32, n)
 	} else {
-		textMap, err := mmapFile(tokFile, 4*n, false)
+		textMap, err := mmapFile(tw.file, 4*n, false)
 		if err != nil {
 			return nil, err
 		}
@@ -365,17 +333,73 @@ func dirOf(path string) string {
 	return "."
 }
 
+// tokenWriter collects the token sequence in memory (uint16 when the
+// alphabet allows) until memLimit tokens, then spills everything to a
+// temporary file of little-endian int32 and continues there.
 type tokenWriter struct {
-	w *bufio.Writer
-	n uint64
-	b [4]byte
+	narrow   bool
+	mem16    []uint16
+	mem32    []int32
+	memLimit uint64
+	tmpDir   string
+	file     *os.File
+	w        *bufio.Writer
+	n        uint64
+	b        [4]byte
 }
 
-func (t *tokenWriter) put(v int32) error {
-	binary.LittleEndian.PutUint32(t.b[:], uint32(v))
-	t.n++
-	_, err := t.w.Write(t.b[:])
-	return err
+func (t *tokenWriter) put(ids []int32) error {
+	if t.file == nil && t.n+uint64(len(ids)) > t.memLimit {
+		if err := t.spill(); err != nil {
+			return err
+		}
+	}
+	t.n += uint64(len(ids))
+	switch {
+	case t.file != nil:
+		for _, v := range ids {
+			binary.LittleEndian.PutUint32(t.b[:], uint32(v))
+			if _, err := t.w.Write(t.b[:]); err != nil {
+				return err
+			}
+		}
+	case t.narrow:
+		for _, v := range ids {
+			t.mem16 = append(t.mem16, uint16(v))
+		}
+	default:
+		t.mem32 = append(t.mem32, ids...)
+	}
+	return nil
+}
+
+func (t *tokenWriter) spill() error {
+	f, err := os.CreateTemp(t.tmpDir, ".spanindex-tokens-*")
+	if err != nil {
+		return fmt.Errorf("spanindex: %w", err)
+	}
+	t.file, t.w = f, bufio.NewWriterSize(f, 1<<20)
+	for _, v := range t.mem16 {
+		binary.LittleEndian.PutUint32(t.b[:], uint32(v))
+		if _, err := t.w.Write(t.b[:]); err != nil {
+			return err
+		}
+	}
+	for _, v := range t.mem32 {
+		binary.LittleEndian.PutUint32(t.b[:], uint32(v))
+		if _, err := t.w.Write(t.b[:]); err != nil {
+			return err
+		}
+	}
+	t.mem16, t.mem32 = nil, nil
+	return nil
+}
+
+func (t *tokenWriter) close() {
+	if t.file != nil {
+		t.file.Close()
+		os.Remove(t.file.Name())
+	}
 }
 
 // encoder tokenises streams block by block, several blocks in parallel,
@@ -546,10 +570,8 @@ func (e *encoder) encodeStream(ctx context.Context, c Contribution, tw *tokenWri
 		}
 		wg.Wait()
 		for i := range blocks {
-			for _, id := range outs[i] {
-				if err := tw.put(id); err != nil {
-					return 0, err
-				}
+			if err := tw.put(outs[i]); err != nil {
+				return 0, err
 			}
 		}
 	}
