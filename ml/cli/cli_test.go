@@ -73,6 +73,13 @@ func TestCommandTree(t *testing.T) {
 	if e := mustRun(t, "eval", "--model", out, "--data", corpus); !strings.Contains(e, "perplexity") {
 		t.Fatalf("eval: %s", e)
 	}
+	var ev struct {
+		Tokens int     `json:"tokens"`
+		Loss   float64 `json:"loss"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "eval", "--model", out, "--data", corpus, "--json")), &ev); err != nil || ev.Tokens == 0 || ev.Loss <= 0 {
+		t.Fatalf("eval --json: %v %+v", err, ev)
+	}
 	if i := mustRun(t, "inspect", out); !strings.Contains(i, "openledger-ml-model/1") || !strings.Contains(i, "h.0.attn.qkv.w") {
 		t.Fatalf("inspect: %s", i)
 	}
@@ -86,8 +93,12 @@ func TestCommandTree(t *testing.T) {
 
 	// LoRA adapter on the trained base, then generate with it.
 	ad := filepath.Join(t.TempDir(), "a")
-	mustRun(t, "train", "--data", "../testdata/corpus/fortunes.txt", "--base", out, "--lora-rank", "2", "--out", ad,
-		"--steps", "3", "--batch", "2", "--seq", "16")
+	var to TrainOutput
+	tj := mustRun(t, "train", "--data", "../testdata/corpus/fortunes.txt", "--base", out, "--lora-rank", "2", "--out", ad,
+		"--steps", "3", "--batch", "2", "--seq", "16", "--json")
+	if err := json.Unmarshal([]byte(tj), &to); err != nil || len(to.CheckpointSHA256) != 64 || !strings.HasSuffix(to.Checkpoint, train.AdapterFile) {
+		t.Fatalf("train --json: %v %s", err, tj)
+	}
 	mustRun(t, "generate", "--model", out, "--adapter", filepath.Join(ad, train.AdapterFile), "--prompt", "Why", "--max-tokens", "5")
 	if v := mustRun(t, "verify-training", filepath.Join(ad, train.ManifestFile)); !strings.Contains(v, "verification OK") {
 		t.Fatalf("verify LoRA: %s", v)

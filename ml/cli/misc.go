@@ -37,6 +37,7 @@ func newEvalCommand() *cobra.Command {
 		mf           modelFlags
 		data         []string
 		seq, windows int
+		asJSON       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval --model PATH --data PATH...",
@@ -62,6 +63,10 @@ func newEvalCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
+					"tokens": n, "loss": loss, "perplexity": train.Perplexity(loss)})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "tokens %d  loss %.4f nats/token  perplexity %.3f  ≈%.4f bits/byte (at the text's mean bytes per token)\n",
 				n, loss, train.Perplexity(loss), loss*float64(len(toks))/float64(len(b))/0.6931471805599453)
 			return nil
@@ -72,6 +77,7 @@ func newEvalCommand() *cobra.Command {
 	fl.StringSliceVar(&data, "data", nil, "text files to evaluate on")
 	fl.IntVar(&seq, "seq", 0, "window length (0: the model context)")
 	fl.IntVar(&windows, "windows", 64, "maximum number of windows")
+	fl.BoolVar(&asJSON, "json", false, "print tokens, loss and perplexity as JSON")
 	return cmd
 }
 

@@ -35,7 +35,7 @@ type trainFlags struct {
 	seed                    uint64
 	h                       train.Hyper
 	workers, saveEvery      int
-	resume                  bool
+	resume, asJSON          bool
 }
 
 func newTrainCommand() *cobra.Command {
@@ -54,7 +54,7 @@ func newTrainCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runTraining(ctx, cmd, spec, train.Options{OutDir: f.out, Workers: f.workers, SaveEvery: f.saveEvery, Resume: f.resume})
+			return runTraining(ctx, cmd, spec, train.Options{OutDir: f.out, Workers: f.workers, SaveEvery: f.saveEvery, Resume: f.resume}, f.asJSON)
 		},
 	}
 	fl := cmd.Flags()
@@ -83,6 +83,7 @@ func newTrainCommand() *cobra.Command {
 	fl.IntVar(&f.workers, "workers", 0, "goroutines (default: all cores; never changes the result)")
 	fl.IntVar(&f.saveEvery, "save-every", 50, "write a resumable trainer state every N steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "resume from the trainer state in --out")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON (paths, digests, losses)")
 	return cmd
 }
 
@@ -175,7 +176,20 @@ func parseConfigIgnoringVocab(b []byte) (model.Config, error) {
 	return model.ParseConfig(nb)
 }
 
-func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt train.Options) error {
+// TrainOutput is what `model train --json` prints.
+type TrainOutput struct {
+	Checkpoint       string  `json:"checkpoint"`
+	CheckpointSHA256 string  `json:"checkpoint_sha256"`
+	Manifest         string  `json:"manifest"`
+	ManifestSHA256   string  `json:"manifest_sha256"`
+	LossCurve        string  `json:"loss_curve"`
+	TokensSeen       int64   `json:"tokens_seen"`
+	FinalLoss        float64 `json:"final_loss"`
+	EvalLoss         float64 `json:"eval_loss"`
+	EvalPerplexity   float64 `json:"eval_perplexity"`
+}
+
+func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt train.Options, asJSON bool) error {
 	var bar *progressbar.ProgressBar
 	if stderrIsTerminal(cmd) {
 		bar = progressbar.NewOptions(spec.Hyper.Steps,
@@ -208,6 +222,15 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 		return err
 	}
 	w := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(TrainOutput{
+			Checkpoint: filepath.Join(opt.OutDir, m.Checkpoint.File), CheckpointSHA256: m.Checkpoint.SHA256,
+			Manifest: filepath.Join(opt.OutDir, train.ManifestFile), ManifestSHA256: res.ManifestSHA256,
+			LossCurve: curve, TokensSeen: m.TokensSeen, FinalLoss: m.FinalLoss, EvalLoss: m.EvalLoss, EvalPerplexity: m.EvalPerplexity,
+		})
+	}
 	fmt.Fprintf(w, "checkpoint     %s\n", filepath.Join(opt.OutDir, m.Checkpoint.File))
 	fmt.Fprintf(w, "sha256         %s\n", m.Checkpoint.SHA256)
 	fmt.Fprintf(w, "manifest       %s (sha256 %s)\n", filepath.Join(opt.OutDir, train.ManifestFile), res.ManifestSHA256)
