@@ -56,7 +56,7 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 		projectBackward(ws, ws.dact, G.PW, G.PB,
 			ws.dres, la.act, L.PW, n, f, d, lo[3], glo[3], la.u[3], scale)
 		for i, v := range la.pre[:n*f] {
-			ws.dact[i] = float32(ws.dact[i] * geluGrad(v))
+			ws.dact[i] = float32(ws.dact[i] * geluGrad(v, la.th[i]))
 		}
 		projectBackward(ws, ws.dtmp, G.FCW, G.FCB,
 			ws.dact, la.ln2, L.FCW, n, d, f, lo[2], glo[2], la.u[2], scale)

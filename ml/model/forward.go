@@ -16,6 +16,7 @@ type layerActs struct {
 	xmid              []float32 // [n, d] residual after attention
 	ln2, mean2, rstd2 []float32
 	pre, act          []float32 // [n, dff] before and after GELU
+	th                []float64 // [n, dff] tanh inside GELU, for the backward pass
 	xout              []float32 // [n, d]
 	u                 [4][]float32
 }
@@ -54,7 +55,7 @@ func NewWorkspace(cfg Config, n, r int) *Workspace {
 		la.att = make([]float32, n*d)
 		la.xmid = make([]float32, n*d)
 		la.ln2, la.mean2, la.rstd2 = make([]float32, n*d), make([]float32, n), make([]float32, n)
-		la.pre, la.act = make([]float32, n*f), make([]float32, n*f)
+		la.pre, la.act, la.th = make([]float32, n*f), make([]float32, n*f), make([]float64, n*f)
 		la.xout = make([]float32, n*d)
 		if r > 0 {
 			for k := range la.u {
@@ -161,7 +162,7 @@ func forward(p *Params, a *Adapter, ws *Workspace, tokens []int, pos0 int, c *Ca
 		layerNorm(la.ln2, la.mean2, la.rstd2, la.xmid, L.LN2G, L.LN2B, n, d, cfg.LNEps)
 		project(la.pre, la.ln2, L.FCW, L.FCB, n, d, f, lo[2], la.u[2], scale, r)
 		for i, v := range la.pre[:n*f] {
-			la.act[i] = gelu(v)
+			la.act[i], la.th[i] = gelu(v)
 		}
 		project(ws.tmp, la.act, L.PW, L.PB, n, f, d, lo[3], la.u[3], scale, r)
 		for i := range la.xout[:n*d] {
@@ -241,6 +242,7 @@ func attendRow(out, pr, q []float32, src kv, hoff, hd int, scale float32) {
 // targets and, when dlogits is non-nil, writes gscale * (softmax - onehot).
 func crossEntropy(dlogits, logits []float32, targets []int, V int, gscale float32) float64 {
 	var loss float64
+	e := make([]float64, V)
 	for t, tgt := range targets {
 		row := logits[t*V : t*V+V]
 		mx := row[0]
@@ -250,14 +252,15 @@ func crossEntropy(dlogits, logits []float32, targets []int, V int, gscale float3
 			}
 		}
 		var z float64
-		for _, v := range row {
-			z += Exp(float64(v - mx))
+		for v, x := range row {
+			e[v] = Exp(float64(x - mx))
+			z += e[v]
 		}
 		loss += Log(z) + float64(mx) - float64(row[tgt])
 		if dlogits != nil {
 			dr := dlogits[t*V : t*V+V]
-			for v, x := range row {
-				pv := float32(Exp(float64(x-mx)) / z)
+			for v := range row {
+				pv := float32(e[v] / z)
 				if v == tgt {
 					pv -= 1
 				}

@@ -177,18 +177,18 @@ const (
 	geluK = 0.044715
 )
 
-// gelu is the tanh approximation used by GPT-2, computed in float64.
-func gelu(x float32) float32 {
-	v := float64(x)
-	u := geluC * float64(v+float64(geluK*float64(v*float64(v*v))))
-	return float32(0.5 * float64(v*float64(1+tanh(u))))
-}
-
-// geluGrad is d gelu(x) / dx.
-func geluGrad(x float32) float32 {
+// gelu is the tanh approximation used by GPT-2, computed in float64. It
+// also returns the tanh value, which geluGrad reuses.
+func gelu(x float32) (float32, float64) {
 	v := float64(x)
 	u := geluC * float64(v+float64(geluK*float64(v*float64(v*v))))
 	th := tanh(u)
+	return float32(0.5 * float64(v*float64(1+th))), th
+}
+
+// geluGrad is d gelu(x) / dx, given th = tanh(u(x)) from gelu.
+func geluGrad(x float32, th float64) float32 {
+	v := float64(x)
 	du := geluC * float64(1+float64(3*geluK*float64(v*v)))
 	return float32(float64(0.5*float64(1+th)) + float64(0.5*float64(v*float64(float64(1-float64(th*th))*du))))
 }
