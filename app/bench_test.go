@@ -23,9 +23,10 @@ const benchTxsPerBlock = 200
 // of signed MsgSubmitContribution and MsgReviewContribution txs (each review
 // reaches the quorum: refund, Merkle append) and blocks of signed bank sends, each
 // through FinalizeBlock and Commit with the ante handler. Signing and the garbage
-// collection of its garbage happen outside the timed part. It reports the tx/s of both and their ratio.
+// collection of its garbage happen outside the timed part. It reports the tx/s of
+// both (wall clock and per CPU-second) and their ratios; docs/benchmarks.md has figures.
 //
-//	go test ./app/ -run '^$' -bench BenchmarkDatanetVsBankSends -benchtime 5x
+//	go test ./app/ -run '^$' -bench BenchmarkDatanetVsBankSends -benchtime 10x -count 3
 func BenchmarkDatanetVsBankSends(b *testing.B) {
 	const (
 		contributors = benchTxsPerBlock
