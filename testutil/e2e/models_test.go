@@ -67,6 +67,37 @@ func TestModelFactoryStory(t *testing.T) {
 	if out, err := c.Run(args...); err != nil {
 		t.Fatalf("model train: %v\n%s", err, out)
 	}
+	// The same run in one command: `model train --dataset-version` fetches and verifies
+	// the contributions itself, and gives the same checkpoint.
+	direct := filepath.Join(dir, "direct")
+	if out, err := c.Run("model", "train", "--dataset-version", dn+"/1", "--node", "tcp://127.0.0.1:"+strconv.Itoa(c.RPCPort),
+		"--out", direct, "--preset", "tiny", "--tokenizer", "byte", "--steps", "3", "--seq", "16", "--batch", "2"); err != nil {
+		t.Fatalf("model train --dataset-version: %v\n%s", err, out)
+	}
+	checkpointOf := func(run string) string {
+		bz, err := os.ReadFile(filepath.Join(run, "manifest.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			Inputs []struct {
+				CID string `json:"cid"`
+			} `json:"inputs"`
+			Checkpoint struct {
+				SHA256 string `json:"sha256"`
+			} `json:"checkpoint"`
+		}
+		if err := json.Unmarshal(bz, &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Inputs) != 1 || m.Inputs[0].CID != cid {
+			t.Fatalf("%s manifest inputs: %+v", run, m.Inputs)
+		}
+		return m.Checkpoint.SHA256
+	}
+	if a, b := checkpointOf(base), checkpointOf(direct); a == "" || a != b {
+		t.Fatalf("checkpoints differ: %s vs %s", a, b)
+	}
 
 	res = c.MustTx("bob", "models", "create", "Tiny proverbs", "text-generation", "MIT", "--description", "A tiny model of proverbs")
 	model := res.Attr("openledger.models.v1.EventModelCreated", "model_id")

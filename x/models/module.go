@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	gwruntime "github.com/grpc-ecosystem/grpc-gateway/runtime"
-	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
 	"cosmossdk.io/core/appmodule"
@@ -19,7 +18,6 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/cosmos/cosmos-sdk/types/module"
 
-	"github.com/openledger/openledger/x/models/client/cli"
 	"github.com/openledger/openledger/x/models/keeper"
 	"github.com/openledger/openledger/x/models/types"
 )
@@ -68,12 +66,6 @@ func (AppModule) RegisterGRPCGatewayRoutes(clientCtx client.Context, mux *gwrunt
 		panic(err)
 	}
 }
-
-// GetTxCmd returns the hand-written tx commands (publish-version); autocli adds the rest.
-func (AppModule) GetTxCmd() *cobra.Command { return cli.NewTxCmd() }
-
-// GetQueryCmd returns the hand-written query commands (fetch-dataset); autocli adds the rest.
-func (AppModule) GetQueryCmd() *cobra.Command { return cli.NewQueryCmd() }
 
 // RegisterServices registers the Msg and Query services.
 func (am AppModule) RegisterServices(registrar grpc.ServiceRegistrar) error {

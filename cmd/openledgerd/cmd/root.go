@@ -18,6 +18,7 @@ import (
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/openledger/openledger/app"
+	modelsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/models"
 )
 
 // EnvPrefix prefixes environment variables that set flags (OPENLEDGERD_HOME, …).
@@ -94,5 +95,14 @@ func NewRootCmd() *cobra.Command {
 func addPorcelain(rootCmd *cobra.Command) {
 	if datanetTx, _, err := rootCmd.Find([]string{"tx", "datanet"}); err == nil && datanetTx.Name() == "datanet" {
 		datanetTx.AddCommand(NewContributeCmd())
+	}
+	if modelsTx, _, err := rootCmd.Find([]string{"tx", "models"}); err == nil && modelsTx.Name() == "models" {
+		modelsTx.AddCommand(modelsporcelain.NewPublishVersionCmd())
+	}
+	if modelsQuery, _, err := rootCmd.Find([]string{"query", "models"}); err == nil && modelsQuery.Name() == "models" {
+		modelsQuery.AddCommand(modelsporcelain.NewFetchDatasetCmd())
+	}
+	if train, _, err := rootCmd.Find([]string{"model", "train"}); err == nil && train.Name() == "train" {
+		modelsporcelain.AddDatasetVersionFlag(train)
 	}
 }

@@ -1,7 +1,7 @@
 // Package cli holds the hand-written commands of the models module: the
 // ModelFactory porcelain that turns a training run into a published version.
 // Autocli generates every other command.
-package cli
+package models
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package cli_test
+package models_test
 
 import (
 	"os"
@@ -8,9 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	cli "github.com/openledger/openledger/cmd/openledgerd/porcelain/models"
 	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/train"
-	"github.com/openledger/openledger/x/models/client/cli"
 	"github.com/openledger/openledger/x/models/types"
 )
 
