@@ -147,6 +147,22 @@ func TestCommandTree(t *testing.T) {
 	if o := mustRun(t, "tokenizer", "train", "--data", corpus, "--vocab", "280", "--out", tok); !strings.Contains(o, "vocab 280") {
 		t.Fatalf("tokenizer train: %s", o)
 	}
+	// A model trained with that tokenizer file, verified from its manifest.
+	out2 := filepath.Join(t.TempDir(), "m2")
+	mustRun(t, "train", "--data", corpus, "--out", out2, "--config", cfg, "--tokenizer", tok, "--steps", "2", "--batch", "2", "--seq", "16")
+	if i := mustRun(t, "inspect", out2); !strings.Contains(i, "vocab 280") {
+		t.Fatalf("model trained with a tokenizer file: %s", i)
+	}
+	if v := mustRun(t, "verify-training", filepath.Join(out2, train.ManifestFile)); !strings.Contains(v, "verification OK") {
+		t.Fatalf("verify with tokenizer file: %s", v)
+	}
+	os.WriteFile(tok, []byte(`{"kind":"byte","vocab_size":256,"merges":[]}`), 0o644)
+	if _, err := run(t, "verify-training", filepath.Join(out2, train.ManifestFile)); err == nil {
+		t.Fatal("verification passed with a different tokenizer file")
+	}
+	if _, err := run(t, "train", "--data", corpus, "--out", out2, "--tokenizer", "/nonexistent.json"); err == nil {
+		t.Fatal("missing tokenizer file accepted")
+	}
 }
 
 func TestBadArguments(t *testing.T) {

@@ -67,7 +67,7 @@ func newTrainCommand() *cobra.Command {
 	fl.StringSliceVar(&f.loraTargets, "lora-targets", model.DefaultTargets, "LoRA targets: qkv, o, fc, proj")
 	fl.StringVar(&f.preset, "preset", "1m", "model size for a new model: tiny, 1m or 10m")
 	fl.StringVar(&f.conf, "config", "", "model config JSON for a new model (overrides --preset; vocab_size comes from the tokenizer)")
-	fl.StringVar(&f.tokKind, "tokenizer", "bpe", "tokenizer for a new model: byte or bpe (trained on the training split)")
+	fl.StringVar(&f.tokKind, "tokenizer", "bpe", "tokenizer for a new model: byte, bpe (trained on the training split) or a tokenizer JSON file from 'model tokenizer train'")
 	fl.IntVar(&f.vocab, "vocab", 512, "BPE vocabulary size")
 	fl.Uint64Var(&f.seed, "seed", 1, "random seed")
 	fl.IntVar(&f.h.Steps, "steps", f.h.Steps, "optimizer steps")
@@ -137,9 +137,16 @@ func (f *trainFlags) spec(cmd *cobra.Command) (train.Spec, error) {
 		}
 		return spec, nil
 	}
-	spec.Tokenizer = train.TokenizerSpec{Kind: f.tokKind, VocabSize: f.vocab}
-	if f.tokKind == "byte" {
-		spec.Tokenizer.VocabSize = 256
+	switch f.tokKind {
+	case "byte":
+		spec.Tokenizer = train.TokenizerSpec{Kind: f.tokKind, VocabSize: 256}
+	case "bpe":
+		spec.Tokenizer = train.TokenizerSpec{Kind: f.tokKind, VocabSize: f.vocab}
+	default:
+		if _, err := os.Stat(f.tokKind); err != nil {
+			return spec, fmt.Errorf("--tokenizer %q is neither byte, bpe nor a readable tokenizer file: %w", f.tokKind, err)
+		}
+		spec.Tokenizer = train.TokenizerSpec{Kind: train.TokenizerFile, Path: f.tokKind}
 	}
 	if f.conf != "" {
 		b, err := os.ReadFile(f.conf)

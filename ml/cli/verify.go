@@ -45,6 +45,9 @@ paths (relative to the current directory, then to the manifest's directory);
 					spec.Inputs[i].Path = locate(spec.Inputs[i].Path, dir)
 				}
 			}
+			if spec.Tokenizer.Kind == train.TokenizerFile {
+				spec.Tokenizer.Path = locate(spec.Tokenizer.Path, dir)
+			}
 			if spec.Base != nil {
 				if base != "" {
 					spec.Base.Path = base

@@ -100,6 +100,9 @@ func (r *run) manifest(evalLoss float64, art Artifact) *Manifest {
 		final = r.losses[len(r.losses)-1]
 	}
 	tspec := r.spec.Tokenizer
+	if tspec.Kind == TokenizerFile {
+		tspec.SHA256 = r.tok.Digest()
+	}
 	if r.spec.Base != nil {
 		tspec = TokenizerSpec{}
 	}

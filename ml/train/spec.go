@@ -71,10 +71,18 @@ func (h Hyper) Validate() error {
 	return nil
 }
 
-// TokenizerSpec chooses the tokenizer of a new model.
+// TokenizerFile is the TokenizerSpec kind for a tokenizer read from a JSON
+// file (as written by `model tokenizer train`).
+const TokenizerFile = "file"
+
+// TokenizerSpec chooses the tokenizer of a new model: "byte", "bpe" (trained
+// on the training split with VocabSize ids) or "file" (read from Path; its
+// canonical digest must equal SHA256 when that is set).
 type TokenizerSpec struct {
 	Kind      string `json:"kind"`
 	VocabSize int    `json:"vocab_size"`
+	Path      string `json:"path,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
 }
 
 // Base names the checkpoint a run starts from.
@@ -113,6 +121,10 @@ func (s *Spec) validate() error {
 		case tokenizer.KindBPE:
 			if s.Tokenizer.VocabSize < 257 || s.Tokenizer.VocabSize > 65536 {
 				return fmt.Errorf("train: BPE vocabulary %d out of range [257, 65536]", s.Tokenizer.VocabSize)
+			}
+		case TokenizerFile:
+			if s.Tokenizer.Path == "" {
+				return errors.New("train: tokenizer kind \"file\" needs a path")
 			}
 		default:
 			return fmt.Errorf("train: unknown tokenizer kind %q", s.Tokenizer.Kind)

@@ -130,9 +130,7 @@ func (r *run) setup(ctx context.Context) error {
 		}
 		r.tok, r.params, r.baseSHA = m.Tok, m.Params, m.SHA256
 	} else {
-		if r.spec.Tokenizer.Kind == tokenizer.KindByte {
-			r.tok = tokenizer.NewByte()
-		} else if r.tok, err = tokenizer.Train(ctx, trainBytes, r.spec.Tokenizer.VocabSize); err != nil {
+		if r.tok, err = r.newTokenizer(ctx, trainBytes); err != nil {
 			return err
 		}
 		cfg := r.spec.Model
@@ -180,6 +178,29 @@ func (r *run) setup(ctx context.Context) error {
 	r.gsum = make([]float32, len(r.theta))
 	r.adam = newAdamW(len(r.theta), r.specs)
 	return nil
+}
+
+func (r *run) newTokenizer(ctx context.Context, trainBytes []byte) (*tokenizer.Tokenizer, error) {
+	ts := r.spec.Tokenizer
+	switch ts.Kind {
+	case tokenizer.KindByte:
+		return tokenizer.NewByte(), nil
+	case TokenizerFile:
+		b, err := os.ReadFile(ts.Path)
+		if err != nil {
+			return nil, fmt.Errorf("train: tokenizer: %w", err)
+		}
+		tok, err := tokenizer.Parse(b)
+		if err != nil {
+			return nil, err
+		}
+		if ts.SHA256 != "" && ts.SHA256 != tok.Digest() {
+			return nil, fmt.Errorf("train: tokenizer %s has digest %s, expected %s", ts.Path, tok.Digest(), ts.SHA256)
+		}
+		return tok, nil
+	default:
+		return tokenizer.Train(ctx, trainBytes, ts.VocabSize)
+	}
 }
 
 // example returns the token window of example b at step s.
