@@ -190,10 +190,12 @@ func (m msgServer) ReviewContribution(ctx context.Context, msg *types.MsgReviewC
 	}); err != nil {
 		return nil, err
 	}
+	// A review decides only on its own side: after an owner lowers the quorum, a
+	// rejection must never accept a contribution (nor an approval reject one).
 	switch quorum := d.Curation.ApprovalQuorum; {
-	case c.Approvals >= quorum:
+	case msg.Decision == types.REVIEW_DECISION_APPROVE && c.Approvals >= quorum:
 		err = m.settle(sdkCtx, c, types.CONTRIBUTION_STATUS_ACCEPTED)
-	case c.Rejections >= quorum:
+	case msg.Decision == types.REVIEW_DECISION_REJECT && c.Rejections >= quorum:
 		err = m.settle(sdkCtx, c, types.CONTRIBUTION_STATUS_REJECTED)
 	default:
 		err = m.Contributions.Set(ctx, c.Id, c)
