@@ -192,3 +192,25 @@ func TestGPT2Layout(t *testing.T) {
 		t.Error("d_model 16 with default heads accepted")
 	}
 }
+
+func TestRotaryCheckpoint(t *testing.T) {
+	cfg := model.Config{VocabSize: 256, ContextLen: 16, DModel: 16, NLayers: 1, NHeads: 2, DFF: 32, Positions: model.PositionsRotary, LNEps: 1e-5}
+	p, err := model.New(cfg, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Tensor("wpe") != nil {
+		t.Fatal("rotary model has a position embedding")
+	}
+	b, err := MarshalModel(p, tokenizer.NewByte())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseModel(b)
+	if err != nil || m.Params.Cfg != cfg {
+		t.Fatalf("rotary round trip: %v", err)
+	}
+	if _, err := MarshalGPT2(p); err == nil {
+		t.Fatal("rotary model exported in the GPT-2 layout")
+	}
+}

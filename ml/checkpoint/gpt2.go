@@ -155,6 +155,9 @@ func ParseGPT2(b []byte, nHeads int) (*model.Params, error) {
 // MarshalGPT2 writes p in the GPT-2 layout (for export, and to test the
 // loader with randomly initialised weights).
 func MarshalGPT2(p *model.Params) ([]byte, error) {
+	if p.Cfg.Positions != model.PositionsLearned {
+		return nil, fmt.Errorf("checkpoint: the GPT-2 layout has learned positions; this model uses %q", p.Cfg.Positions)
+	}
 	specs := map[string]model.TensorSpec{}
 	for _, s := range p.Specs() {
 		specs[s.Name] = s

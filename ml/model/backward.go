@@ -69,6 +69,9 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 		projectBackward(ws, ws.datt, G.OW, G.OB,
 			ws.dres, la.att, L.OW, n, d, d, lo[1], glo[1], la.u[1], scale)
 		attentionBackward(ws.dqkv, ws.datt, la.qkv, la.p, n, cfg)
+		if p.rope != nil {
+			p.rope.rotate(ws.dqkv, n, 0, cfg, true)
+		}
 		projectBackward(ws, ws.dtmp, G.QKVW, G.QKVB,
 			ws.dqkv, la.ln1, L.QKVW, n, d, 3*d, lo[0], glo[0], la.u[0], scale)
 		layerNormBackward(ws.datt, G.LN1G, G.LN1B,
@@ -81,7 +84,9 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 		for t := 0; t < n; t++ {
 			tok := tokens[t]
 			axpy(g.Wte[tok*d:tok*d+d], 1, ws.dres[t*d:t*d+d])
-			axpy(g.Wpe[t*d:t*d+d], 1, ws.dres[t*d:t*d+d])
+			if g.Wpe != nil {
+				axpy(g.Wpe[t*d:t*d+d], 1, ws.dres[t*d:t*d+d])
+			}
 		}
 	}
 	return loss, n, nil

@@ -22,8 +22,13 @@ import (
 	"fmt"
 )
 
-// Position encodings.
-const PositionsLearned = "learned"
+// Position encodings: a learned position embedding (GPT-2), or rotary
+// embeddings (RoPE, base 10000, rotating interleaved pairs of each head's
+// query and key dimensions; no position parameters).
+const (
+	PositionsLearned = "learned"
+	PositionsRotary  = "rotary"
+)
 
 // Config describes a model's shape.
 type Config struct {
@@ -61,8 +66,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model config: n_heads %d must be positive and divide d_model %d", c.NHeads, c.DModel)
 	case c.DFF < 1 || c.DFF > 8*MaxDModel:
 		return fmt.Errorf("model config: d_ff %d out of range [1, %d]", c.DFF, 8*MaxDModel)
-	case c.Positions != PositionsLearned:
-		return fmt.Errorf("model config: positions %q is not supported (want %q)", c.Positions, PositionsLearned)
+	case c.Positions != PositionsLearned && c.Positions != PositionsRotary:
+		return fmt.Errorf("model config: positions %q is not supported (want %q or %q)", c.Positions, PositionsLearned, PositionsRotary)
+	case c.Positions == PositionsRotary && c.HeadDim()%2 != 0:
+		return fmt.Errorf("model config: rotary positions need an even head dimension (d_model/n_heads = %d)", c.HeadDim())
 	case !(c.LNEps > 0 && c.LNEps < 1):
 		return fmt.Errorf("model config: ln_eps %v must be in (0, 1)", c.LNEps)
 	}
@@ -79,7 +86,11 @@ func (c Config) HeadDim() int { return c.DModel / c.NHeads }
 func (c Config) NumParams() int {
 	d, f := c.DModel, c.DFF
 	perLayer := 2*d + 3*d*d + 3*d + d*d + d + 2*d + f*d + f + d*f + d
-	return c.VocabSize*d + c.ContextLen*d + c.NLayers*perLayer + 2*d
+	pos := c.ContextLen * d
+	if c.Positions == PositionsRotary {
+		pos = 0
+	}
+	return c.VocabSize*d + pos + c.NLayers*perLayer + 2*d
 }
 
 // Digest returns the hex sha256 of the config's canonical JSON.

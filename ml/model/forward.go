@@ -130,7 +130,12 @@ func forward(p *Params, a *Adapter, ws *Workspace, tokens []int, pos0 int, c *Ca
 	n, d, f, V := len(tokens), cfg.DModel, cfg.DFF, cfg.VocabSize
 	for t, tok := range tokens {
 		e := ws.emb[t*d : t*d+d]
-		wt, wp := p.Wte[tok*d:tok*d+d], p.Wpe[(pos0+t)*d:(pos0+t)*d+d]
+		wt := p.Wte[tok*d : tok*d+d]
+		if p.rope != nil {
+			copy(e, wt)
+			continue
+		}
+		wp := p.Wpe[(pos0+t)*d : (pos0+t)*d+d]
 		for i := range e {
 			e[i] = wt[i] + wp[i]
 		}
@@ -145,6 +150,9 @@ func forward(p *Params, a *Adapter, ws *Workspace, tokens []int, pos0 int, c *Ca
 		}
 		layerNorm(la.ln1, la.mean1, la.rstd1, la.xin, L.LN1G, L.LN1B, n, d, cfg.LNEps)
 		project(la.qkv, la.ln1, L.QKVW, L.QKVB, n, d, 3*d, lo[0], la.u[0], scale, r)
+		if p.rope != nil {
+			p.rope.rotate(la.qkv, n, pos0, cfg, false)
+		}
 		src := kv{k: la.qkv, v: la.qkv, stride: 3 * d, kOff: d, vOff: 2 * d}
 		if c != nil {
 			for t := 0; t < n; t++ {

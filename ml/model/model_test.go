@@ -73,7 +73,16 @@ func checkGrad(t *testing.T, name string, data, grad []float32, loss func() floa
 }
 
 func TestGradientsMatchFiniteDifferences(t *testing.T) {
-	cfg := tinyConfig()
+	for _, pos := range []string{PositionsLearned, PositionsRotary} {
+		t.Run(pos, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Positions = pos
+			gradientCheck(t, cfg)
+		})
+	}
+}
+
+func gradientCheck(t *testing.T, cfg Config) {
 	p := noisy(t, cfg, 1)
 	a := noisyAdapter(t, cfg, TargetNames(), 2)
 	g := NewParams(cfg)
@@ -114,6 +123,46 @@ func TestGradientsWithoutAdapter(t *testing.T) {
 	}
 }
 
+// Rotary embeddings make attention depend on relative position only: the
+// same query/key pair rotated to positions (m, n) and (m+k, n+k) gives the
+// same dot product up to rounding.
+func TestRotaryRelativePosition(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Positions = PositionsRotary
+	rt := newRopeTable(cfg)
+	d := cfg.DModel
+	row := func(pos int) []float32 {
+		qkv := make([]float32, 3*d)
+		for i := range qkv {
+			qkv[i] = float32(i%5) - 2
+		}
+		rt.rotate(qkv, 1, pos, cfg, false)
+		return qkv
+	}
+	a, b := row(1), row(4)
+	c, e := row(2), row(5)
+	dot1 := dot(a[:4], b[d:d+4])
+	dot2 := dot(c[:4], e[d:d+4])
+	if math.Abs(float64(dot1-dot2)) > 1e-5 {
+		t.Fatalf("rotary attention score depends on absolute position: %v vs %v", dot1, dot2)
+	}
+	for x := 0.0; x < 20000; x += 13.7 {
+		s, c := sinCos(x)
+		if math.Abs(s-math.Sin(x)) > 1e-11 || math.Abs(c-math.Cos(x)) > 1e-11 {
+			t.Fatalf("sinCos(%v) = %v, %v", x, s, c)
+		}
+	}
+	// Rotating and rotating back is the identity up to rounding.
+	v := row(3)
+	rt.rotate(v, 1, 3, cfg, true)
+	w := row(0)
+	for i := range v {
+		if math.Abs(float64(v[i]-w[i])) > 1e-5 {
+			t.Fatalf("inverse rotation: %v vs %v", v[i], w[i])
+		}
+	}
+}
+
 func TestExpAccuracy(t *testing.T) {
 	for x := -50.0; x <= 50; x += 0.37 {
 		want := math.Exp(x)
@@ -142,7 +191,16 @@ func TestExpAccuracy(t *testing.T) {
 // Prefill, token-by-token decoding and the training forward pass must give
 // bit-identical logits.
 func TestInferencePathsAgree(t *testing.T) {
-	cfg := tinyConfig()
+	for _, pos := range []string{PositionsLearned, PositionsRotary} {
+		t.Run(pos, func(t *testing.T) {
+			cfg := tinyConfig()
+			cfg.Positions = pos
+			inferencePathsAgree(t, cfg)
+		})
+	}
+}
+
+func inferencePathsAgree(t *testing.T, cfg Config) {
 	p := noisy(t, cfg, 4)
 	a := noisyAdapter(t, cfg, DefaultTargets, 5)
 	toks := seq[:6]
@@ -204,7 +262,8 @@ func TestConfigValidation(t *testing.T) {
 	bad := []Config{
 		{},
 		func() Config { c := tinyConfig(); c.NHeads = 3; return c }(),
-		func() Config { c := tinyConfig(); c.Positions = "rotary"; return c }(),
+		func() Config { c := tinyConfig(); c.Positions = "sinusoidal"; return c }(),
+		func() Config { c := tinyConfig(); c.Positions, c.DModel, c.NHeads = PositionsRotary, 6, 2; return c }(),
 		func() Config { c := tinyConfig(); c.LNEps = 0; return c }(),
 		func() Config { c := tinyConfig(); c.ContextLen = 0; return c }(),
 	}

@@ -36,11 +36,12 @@ type Params struct {
 	Cfg    Config
 	Data   []float32
 	Wte    []float32 // [vocab, d], tied with the output projection
-	Wpe    []float32 // [context, d]
+	Wpe    []float32 // [context, d]; nil with rotary positions
 	Layers []Layer
 	LNFG   []float32
 	LNFB   []float32
 	specs  []TensorSpec
+	rope   *ropeTable // rotary positions only
 }
 
 // NewParams returns zero parameters for cfg (which must be valid).
@@ -87,7 +88,11 @@ func (p *Params) bind() {
 		return v
 	}
 	p.Wte = take("wte", c.VocabSize, d)
-	p.Wpe = take("wpe", c.ContextLen, d)
+	if c.Positions == PositionsRotary {
+		p.Wpe, p.rope = nil, newRopeTable(c)
+	} else {
+		p.Wpe = take("wpe", c.ContextLen, d)
+	}
 	p.Layers = make([]Layer, c.NLayers)
 	for i := range p.Layers {
 		l := &p.Layers[i]

@@ -231,3 +231,16 @@ func TestFullFineTune(t *testing.T) {
 		t.Fatal("base with the wrong digest accepted")
 	}
 }
+
+func TestRotaryRunIsDeterministic(t *testing.T) {
+	spec := tinySpec(4)
+	spec.Model.Positions = model.PositionsRotary
+	a := mustRun(t, spec, Options{OutDir: t.TempDir(), Workers: 1})
+	b := mustRun(t, spec, Options{OutDir: t.TempDir(), Workers: 2})
+	if a.Manifest.Checkpoint.SHA256 != b.Manifest.Checkpoint.SHA256 {
+		t.Fatal("rotary training is not reproducible")
+	}
+	if a.Losses[3] >= a.Losses[0] {
+		t.Fatalf("rotary model did not learn: %v", a.Losses)
+	}
+}
