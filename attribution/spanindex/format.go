@@ -4,10 +4,12 @@
 // contribution boundaries.
 //
 // The suffix array is built with SA-IS (linear time over an integer
-// alphabet). The corpus is streamed from disk: contributions are tokenised
-// block by block into a temporary file, the suffix array is built over
-// memory-mapped temporary files, and both arrays are then bit-packed into the
-// index file, so the builder's own heap stays small whatever the corpus size.
+// alphabet). The corpus is streamed from disk: contributions are read and
+// tokenised in 1 MiB blocks. While 8 bytes per token fit BuildOptions.
+// MaxMemory the tokens and the suffix array live on the heap; beyond that
+// the tokens are spilled to a temporary file and the suffix array is built
+// over memory-mapped temporary files, so the heap stays bounded whatever
+// the corpus size. Both arrays are then bit-packed into the index file.
 //
 // # File format (version 1, little-endian)
 //
