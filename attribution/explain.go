@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -49,7 +50,7 @@ func short(s string) string {
 }
 
 // ErrMismatch is wrapped when a recomputed record differs.
-var ErrMismatch = fmt.Errorf("attribution: record mismatch")
+var ErrMismatch = errors.New("attribution: record mismatch")
 
 func compareRecords(rec *record.Record, recBytes []byte, again *record.Record) error {
 	b, err := record.Encode(again)
