@@ -77,9 +77,9 @@ func (q queryServer) Datanets(ctx context.Context, req *types.QueryDatanetsReque
 	)
 	switch {
 	case owner != nil:
-		ids, pageRes, err = paginateIndex(ctx, q.k.Datanets.Indexes.Owner, owner, req.Pagination, q.k.Datanets.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, q.k.Datanets.Indexes.Owner.Multi, owner, req.Pagination, q.k.Datanets.Get, keep)
 	case req.Status != types.DATANET_STATUS_UNSPECIFIED:
-		ids, pageRes, err = paginateIndex(ctx, q.k.Datanets.Indexes.Status, int32(req.Status), req.Pagination, q.k.Datanets.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, q.k.Datanets.Indexes.Status.Multi, int32(req.Status), req.Pagination, q.k.Datanets.Get, keep)
 	default:
 		var all []types.Datanet
 		all, pageRes, err = query.CollectionPaginate(ctx, q.k.Datanets, req.Pagination,
@@ -134,11 +134,11 @@ func (q queryServer) Contributions(ctx context.Context, req *types.QueryContribu
 	)
 	switch {
 	case req.DatanetId != 0:
-		ids, pageRes, err = paginateIndex(ctx, idx.Datanet, req.DatanetId, req.Pagination, q.k.Contributions.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, idx.Datanet.Multi, req.DatanetId, req.Pagination, q.k.Contributions.Get, keep)
 	case contributor != nil:
-		ids, pageRes, err = paginateIndex(ctx, idx.Contributor, contributor, req.Pagination, q.k.Contributions.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, idx.Contributor.Multi, contributor, req.Pagination, q.k.Contributions.Get, keep)
 	case req.Status != types.CONTRIBUTION_STATUS_UNSPECIFIED:
-		ids, pageRes, err = paginateIndex(ctx, idx.Status, int32(req.Status), req.Pagination, q.k.Contributions.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, idx.Status.Multi, int32(req.Status), req.Pagination, q.k.Contributions.Get, keep)
 	default:
 		var all []types.Contribution
 		all, pageRes, err = query.CollectionPaginate(ctx, q.k.Contributions, req.Pagination,
@@ -261,9 +261,9 @@ func (q queryServer) PendingDeposits(ctx context.Context, req *types.QueryPendin
 	)
 	idx := q.k.Contributions.Indexes
 	if contributor != nil {
-		ids, pageRes, err = paginateIndex(ctx, idx.Contributor, contributor, req.Pagination, q.k.Contributions.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, idx.Contributor.Multi, contributor, req.Pagination, q.k.Contributions.Get, keep)
 	} else {
-		ids, pageRes, err = paginateIndex(ctx, idx.Status, int32(types.CONTRIBUTION_STATUS_PENDING), req.Pagination, q.k.Contributions.Get, keep)
+		ids, pageRes, err = paginateIndex(ctx, idx.Status.Multi, int32(types.CONTRIBUTION_STATUS_PENDING), req.Pagination, q.k.Contributions.Get, keep)
 	}
 	if err != nil {
 		return nil, err

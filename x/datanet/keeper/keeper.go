@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"cosmossdk.io/collections"
-	"cosmossdk.io/collections/indexes"
 	"cosmossdk.io/core/address"
 	storetypes "cosmossdk.io/core/store"
 
@@ -19,8 +18,8 @@ import (
 
 // DatanetIndexes index datanets by owner and by status.
 type DatanetIndexes struct {
-	Owner  *indexes.Multi[sdk.AccAddress, uint64, types.Datanet]
-	Status *indexes.Multi[int32, uint64, types.Datanet]
+	Owner  stableMulti[sdk.AccAddress, types.Datanet]
+	Status stableMulti[int32, types.Datanet]
 }
 
 // IndexesList implements collections.Indexes.
@@ -30,9 +29,9 @@ func (i DatanetIndexes) IndexesList() []collections.Index[uint64, types.Datanet]
 
 // ContributionIndexes index contributions by datanet, contributor and status.
 type ContributionIndexes struct {
-	Datanet     *indexes.Multi[uint64, uint64, types.Contribution]
-	Contributor *indexes.Multi[sdk.AccAddress, uint64, types.Contribution]
-	Status      *indexes.Multi[int32, uint64, types.Contribution]
+	Datanet     stableMulti[uint64, types.Contribution]
+	Contributor stableMulti[sdk.AccAddress, types.Contribution]
+	Status      stableMulti[int32, types.Contribution]
 }
 
 // IndexesList implements collections.Indexes.
@@ -54,8 +53,8 @@ type Keeper struct {
 	Params          collections.Item[types.Params]
 	DatanetSeq      collections.Sequence
 	ContributionSeq collections.Sequence
-	Datanets        *collections.IndexedMap[uint64, types.Datanet, DatanetIndexes]
-	Contributions   *collections.IndexedMap[uint64, types.Contribution, ContributionIndexes]
+	Datanets        *indexedMap[types.Datanet, DatanetIndexes]
+	Contributions   *indexedMap[types.Contribution, ContributionIndexes]
 	// Reviews: (contribution id, curator) → review.
 	Reviews collections.Map[collections.Pair[uint64, sdk.AccAddress], types.Review]
 	// Versions: (datanet id, version) → dataset version.
@@ -99,31 +98,31 @@ func NewKeeper(
 		Params:          collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),
 		DatanetSeq:      collections.NewSequence(sb, types.DatanetSeqKey, "datanet_seq"),
 		ContributionSeq: collections.NewSequence(sb, types.ContributionSeqKey, "contribution_seq"),
-		Datanets: collections.NewIndexedMap(sb, types.DatanetsKey, "datanets",
-			collections.Uint64Key, codec.CollValue[types.Datanet](cdc),
+		Datanets: newIndexedMap(collections.NewMap(sb, types.DatanetsKey, "datanets",
+			collections.Uint64Key, codec.CollValue[types.Datanet](cdc)),
 			DatanetIndexes{
-				Owner: indexes.NewMulti(sb, types.DatanetsByOwnerKey, "datanets_by_owner",
-					sdk.AccAddressKey, collections.Uint64Key,
+				Owner: newStableMulti(sb, types.DatanetsByOwnerKey, "datanets_by_owner",
+					sdk.AccAddressKey,
 					func(_ uint64, d types.Datanet) (sdk.AccAddress, error) {
 						return storedAddress(d.Owner)
 					}),
-				Status: indexes.NewMulti(sb, types.DatanetsByStatusKey, "datanets_by_status",
-					collections.Int32Key, collections.Uint64Key,
+				Status: newStableMulti(sb, types.DatanetsByStatusKey, "datanets_by_status",
+					collections.Int32Key,
 					func(_ uint64, d types.Datanet) (int32, error) { return int32(d.Status), nil }),
 			}),
-		Contributions: collections.NewIndexedMap(sb, types.ContributionsKey, "contributions",
-			collections.Uint64Key, codec.CollValue[types.Contribution](cdc),
+		Contributions: newIndexedMap(collections.NewMap(sb, types.ContributionsKey, "contributions",
+			collections.Uint64Key, codec.CollValue[types.Contribution](cdc)),
 			ContributionIndexes{
-				Datanet: indexes.NewMulti(sb, types.ContributionsByDatanetKey, "contributions_by_datanet",
-					collections.Uint64Key, collections.Uint64Key,
+				Datanet: newStableMulti(sb, types.ContributionsByDatanetKey, "contributions_by_datanet",
+					collections.Uint64Key,
 					func(_ uint64, c types.Contribution) (uint64, error) { return c.DatanetId, nil }),
-				Contributor: indexes.NewMulti(sb, types.ContributionsByAddrKey, "contributions_by_contributor",
-					sdk.AccAddressKey, collections.Uint64Key,
+				Contributor: newStableMulti(sb, types.ContributionsByAddrKey, "contributions_by_contributor",
+					sdk.AccAddressKey,
 					func(_ uint64, c types.Contribution) (sdk.AccAddress, error) {
 						return storedAddress(c.Contributor)
 					}),
-				Status: indexes.NewMulti(sb, types.ContributionsByStatusKey, "contributions_by_status",
-					collections.Int32Key, collections.Uint64Key,
+				Status: newStableMulti(sb, types.ContributionsByStatusKey, "contributions_by_status",
+					collections.Int32Key,
 					func(_ uint64, c types.Contribution) (int32, error) { return int32(c.Status), nil }),
 			}),
 		Reviews: collections.NewMap(sb, types.ReviewsKey, "reviews",
