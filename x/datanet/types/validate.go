@@ -1,30 +1,14 @@
 package types
 
 import (
-	"encoding/hex"
-	"strings"
-	"unicode/utf8"
-
 	"github.com/ipfs/go-cid"
+
+	"github.com/openledger/openledger/x/internal/fields"
 )
 
-// NormalizeCID parses any valid CID (v0 or v1, any multibase) and returns it as
-// CIDv1 in base32, the form the chain stores. The empty string is rejected.
+// NormalizeCID returns any valid CID as CIDv1 base32 (see fields.NormalizeCID).
 func NormalizeCID(field, s string) (string, error) {
-	if s == "" {
-		return "", ErrInvalidCID.Wrapf("%s: must not be empty", field)
-	}
-	if len(s) > 512 {
-		return "", ErrInvalidCID.Wrapf("%s: too long (%d characters)", field, len(s))
-	}
-	c, err := cid.Decode(s)
-	if err != nil {
-		return "", ErrInvalidCID.Wrapf("%s: %q: %v", field, s, err)
-	}
-	if c.Version() == 0 {
-		c = cid.NewCidV1(c.Type(), c.Hash())
-	}
-	return c.String(), nil
+	return fields.NormalizeCID(ErrInvalidCID, field, s)
 }
 
 // CIDBytes returns the binary form of a normalised CID string.
@@ -38,50 +22,17 @@ func CIDBytes(s string) ([]byte, error) {
 
 // NormalizeSHA256 checks a hex SHA-256 digest and returns it in lowercase.
 func NormalizeSHA256(field, s string) (string, error) {
-	if len(s) != 64 {
-		return "", ErrInvalidDigest.Wrapf("%s: must be 64 hex characters, got %d", field, len(s))
-	}
-	if _, err := hex.DecodeString(s); err != nil {
-		return "", ErrInvalidDigest.Wrapf("%s: not hex: %v", field, err)
-	}
-	return strings.ToLower(s), nil
+	return fields.NormalizeSHA256(ErrInvalidDigest, field, s)
 }
 
-// CheckText checks a free-text field: valid UTF-8, no control characters other
-// than newline and tab, at most max bytes, and non-empty when required.
+// CheckText checks a free-text field (see fields.CheckText).
 func CheckText(field, s string, maxLen uint32, required bool) error {
-	if required && strings.TrimSpace(s) == "" {
-		return ErrInvalidField.Wrapf("%s: must not be empty", field)
-	}
-	if uint64(len(s)) > uint64(maxLen) {
-		return ErrInvalidField.Wrapf("%s: %d bytes exceeds the maximum of %d", field, len(s), maxLen)
-	}
-	if !utf8.ValidString(s) {
-		return ErrInvalidField.Wrapf("%s: not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return ErrInvalidField.Wrapf("%s: contains a control character", field)
-		}
-	}
-	return nil
+	return fields.CheckText(ErrInvalidField, field, s, maxLen, required)
 }
 
-// CheckToken checks a short identifier-like field (tag, licence, media type):
-// non-empty, at most max bytes, printable ASCII without spaces.
+// CheckToken checks a short identifier-like field (see fields.CheckToken).
 func CheckToken(field, s string, maxLen uint32) error {
-	if s == "" {
-		return ErrInvalidField.Wrapf("%s: must not be empty", field)
-	}
-	if uint64(len(s)) > uint64(maxLen) {
-		return ErrInvalidField.Wrapf("%s: %d bytes exceeds the maximum of %d", field, len(s), maxLen)
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= 0x20 || s[i] >= 0x7f {
-			return ErrInvalidField.Wrapf("%s: %q must be printable ASCII without spaces", field, s)
-		}
-	}
-	return nil
+	return fields.CheckToken(ErrInvalidField, field, s, maxLen)
 }
 
 // CheckTags checks a tag list: bounded count, each a token, no duplicates.
