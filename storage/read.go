@@ -249,35 +249,83 @@ func (n *Node) fetchAll(g *stallGuard, c cid.Cid) error {
 }
 
 func (n *Node) fetchLevels(g *stallGuard, c cid.Cid) error {
-	ng := merkledag.NewSession(g.ctx, n.dag)
-	d := fetchTimeout(n)
 	seen := cid.NewSet()
 	level := []cid.Cid{c}
 	seen.Add(c)
 	for len(level) > 0 {
+		nodes, err := n.fetchBatch(g, level)
+		if err != nil {
+			return err
+		}
 		var next []cid.Cid
-		got := 0
-		for opt := range ng.GetMany(g.ctx, level) {
-			if opt.Err != nil {
-				return opt.Err
-			}
-			got++
-			g.touch(d)
-			for _, l := range opt.Node.Links() {
+		for _, nd := range nodes {
+			for _, l := range nd.Links() {
 				if seen.Visit(l.Cid) {
 					next = append(next, l.Cid)
 				}
 			}
 		}
-		if got != len(level) {
-			if err := g.ctx.Err(); err != nil {
-				return err
-			}
-			return fmt.Errorf("fetched %d of %d blocks", got, len(level))
-		}
 		level = next
 	}
 	return nil
+}
+
+// wantRetryAfter: when a want list makes no progress for this long, it is
+// sent again on a fresh session. A peer that answers late (a loaded
+// machine) can make bitswap assume it lacks the blocks and wait for its
+// periodic re-search; re-asking keeps the transfer moving. The stall guard
+// (FetchTimeout) still ends fetches of blocks nobody has.
+const wantRetryAfter = 5 * time.Second
+
+// fetchBatch gets every key (in any order), retrying stalled want lists.
+func (n *Node) fetchBatch(g *stallGuard, keys []cid.Cid) ([]ipld.Node, error) {
+	got := make(map[string]ipld.Node, len(keys))
+	missing := keys
+	for len(missing) > 0 {
+		if err := g.ctx.Err(); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(g.ctx)
+		ch := merkledag.NewSession(ctx, n.dag).GetMany(ctx, missing)
+		idle := time.NewTimer(wantRetryAfter)
+	recv:
+		for {
+			select {
+			case opt, ok := <-ch:
+				if !ok {
+					break recv
+				}
+				if opt.Err != nil {
+					if ctx.Err() != nil && g.ctx.Err() == nil {
+						break recv // our own retry cancellation
+					}
+					cancel()
+					idle.Stop()
+					return nil, opt.Err
+				}
+				got[opt.Node.Cid().KeyString()] = opt.Node
+				g.touch(fetchTimeout(n))
+				idle.Reset(wantRetryAfter)
+			case <-idle.C:
+				n.log.Debug("want list stalled; asking again", "missing", len(missing)-len(got))
+				cancel()
+			}
+		}
+		idle.Stop()
+		cancel()
+		var still []cid.Cid
+		for _, k := range missing {
+			if _, ok := got[k.KeyString()]; !ok {
+				still = append(still, k)
+			}
+		}
+		missing = still
+	}
+	out := make([]ipld.Node, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, got[k.KeyString()])
+	}
+	return out, nil
 }
 
 // validEntryName rejects names that would escape the output directory.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/files"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
 
 	"github.com/openledger/openledger/storage"
 	"github.com/openledger/openledger/storage/api"
@@ -456,5 +458,38 @@ func TestOnlineNodeHealsCorruptBlockFromPeer(t *testing.T) {
 	}
 	if v, _ := b.client.Verify(ctx, false); len(v.Corrupt) != 0 {
 		t.Fatalf("replica not healed: %+v", v)
+	}
+}
+
+// TestStalledWantIsAskedAgain: b asks a for a block a does not have yet (a
+// answers DONT_HAVE); a then gets the block without announcing it. bitswap
+// alone would wait for its periodic search (a minute); the fetcher re-sends
+// the stalled want list after a few seconds and completes.
+func TestStalledWantIsAskedAgain(t *testing.T) {
+	a := start(t, nil)
+	b := start(t, func(c *storage.Config) { c.FetchTimeout = storage.Duration(40 * time.Second) })
+	ctx := context.Background()
+	if err := b.client.Connect(ctx, a.info.SwarmAddrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("arrives after the first want")
+	c, _ := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: 0x12, MhLength: -1}.Sum(data)
+	blk, _ := blocks.NewBlockWithCid(data, c)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- b.client.Pin(ctx, c, "late block") }()
+	time.Sleep(time.Second)
+	// Straight into a's block store: no bitswap notification to b.
+	if err := a.node.Blockstore().Put(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("fetched after %s", time.Since(start))
+	case <-time.After(30 * time.Second):
+		t.Fatal("stalled want was not retried within 30s")
 	}
 }
