@@ -422,7 +422,7 @@ func newEncoder(tok *tokenizer.Tokenizer, workers int) *encoder {
 func (e *encoder) encodeBlock(w int, b []byte, out []int32) []int32 {
 	cache := e.caches[w]
 	for len(b) > 0 {
-		n := chunkLen(b)
+		n := tokenizer.ChunkLen(b)
 		c := b[:n]
 		b = b[n:]
 		h := hashChunk(c)
@@ -591,50 +591,9 @@ func lastChunkStart(b []byte) int {
 	off, last := 0, 0
 	for off < len(b) {
 		last = off
-		off += chunkLen(b[off:])
+		off += tokenizer.ChunkLen(b[off:])
 	}
 	return last
-}
-
-// chunkLen is ml/tokenizer's pre-tokenisation rule (the length of the
-// first chunk of b, len(b) > 0), restated here so blocks are scanned
-// without allocating; TestChunkLenMatchesTokenizer keeps the two equal.
-func chunkLen(b []byte) int {
-	i := 0
-	if b[0] == ' ' && len(b) > 1 {
-		if c := chunkClass(b[1]); c == clsLetter || c == clsDigit {
-			i = 1
-		}
-	}
-	c := chunkClass(b[i])
-	i++
-	for i < len(b) && i < tokenizer.MaxChunk && chunkClass(b[i]) == c {
-		i++
-	}
-	return i
-}
-
-const (
-	clsLetter = iota
-	clsDigit
-	clsSpace
-	clsNewline
-	clsOther
-)
-
-func chunkClass(b byte) int {
-	switch {
-	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= 0x80:
-		return clsLetter
-	case b >= '0' && b <= '9':
-		return clsDigit
-	case b == ' ' || b == '\t':
-		return clsSpace
-	case b == '\n' || b == '\r':
-		return clsNewline
-	default:
-		return clsOther
-	}
 }
 
 type bytesReaderT struct {

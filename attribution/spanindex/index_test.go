@@ -274,39 +274,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func TestChunkLenMatchesTokenizer(t *testing.T) {
-	data, err := os.ReadFile("../../ml/testdata/corpus/riddles.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	inputs := [][]byte{data}
-	for i := 0; i < 200; i++ {
-		b := make([]byte, r.IntN(300))
-		for j := range b {
-			b[j] = []byte(" \t\n\rab9Z.,\x80\xff")[r.IntN(12)]
-		}
-		inputs = append(inputs, b)
-	}
-	for _, in := range inputs {
-		var mine [][]byte
-		for b := in; len(b) > 0; {
-			n := chunkLen(b)
-			mine = append(mine, b[:n])
-			b = b[n:]
-		}
-		want := tokenizer.Chunks(in)
-		if len(mine) != len(want) {
-			t.Fatalf("%q: %d chunks, tokenizer %d", in, len(mine), len(want))
-		}
-		for i := range mine {
-			if !bytes.Equal(mine[i], want[i]) {
-				t.Fatalf("%q: chunk %d %q, tokenizer %q", in, i, mine[i], want[i])
-			}
-		}
-	}
-}
-
 func TestPackedRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for w := uint32(1); w <= 32; w++ {

@@ -127,7 +127,7 @@ func (t *Tokenizer) Piece(id int) []byte {
 // Encode returns the token ids of b.
 func (t *Tokenizer) Encode(b []byte) []int {
 	out := make([]int, 0, len(b)/2+1)
-	split := chunkLen
+	split := ChunkLen
 	if t.g != nil {
 		split = gpt2ChunkLen
 	}
@@ -229,8 +229,9 @@ func class(b byte) int {
 	}
 }
 
-// chunkLen returns the length of the first chunk of b (len(b) > 0).
-func chunkLen(b []byte) int {
+// ChunkLen returns the length of the first pre-tokenisation chunk of b
+// (len(b) > 0). The span index scans blocks with it without allocating.
+func ChunkLen(b []byte) int {
 	i := 0
 	if b[0] == ' ' && len(b) > 1 {
 		if c := class(b[1]); c == clsLetter || c == clsDigit {
@@ -250,7 +251,7 @@ func chunkLen(b []byte) int {
 func Chunks(b []byte) [][]byte {
 	var out [][]byte
 	for len(b) > 0 {
-		n := chunkLen(b)
+		n := ChunkLen(b)
 		out = append(out, b[:n])
 		b = b[n:]
 	}
