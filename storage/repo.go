@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/openledger/openledger/p2p"
+
+	"github.com/openledger/openledger/internal/atomicfile"
 )
 
 // Repo layout, relative to the repo directory (<home>/ipfs):
@@ -85,7 +86,7 @@ func Init(dir string, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), raw, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), raw, 0o600); err != nil {
 		return fmt.Errorf("writing config: %w", err)
 	}
 	if _, err := p2p.LoadOrCreateIdentity(filepath.Join(dir, IdentityFile)); err != nil {
@@ -95,7 +96,7 @@ func Init(dir string, cfg *Config) error {
 		return fmt.Errorf("creating block store: %w", err)
 	}
 	// The version file is written last: its presence marks a complete repo.
-	return writeFileAtomic(filepath.Join(dir, VersionFile), []byte(RepoVersion+"\n"), 0o600)
+	return atomicfile.Write(filepath.Join(dir, VersionFile), []byte(RepoVersion+"\n"), 0o600)
 }
 
 // OpenRepo locks and opens the repo at dir.
@@ -170,30 +171,4 @@ func lockRepo(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("locking repo: %w", err)
 	}
 	return f, nil
-}
-
-// writeFileAtomic writes data to a temp file, fsyncs and renames it to path.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
