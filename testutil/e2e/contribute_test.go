@@ -58,6 +58,24 @@ func TestContributePorcelain(t *testing.T) {
 		t.Fatalf("pin ls: %v\n%s", err, pins)
 	}
 
+	// A directory is one contribution: its files' bytes, one record per line.
+	dir := filepath.Join(t.TempDir(), "more")
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("Haste makes waste.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "b.txt"), []byte("No pain, no gain.\nTime is money.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.MustTx("carol", "datanet", "contribute", "1", dir)
+	c.MustQuery(&got, "datanet", "contribution", "2")
+	if ct := got.Contribution; ct.MediaType != "inode/directory" || ct.SizeBytes != "52" || ct.RecordCount != "3" ||
+		!strings.HasPrefix(ct.Cid, "bafy") {
+		t.Fatalf("directory contribution: %+v", ct)
+	}
+
 	// Bad input is refused before anything is added or sent.
 	if _, err := c.Tx("bob", "datanet", "contribute", "1", filepath.Join(t.TempDir(), "missing.txt")); err == nil ||
 		!strings.Contains(err.Error(), "no such file") {

@@ -3,11 +3,8 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 
-	"github.com/ipfs/boxo/files"
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
@@ -98,22 +95,18 @@ func runContribute(cmd *cobra.Command, args []string) error {
 			datanetID, res.Datanet.Name, res.Datanet.ContributionDeposit)
 	}
 
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
 	var root string
 	err = storagecli.WithAPI(cmd, func(ctx context.Context, a storage.API) error {
-		nd, err := files.NewSerialFile(path, hidden, st)
+		nd, name, _, err := storage.OpenInput(path, true, hidden)
 		if err != nil {
-			return fmt.Errorf("cannot read %s: %w", path, err)
+			return err
 		}
 		defer nd.Close()
 		progress, done := storagecli.ProgressBar(cmd.ErrOrStderr(), int64(content.Size), "adding")
 		defer done()
 		res, err := a.Add(ctx, nd, storage.AddOptions{
 			PinReason: fmt.Sprintf("datanet %d sha256:%s", datanetID, content.SHA256),
-			Name:      filepath.Base(filepath.Clean(path)),
+			Name:      name,
 			Hidden:    hidden,
 			Progress:  progress,
 		})
