@@ -31,9 +31,15 @@ type DatanetKeeper interface {
 	GetDatasetVersion(ctx context.Context, datanetID, version uint64) (datanettypes.DatasetVersion, error)
 	GetContribution(ctx context.Context, id uint64) (datanettypes.Contribution, error)
 	ContributionInVersion(ctx context.Context, v datanettypes.DatasetVersion, contributionID uint64) (datanettypes.Contribution, bool, error)
+	ContributionLister
 }
 
 // ModelsKeeper gives a deployment's owner, split and data-share table.
 type ModelsKeeper interface {
 	GetActiveDeployment(ctx context.Context, id uint64) (modelskeeper.ActiveDeployment, error)
+}
+
+// ContributionLister lists a contributor's contribution ids (x/datanet's contributor index).
+type ContributionLister interface {
+	ContributionIDsOf(ctx context.Context, contributor sdk.AccAddress, startID uint64, limit int) ([]uint64, error)
 }

@@ -1,0 +1,236 @@
+package keeper
+
+import (
+	"context"
+
+	"cosmossdk.io/collections"
+	sdkmath "cosmossdk.io/math"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	modelstypes "github.com/openledger/openledger/x/models/types"
+	"github.com/openledger/openledger/x/rewards/types"
+)
+
+// Settle splits one payment that payerModule holds (ADR-003): the protocol fee to
+// the community pool, compute to the provider, the royalty's developer share to
+// the deployment owner, and its data share by the deployment's table and then by
+// the summary (top-K credited directly, the rest into the dataset versions' pools).
+// The work is O(K + table). Everything is validated before anything moves, and the
+// moves run in a cache context written only on success: on error nothing changes.
+func (k Keeper) Settle(ctx context.Context, payerModule string, settlementID uint64,
+	provider sdk.AccAddress, compute, royalty sdk.Coin, deploymentID uint64,
+	summary types.AttributionSummary,
+) (types.SettlementRecord, error) {
+	sdkCtx := sdk.UnwrapSDKContext(ctx)
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return types.SettlementRecord{}, err
+	}
+	plan, err := k.plan(ctx, params, payerModule, settlementID, provider, compute, royalty, deploymentID, summary)
+	if err != nil {
+		return types.SettlementRecord{}, err
+	}
+	cache, write := sdkCtx.CacheContext()
+	rec, err := k.apply(cache, params, plan)
+	if err != nil {
+		return types.SettlementRecord{}, err
+	}
+	write()
+	return rec, nil
+}
+
+// plan is a validated settlement.
+type plan struct {
+	payer     string
+	id        uint64
+	provider  sdk.AccAddress
+	owner     sdk.AccAddress
+	deployID  uint64
+	table     []modelstypes.DataShare
+	summary   types.AttributionSummary
+	contribs  []sdk.AccAddress // contributor of summary.Top[i]
+	bytes     []uint64         // accepted bytes of table[j]'s version
+	split     Split
+	total     sdkmath.Int
+}
+
+func (k Keeper) plan(ctx context.Context, params types.Params, payerModule string, settlementID uint64,
+	provider sdk.AccAddress, compute, royalty sdk.Coin, deploymentID uint64, summary types.AttributionSummary,
+) (plan, error) {
+	switch {
+	case payerModule == "":
+		return plan{}, types.ErrInvalidAddress.Wrap("payer_module: must not be empty")
+	case len(provider) == 0:
+		return plan{}, types.ErrInvalidAddress.Wrap("provider: must not be empty")
+	case compute.Denom != params.Denom || royalty.Denom != params.Denom:
+		return plan{}, types.ErrInvalidAmount.Wrapf("compute %s and royalty %s must be in %s", compute, royalty, params.Denom)
+	case compute.Amount.IsNil() || royalty.Amount.IsNil() || compute.IsNegative() || royalty.IsNegative():
+		return plan{}, types.ErrInvalidAmount.Wrap("compute and royalty must be >= 0")
+	case !compute.Amount.Add(royalty.Amount).IsPositive():
+		return plan{}, types.ErrInvalidAmount.Wrap("compute + royalty must be positive")
+	}
+	if has, err := k.Records.Has(ctx, collections.Join(payerModule, settlementID)); err != nil {
+		return plan{}, err
+	} else if has {
+		return plan{}, types.ErrDuplicateSettlement.Wrapf("payer %s settlement %d", payerModule, settlementID)
+	}
+	dep, err := k.models.GetActiveDeployment(ctx, deploymentID)
+	if err != nil {
+		return plan{}, err
+	}
+	owner, err := k.addressCodec.StringToBytes(dep.Deployment.Owner)
+	if err != nil {
+		return plan{}, types.ErrInvalidAddress.Wrapf("deployment %d owner: %v", deploymentID, err)
+	}
+	table := dep.DataShares
+	tableIdx, poolIdx, contribs, err := k.validateSummary(ctx, params, table, summary)
+	if err != nil {
+		return plan{}, err
+	}
+	bytes := make([]uint64, len(table))
+	for j, e := range table {
+		if has, err := k.Pools.Has(ctx, collections.Join(e.DatanetId, e.Version)); err != nil {
+			return plan{}, err
+		} else if has {
+			continue // the pool fixed its shares when it was created
+		}
+		v, err := k.datanet.GetDatasetVersion(ctx, e.DatanetId, e.Version)
+		if err != nil {
+			return plan{}, types.ErrVersionNotInDeployment.Wrapf("table entry (%d, %d): %v", e.DatanetId, e.Version, err)
+		}
+		bytes[j] = v.TotalBytes
+	}
+	return plan{
+		payer: payerModule, id: settlementID, provider: provider, owner: owner, deployID: deploymentID,
+		table: table, summary: summary, contribs: contribs, bytes: bytes,
+		split: ComputeSplit(params.ProtocolFeeBps, compute.Amount, royalty.Amount, dep.Deployment.DeveloperBps,
+			table, summary, tableIdx, poolIdx),
+		total: compute.Amount.Add(royalty.Amount),
+	}, nil
+}
+
+type versionKey struct{ datanet, version uint64 }
+
+type contribKey struct{ datanet, version, id uint64 }
+
+// validateSummary checks a summary against the params and the deployment's table and
+// resolves each entry's table index and each top contribution's contributor.
+func (k Keeper) validateSummary(ctx context.Context, params types.Params, table []modelstypes.DataShare,
+	s types.AttributionSummary,
+) (tableIdx, poolIdx []int, contribs []sdk.AccAddress, err error) {
+	if uint32(len(s.Top)) > params.MaxTopK {
+		return nil, nil, nil, types.ErrTooManyContributions.Wrapf("top: %d entries, max_top_k %d", len(s.Top), params.MaxTopK)
+	}
+	if uint32(len(s.Pools)) > params.MaxPools {
+		return nil, nil, nil, types.ErrInvalidSummary.Wrapf("pools: %d entries, max_pools %d", len(s.Pools), params.MaxPools)
+	}
+	index := make(map[versionKey]int, len(table))
+	for j, e := range table {
+		index[versionKey{e.DatanetId, e.Version}] = j
+	}
+	var ppm uint64
+	seenTop := make(map[contribKey]bool, len(s.Top))
+	tableIdx = make([]int, len(s.Top))
+	contribs = make([]sdk.AccAddress, len(s.Top))
+	for i, t := range s.Top {
+		if t.Ppm == 0 {
+			return nil, nil, nil, types.ErrInvalidSummary.Wrapf("top[%d]: ppm must be positive", i)
+		}
+		ck := contribKey{t.DatanetId, t.Version, t.ContributionId}
+		if seenTop[ck] {
+			return nil, nil, nil, types.ErrDuplicateEntry.Wrapf("top[%d]: contribution %d of (%d, %d)", i, t.ContributionId, t.DatanetId, t.Version)
+		}
+		seenTop[ck] = true
+		j, ok := index[versionKey{t.DatanetId, t.Version}]
+		if !ok {
+			return nil, nil, nil, types.ErrVersionNotInDeployment.Wrapf("top[%d]: (%d, %d)", i, t.DatanetId, t.Version)
+		}
+		tableIdx[i] = j
+		v, err := k.datanet.GetDatasetVersion(ctx, t.DatanetId, t.Version)
+		if err != nil {
+			return nil, nil, nil, types.ErrContributionNotInVersion.Wrapf("top[%d]: %v", i, err)
+		}
+		c, in, err := k.datanet.ContributionInVersion(ctx, v, t.ContributionId)
+		if err != nil || !in {
+			return nil, nil, nil, types.ErrContributionNotInVersion.Wrapf("top[%d]: contribution %d in (%d, %d)", i, t.ContributionId, t.DatanetId, t.Version)
+		}
+		if contribs[i], err = k.addressCodec.StringToBytes(c.Contributor); err != nil {
+			return nil, nil, nil, types.ErrInvalidAddress.Wrapf("top[%d]: contributor: %v", i, err)
+		}
+		ppm += uint64(t.Ppm)
+	}
+	seenPool := make(map[versionKey]bool, len(s.Pools))
+	poolIdx = make([]int, len(s.Pools))
+	for i, p := range s.Pools {
+		vk := versionKey{p.DatanetId, p.Version}
+		if p.Ppm == 0 {
+			return nil, nil, nil, types.ErrInvalidSummary.Wrapf("pools[%d]: ppm must be positive", i)
+		}
+		if seenPool[vk] {
+			return nil, nil, nil, types.ErrDuplicateEntry.Wrapf("pools[%d]: (%d, %d)", i, p.DatanetId, p.Version)
+		}
+		seenPool[vk] = true
+		j, ok := index[vk]
+		if !ok {
+			return nil, nil, nil, types.ErrVersionNotInDeployment.Wrapf("pools[%d]: (%d, %d)", i, p.DatanetId, p.Version)
+		}
+		poolIdx[i] = j
+		ppm += uint64(p.Ppm)
+	}
+	if ppm != types.PpmScale {
+		return nil, nil, nil, types.ErrWeightsSum.Wrapf("sum %d", ppm)
+	}
+	return tableIdx, poolIdx, contribs, nil
+}
+
+// apply moves the coins and books the credits of a validated plan.
+func (k Keeper) apply(ctx sdk.Context, params types.Params, p plan) (types.SettlementRecord, error) {
+	coin := func(a sdkmath.Int) sdk.Coin { return sdk.NewCoin(params.Denom, a) }
+	if err := k.bank.SendCoinsFromModuleToModule(ctx, p.payer, types.ModuleName, sdk.NewCoins(coin(p.total))); err != nil {
+		return types.SettlementRecord{}, err
+	}
+	s := p.split
+	if s.Fee.IsPositive() {
+		if err := k.distr.FundCommunityPool(ctx, sdk.NewCoins(coin(s.Fee)), k.ModuleAddress()); err != nil {
+			return types.SettlementRecord{}, err
+		}
+	}
+	if s.Compute.IsPositive() {
+		if err := k.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, p.provider, sdk.NewCoins(coin(s.Compute))); err != nil {
+			return types.SettlementRecord{}, err
+		}
+	}
+	if err := k.accrue(ctx, p.owner, types.SOURCE_KIND_DEPLOYMENT, p.deployID, s.Developer); err != nil {
+		return types.SettlementRecord{}, err
+	}
+	for i, t := range p.summary.Top {
+		if err := k.accrue(ctx, p.contribs[i], types.SOURCE_KIND_CONTRIBUTION, t.ContributionId, s.Top[i]); err != nil {
+			return types.SettlementRecord{}, err
+		}
+	}
+	for j, e := range p.table {
+		if err := k.deposit(ctx, e.DatanetId, e.Version, p.bytes[j], s.Pools[j]); err != nil {
+			return types.SettlementRecord{}, err
+		}
+	}
+	rec := types.SettlementRecord{
+		SettlementId: p.id, PayerModule: p.payer, Height: ctx.BlockHeight(), DeploymentId: p.deployID,
+		ProtocolFee: coin(s.Fee), Compute: coin(s.Compute),
+		Developer: coin(s.Developer), Direct: coin(s.Direct()), Pooled: coin(s.Pooled()), Summary: p.summary,
+	}
+	if rec.Provider, _ = k.addressCodec.BytesToString(p.provider); rec.Provider == "" {
+		return types.SettlementRecord{}, types.ErrInvalidAddress.Wrap("provider")
+	}
+	if err := k.Records.Set(ctx, collections.Join(p.payer, p.id), rec); err != nil {
+		return types.SettlementRecord{}, err
+	}
+	pruneAt := ctx.BlockHeight() + int64(params.RecordRetentionBlocks)
+	if err := k.PruneQueue.Set(ctx, collections.Join3(pruneAt, p.payer, p.id)); err != nil {
+		return types.SettlementRecord{}, err
+	}
+	return rec, ctx.EventManager().EmitTypedEvent(&types.EventSettled{
+		PayerModule: p.payer, SettlementId: p.id, DeploymentId: p.deployID,
+		ProtocolFee: rec.ProtocolFee, Compute: rec.Compute, Developer: rec.Developer, Direct: rec.Direct, Pooled: rec.Pooled,
+	})
+}
