@@ -64,12 +64,16 @@ func (m msgServer) ClaimRewards(ctx context.Context, msg *types.MsgClaimRewards)
 			return nil, err
 		}
 	}
-	if c.total.IsZero() || c.total.LT(params.MinClaim) {
+	// A claim that finished its walk must reach min_claim; one cut short by its
+	// budget keeps its progress (and pays what it found) so that the next resumes.
+	if !c.more && (c.total.IsZero() || c.total.LT(params.MinClaim)) {
 		return nil, types.ErrBelowMinClaim.Wrapf("claimable %s%s, min_claim %s", c.total, params.Denom, params.MinClaim)
 	}
 	amt := sdk.NewCoin(params.Denom, c.total)
-	if err := m.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, claimant, sdk.NewCoins(amt)); err != nil {
-		return nil, err
+	if amt.IsPositive() {
+		if err := m.bank.SendCoinsFromModuleToAccount(ctx, types.ModuleName, claimant, sdk.NewCoins(amt)); err != nil {
+			return nil, err
+		}
 	}
 	if err := sdk.UnwrapSDKContext(ctx).EventManager().EmitTypedEvent(&types.EventRewardsClaimed{
 		Claimant: msg.Claimant, Amount: amt, Items: c.items,
@@ -185,6 +189,15 @@ func (c *claim) pools(ctx context.Context) error {
 		}
 		startID, startVer = ids[len(ids)-1]+1, 0
 	}
+	if startVer == 0 { // out of budget between contributions: is anything left?
+		ids, err := c.k.datanet.ContributionIDsOf(ctx, c.who, startID, 1)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return c.k.ClaimCursors.Remove(ctx, c.who)
+		}
+	}
 	c.more = true
 	return c.k.ClaimCursors.Set(ctx, c.who, collections.Join(startID, startVer))
 }
@@ -199,8 +212,8 @@ func (c *claim) contribution(ctx context.Context, id, from uint64) (uint64, bool
 	if err != nil {
 		return 0, false, err
 	}
-	c.items++
 	if con.Status != datanettypes.CONTRIBUTION_STATUS_ACCEPTED || (c.datanet != 0 && con.DatanetId != c.datanet) {
+		c.items++ // a skipped contribution costs one item; a collected one costs its pools
 		return 0, true, nil
 	}
 	rng := collections.NewPrefixedPairRange[uint64, uint64](con.DatanetId).StartInclusive(from)
@@ -231,6 +244,9 @@ func (c *claim) contribution(ctx context.Context, id, from uint64) (uint64, bool
 		versions = append(versions, key.K2())
 	}
 	it.Close()
+	if finished && len(versions) == 0 {
+		c.items++ // a contribution without pools still costs one item: the walk stays bounded
+	}
 	for _, ver := range versions {
 		c.items++
 		v, err := c.k.datanet.GetDatasetVersion(ctx, con.DatanetId, ver)
