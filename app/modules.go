@@ -42,6 +42,8 @@ import (
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	"github.com/openledger/openledger/x/models"
 	modelstypes "github.com/openledger/openledger/x/models/types"
+	"github.com/openledger/openledger/x/rewards"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // newModuleManager lists every module of the chain.
@@ -66,6 +68,7 @@ func (app *App) newModuleManager() *module.Manager {
 		epochs.NewAppModule(k.EpochsKeeper),
 		datanet.NewAppModule(cdc, k.DatanetKeeper),
 		models.NewAppModule(cdc, k.ModelsKeeper),
+		rewards.NewAppModule(cdc, k.RewardsKeeper),
 	)
 }
 
@@ -79,6 +82,7 @@ func setModuleOrders(mm *module.Manager) {
 	mm.SetOrderEndBlockers(
 		banktypes.ModuleName, govtypes.ModuleName, stakingtypes.ModuleName, feegrant.ModuleName,
 		datanettypes.ModuleName, modelstypes.ModuleName,
+		rewardstypes.ModuleName,
 	)
 	// genutil runs after staking (pools) and auth (params); datanet after bank, whose
 	// balances its escrow check reads.
@@ -88,6 +92,8 @@ func setModuleOrders(mm *module.Manager) {
 		genutiltypes.ModuleName, evidencetypes.ModuleName, authz.ModuleName, feegrant.ModuleName,
 		upgradetypes.ModuleName, vestingtypes.ModuleName, epochstypes.ModuleName, datanettypes.ModuleName,
 		modelstypes.ModuleName, // after datanet: its versions reference dataset versions
+		// after models: it pays deployments and dataset versions
+		rewardstypes.ModuleName,
 	}
 	mm.SetOrderInitGenesis(genesisOrder...)
 	mm.SetOrderExportGenesis(genesisOrder...)

@@ -47,6 +47,8 @@ import (
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	modelskeeper "github.com/openledger/openledger/x/models/keeper"
 	modelstypes "github.com/openledger/openledger/x/models/types"
+	rewardskeeper "github.com/openledger/openledger/x/rewards/keeper"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // AppKeepers holds every keeper of the application.
@@ -66,6 +68,7 @@ type AppKeepers struct {
 	EpochsKeeper    *epochskeeper.Keeper
 	DatanetKeeper   datanetkeeper.Keeper
 	ModelsKeeper    modelskeeper.Keeper
+	RewardsKeeper   rewardskeeper.Keeper
 }
 
 // AccountAddressCodec is the bech32 codec of account addresses.
@@ -155,6 +158,10 @@ func NewAppKeepers(
 
 	k.ModelsKeeper = modelskeeper.NewKeeper(appCodec,
 		runtime.NewKVStoreService(keys[modelstypes.StoreKey]), accCodec, authority, k.DatanetKeeper)
+
+	k.RewardsKeeper = rewardskeeper.NewKeeper(appCodec,
+		runtime.NewKVStoreService(keys[rewardstypes.StoreKey]), accCodec, authority,
+		k.AccountKeeper, k.BankKeeper, k.DistrKeeper, k.DatanetKeeper, k.ModelsKeeper)
 
 	return k
 }

@@ -19,6 +19,7 @@ import (
 
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	modelstypes "github.com/openledger/openledger/x/models/types"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // StoreKeys returns one KV store key per module that keeps state.
@@ -28,6 +29,7 @@ func StoreKeys() map[string]*storetypes.KVStoreKey {
 		distrtypes.StoreKey, minttypes.StoreKey, govtypes.StoreKey, consensustypes.StoreKey,
 		upgradetypes.StoreKey, evidencetypes.StoreKey, feegrant.StoreKey, authz.ModuleName,
 		epochstypes.StoreKey, datanettypes.StoreKey, modelstypes.StoreKey,
+		rewardstypes.StoreKey,
 	)
 }
 
@@ -41,4 +43,5 @@ var ModuleAccountPermissions = map[string][]string{
 	stakingtypes.KeyRotationFeePoolName: {authtypes.Burner},
 	govtypes.ModuleName:                 {authtypes.Burner},
 	datanettypes.ModuleName:             nil,
+	rewardstypes.ModuleName:             nil, // accrued and pooled rewards (blocked)
 }

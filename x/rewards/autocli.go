@@ -1,0 +1,43 @@
+package rewards
+
+import (
+	autocliv1 "cosmossdk.io/api/cosmos/autocli/v1"
+
+	"github.com/openledger/openledger/x/rewards/types"
+)
+
+// AutoCLIOptions describes the generated query and tx commands.
+func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
+	return &autocliv1.ModuleOptions{
+		Query: &autocliv1.ServiceCommandDescriptor{
+			Service:              types.Query_serviceDesc.ServiceName,
+			EnhanceCustomCommand: true,
+			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{RpcMethod: "Params", Use: "params", Short: "Show the rewards module params"},
+				{
+					RpcMethod: "Accruals", Use: "accruals [recipient]", Short: "List a recipient's unclaimed direct and developer credits by source",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "recipient"}},
+				},
+				{
+					RpcMethod: "Pool", Use: "pool [datanet-id] [version]", Short: "Show a dataset version's reward pool",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "datanet_id"}, {ProtoField: "version"}},
+				},
+				{
+					RpcMethod: "SettlementRecord", Use: "record [payer-module] [settlement-id]", Short: "Show how a settlement was split",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "payer_module"}, {ProtoField: "settlement_id"}},
+				},
+			},
+		},
+		Tx: &autocliv1.ServiceCommandDescriptor{
+			Service:              types.Msg_serviceDesc.ServiceName,
+			EnhanceCustomCommand: true,
+			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{
+					RpcMethod: "ClaimRewards", Use: "claim",
+					Short: "Claim your accrued rewards in one transfer (--datanet-id, --version, --max-items; repeat while the answer says more)",
+				},
+				{RpcMethod: "UpdateParams", Skip: true}, // governance only
+			},
+		},
+	}
+}
