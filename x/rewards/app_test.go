@@ -54,7 +54,9 @@ func TestSettleWithRealBankAndDistribution(t *testing.T) {
 	ctx := c.Context()
 	a := c.App
 	k := a.RewardsKeeper
-	bal := func(addr sdk.AccAddress) sdkmath.Int { return a.BankKeeper.GetBalance(ctx, addr, testkeeper.Denom).Amount }
+	bal := func(addr sdk.AccAddress) sdkmath.Int {
+		return a.BankKeeper.GetBalance(ctx, addr, testkeeper.Denom).Amount
+	}
 	pool := func() sdkmath.Int {
 		fp, err := a.DistrKeeper.FeePool.Get(ctx)
 		require.NoError(t, err)

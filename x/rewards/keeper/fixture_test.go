@@ -114,7 +114,9 @@ func (d *datanet) ContributionIDsOf(_ context.Context, who sdk.AccAddress, start
 }
 
 // models is an in-memory x/models deployment table.
-type models struct{ deps map[uint64]modelskeeper.ActiveDeployment }
+type models struct {
+	deps map[uint64]modelskeeper.ActiveDeployment
+}
 
 func (m *models) GetActiveDeployment(_ context.Context, id uint64) (modelskeeper.ActiveDeployment, error) {
 	d, ok := m.deps[id]

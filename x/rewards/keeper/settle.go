@@ -8,6 +8,7 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	modelstypes "github.com/openledger/openledger/x/models/types"
 	"github.com/openledger/openledger/x/rewards/types"
 )
@@ -42,17 +43,17 @@ func (k Keeper) Settle(ctx context.Context, payerModule string, settlementID uin
 
 // plan is a validated settlement.
 type plan struct {
-	payer     string
-	id        uint64
-	provider  sdk.AccAddress
-	owner     sdk.AccAddress
-	deployID  uint64
-	table     []modelstypes.DataShare
-	summary   types.AttributionSummary
-	contribs  []sdk.AccAddress // contributor of summary.Top[i]
-	bytes     []uint64         // accepted bytes of table[j]'s version
-	split     Split
-	total     sdkmath.Int
+	payer    string
+	id       uint64
+	provider sdk.AccAddress
+	owner    sdk.AccAddress
+	deployID uint64
+	table    []modelstypes.DataShare
+	summary  types.AttributionSummary
+	contribs []sdk.AccAddress // contributor of summary.Top[i]
+	bytes    []uint64         // accepted bytes of table[j]'s version
+	split    Split
+	total    sdkmath.Int
 }
 
 func (k Keeper) plan(ctx context.Context, params types.Params, payerModule string, settlementID uint64,
@@ -130,6 +131,7 @@ func (k Keeper) validateSummary(ctx context.Context, params types.Params, table 
 		index[versionKey{e.DatanetId, e.Version}] = j
 	}
 	var ppm uint64
+	versions := make([]*datanettypes.DatasetVersion, len(table)) // read once per table entry
 	seenTop := make(map[contribKey]bool, len(s.Top))
 	tableIdx = make([]int, len(s.Top))
 	contribs = make([]sdk.AccAddress, len(s.Top))
@@ -147,11 +149,14 @@ func (k Keeper) validateSummary(ctx context.Context, params types.Params, table 
 			return nil, nil, nil, types.ErrVersionNotInDeployment.Wrapf("top[%d]: (%d, %d)", i, t.DatanetId, t.Version)
 		}
 		tableIdx[i] = j
-		v, err := k.datanet.GetDatasetVersion(ctx, t.DatanetId, t.Version)
-		if err != nil {
-			return nil, nil, nil, types.ErrContributionNotInVersion.Wrapf("top[%d]: %v", i, err)
+		if versions[j] == nil {
+			v, err := k.datanet.GetDatasetVersion(ctx, t.DatanetId, t.Version)
+			if err != nil {
+				return nil, nil, nil, types.ErrContributionNotInVersion.Wrapf("top[%d]: %v", i, err)
+			}
+			versions[j] = &v
 		}
-		c, in, err := k.datanet.ContributionInVersion(ctx, v, t.ContributionId)
+		c, in, err := k.datanet.ContributionInVersion(ctx, *versions[j], t.ContributionId)
 		if err != nil || !in {
 			return nil, nil, nil, types.ErrContributionNotInVersion.Wrapf("top[%d]: contribution %d in (%d, %d)", i, t.ContributionId, t.DatanetId, t.Version)
 		}
