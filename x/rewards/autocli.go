@@ -23,6 +23,19 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "datanet_id"}, {ProtoField: "version"}},
 				},
 				{
+					RpcMethod: "ContributionRewards", Use: "contribution [contribution-id]",
+					Short:          "Show a contribution's unclaimed direct credit and pending pool earnings",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "contribution_id"}},
+				},
+				{
+					RpcMethod: "DeploymentTotals", Use: "deployment-totals [deployment-id]", Short: "Show a deployment's settlement totals",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
+				},
+				{
+					RpcMethod: "DatanetTotals", Use: "datanet-totals [datanet-id]", Short: "Show what a datanet's contributions earned",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "datanet_id"}},
+				},
+				{
 					RpcMethod: "SettlementRecord", Use: "record [payer-module] [settlement-id]", Short: "Show how a settlement was split",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "payer_module"}, {ProtoField: "settlement_id"}},
 				},

@@ -39,6 +39,16 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 			return err
 		}
 	}
+	for _, t := range gs.DeploymentTotals {
+		if err := k.DeploymentTotals.Set(ctx, t.DeploymentId, t); err != nil {
+			return err
+		}
+	}
+	for _, t := range gs.DatanetTotals {
+		if err := k.DatanetTotals.Set(ctx, t.DatanetId, t); err != nil {
+			return err
+		}
+	}
 	for _, r := range gs.Records {
 		if err := k.Records.Set(ctx, collections.Join(r.PayerModule, r.SettlementId), r); err != nil {
 			return err
@@ -90,6 +100,20 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	}
 	err = k.Records.Walk(ctx, nil, func(_ collections.Pair[string, uint64], r types.SettlementRecord) (bool, error) {
 		gs.Records = append(gs.Records, r)
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = k.DeploymentTotals.Walk(ctx, nil, func(_ uint64, t types.DeploymentTotals) (bool, error) {
+		gs.DeploymentTotals = append(gs.DeploymentTotals, t)
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = k.DatanetTotals.Walk(ctx, nil, func(_ uint64, t types.DatanetTotals) (bool, error) {
+		gs.DatanetTotals = append(gs.DatanetTotals, t)
 		return false, nil
 	})
 	if err != nil {

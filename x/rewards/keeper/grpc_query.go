@@ -75,3 +75,84 @@ func (q queryServer) SettlementRecord(ctx context.Context, req *types.QuerySettl
 	}
 	return &types.QuerySettlementRecordResponse{Record: r}, nil
 }
+
+// ContributionRewards returns a contribution's unclaimed direct credit and its pending
+// earnings in the pools of its datanet that it belongs to (at most max_pools pools).
+func (q queryServer) ContributionRewards(ctx context.Context, req *types.QueryContributionRewardsRequest) (*types.QueryContributionRewardsResponse, error) {
+	if req == nil {
+		return nil, types.ErrInvalidSummary.Wrap("empty request")
+	}
+	c, err := q.k.datanet.GetContribution(ctx, req.ContributionId)
+	if err != nil {
+		return nil, err
+	}
+	who, err := q.k.parseAddress("contributor", c.Contributor)
+	if err != nil {
+		return nil, err
+	}
+	params, err := q.k.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &types.QueryContributionRewardsResponse{Direct: sdkmath.ZeroInt()}
+	direct, err := q.k.Accruals.Get(ctx, collections.Join3(who, int32(types.SOURCE_KIND_CONTRIBUTION), c.Id))
+	if err == nil {
+		res.Direct = direct
+	} else if !isNotFound(err) {
+		return nil, err
+	}
+	var versions []uint64
+	err = q.k.Pools.Walk(ctx, collections.NewPrefixedPairRange[uint64, uint64](c.DatanetId),
+		func(key collections.Pair[uint64, uint64], _ types.VersionPool) (bool, error) {
+			versions = append(versions, key.K2())
+			return uint32(len(versions)) == params.MaxPools, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	for _, ver := range versions {
+		v, err := q.k.datanet.GetDatasetVersion(ctx, c.DatanetId, ver)
+		if err != nil {
+			return nil, err
+		}
+		if _, in, err := q.k.datanet.ContributionInVersion(ctx, v, c.Id); err != nil {
+			return nil, err
+		} else if !in {
+			continue
+		}
+		amt, err := q.k.PendingInPool(ctx, c.DatanetId, ver, c.Id, c.SizeBytes)
+		if err != nil {
+			return nil, err
+		}
+		res.Pools = append(res.Pools, types.PoolPending{Version: ver, Amount: amt})
+	}
+	return res, nil
+}
+
+// DeploymentTotals returns a deployment's settlement totals (zero when never settled).
+func (q queryServer) DeploymentTotals(ctx context.Context, req *types.QueryDeploymentTotalsRequest) (*types.QueryDeploymentTotalsResponse, error) {
+	if req == nil {
+		return nil, types.ErrInvalidSummary.Wrap("empty request")
+	}
+	t, err := q.k.DeploymentTotals.Get(ctx, req.DeploymentId)
+	if isNotFound(err) {
+		t = types.DeploymentTotals{DeploymentId: req.DeploymentId, Paid: sdkmath.ZeroInt(), Developer: sdkmath.ZeroInt(), Data: sdkmath.ZeroInt()}
+	} else if err != nil {
+		return nil, err
+	}
+	return &types.QueryDeploymentTotalsResponse{Totals: t}, nil
+}
+
+// DatanetTotals returns what a datanet's contributions earned (zero when never paid).
+func (q queryServer) DatanetTotals(ctx context.Context, req *types.QueryDatanetTotalsRequest) (*types.QueryDatanetTotalsResponse, error) {
+	if req == nil {
+		return nil, types.ErrInvalidSummary.Wrap("empty request")
+	}
+	t, err := q.k.DatanetTotals.Get(ctx, req.DatanetId)
+	if isNotFound(err) {
+		t = types.DatanetTotals{DatanetId: req.DatanetId, Direct: sdkmath.ZeroInt(), Pooled: sdkmath.ZeroInt()}
+	} else if err != nil {
+		return nil, err
+	}
+	return &types.QueryDatanetTotalsResponse{Totals: t}, nil
+}

@@ -49,6 +49,10 @@ type Keeper struct {
 	Dust collections.Item[sdkmath.Int]
 	// ClaimCursors: claimant → (next contribution id, next version) of its pool claims.
 	ClaimCursors collections.Map[sdk.AccAddress, collections.Pair[uint64, uint64]]
+	// DeploymentTotals: deployment id → settlement totals.
+	DeploymentTotals collections.Map[uint64, types.DeploymentTotals]
+	// DatanetTotals: datanet id → earnings totals.
+	DatanetTotals collections.Map[uint64, types.DatanetTotals]
 }
 
 // NewKeeper builds the keeper. authority may update params (the governance module account).
@@ -84,6 +88,10 @@ func NewKeeper(
 		Dust: collections.NewItem(sb, types.DustKey, "dust", sdk.IntValue),
 		ClaimCursors: collections.NewMap(sb, types.ClaimCursorKey, "claim_cursors",
 			sdk.AccAddressKey, collcodec.KeyToValueCodec(collections.PairKeyCodec(collections.Uint64Key, collections.Uint64Key))),
+		DeploymentTotals: collections.NewMap(sb, types.DeploymentTotalsKey, "deployment_totals",
+			collections.Uint64Key, codec.CollValue[types.DeploymentTotals](cdc)),
+		DatanetTotals: collections.NewMap(sb, types.DatanetTotalsKey, "datanet_totals",
+			collections.Uint64Key, codec.CollValue[types.DatanetTotals](cdc)),
 	}
 	schema, err := sb.Build()
 	if err != nil {

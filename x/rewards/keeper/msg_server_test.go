@@ -123,7 +123,7 @@ func TestGenesisRoundTrip(t *testing.T) {
 	}
 	a, _ := gs.Marshal()
 	b, _ := again.Marshal()
-	if string(a) != string(b) || len(gs.Accruals) == 0 || len(gs.Pools) != 2 || len(gs.Cursors) != 1 || len(gs.Records) != 1 {
+	if string(a) != string(b) || len(gs.Accruals) == 0 || len(gs.Pools) != 2 || len(gs.Cursors) != 1 || len(gs.Records) != 1 || len(gs.DeploymentTotals) != 1 || len(gs.DatanetTotals) != 2 {
 		t.Fatalf("round trip differs or is empty:\n%v\n%v", gs, again)
 	}
 	bad := *gs

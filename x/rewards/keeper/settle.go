@@ -219,6 +219,9 @@ func (k Keeper) apply(ctx sdk.Context, params types.Params, p plan) (types.Settl
 			return types.SettlementRecord{}, err
 		}
 	}
+	if err := k.addTotals(ctx, p); err != nil {
+		return types.SettlementRecord{}, err
+	}
 	rec := types.SettlementRecord{
 		SettlementId: p.id, PayerModule: p.payer, Height: ctx.BlockHeight(), DeploymentId: p.deployID,
 		ProtocolFee: coin(s.Fee), Compute: coin(s.Compute),
@@ -238,4 +241,46 @@ func (k Keeper) apply(ctx sdk.Context, params types.Params, p plan) (types.Settl
 		PayerModule: p.payer, SettlementId: p.id, DeploymentId: p.deployID,
 		ProtocolFee: rec.ProtocolFee, Compute: rec.Compute, Developer: rec.Developer, Direct: rec.Direct, Pooled: rec.Pooled,
 	})
+}
+
+// addTotals adds a settlement to its deployment's and datanets' totals (O(K + table)).
+func (k Keeper) addTotals(ctx context.Context, p plan) error {
+	s := p.split
+	dt, err := k.DeploymentTotals.Get(ctx, p.deployID)
+	if isNotFound(err) {
+		dt = types.DeploymentTotals{DeploymentId: p.deployID, Paid: sdkmath.ZeroInt(), Developer: sdkmath.ZeroInt(), Data: sdkmath.ZeroInt()}
+	} else if err != nil {
+		return err
+	}
+	dt.Settlements++
+	dt.Paid = dt.Paid.Add(p.total)
+	dt.Developer = dt.Developer.Add(s.Developer)
+	dt.Data = dt.Data.Add(s.Direct()).Add(s.Pooled())
+	if err := k.DeploymentTotals.Set(ctx, p.deployID, dt); err != nil {
+		return err
+	}
+	add := func(datanetID uint64, direct, pooled sdkmath.Int) error {
+		if !direct.IsPositive() && !pooled.IsPositive() {
+			return nil
+		}
+		t, err := k.DatanetTotals.Get(ctx, datanetID)
+		if isNotFound(err) {
+			t = types.DatanetTotals{DatanetId: datanetID, Direct: sdkmath.ZeroInt(), Pooled: sdkmath.ZeroInt()}
+		} else if err != nil {
+			return err
+		}
+		t.Direct, t.Pooled = t.Direct.Add(direct), t.Pooled.Add(pooled)
+		return k.DatanetTotals.Set(ctx, datanetID, t)
+	}
+	for i, t := range p.summary.Top {
+		if err := add(t.DatanetId, s.Top[i], sdkmath.ZeroInt()); err != nil {
+			return err
+		}
+	}
+	for j, e := range p.table {
+		if err := add(e.DatanetId, sdkmath.ZeroInt(), s.Pools[j]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -67,6 +67,21 @@ func (gs GenesisState) Validate() error {
 		}
 		cursors[k] = true
 	}
+	deps := make(map[uint64]bool, len(gs.DeploymentTotals))
+	for i, t := range gs.DeploymentTotals {
+		if deps[t.DeploymentId] || t.Paid.IsNil() || t.Developer.IsNil() || t.Data.IsNil() ||
+			t.Paid.IsNegative() || t.Developer.IsNegative() || t.Data.IsNegative() {
+			return ErrInvalidGenesis.Wrapf("deployment_totals %d: duplicate or invalid", i)
+		}
+		deps[t.DeploymentId] = true
+	}
+	dns := make(map[uint64]bool, len(gs.DatanetTotals))
+	for i, t := range gs.DatanetTotals {
+		if dns[t.DatanetId] || t.Direct.IsNil() || t.Pooled.IsNil() || t.Direct.IsNegative() || t.Pooled.IsNegative() {
+			return ErrInvalidGenesis.Wrapf("datanet_totals %d: duplicate or invalid", i)
+		}
+		dns[t.DatanetId] = true
+	}
 	type recKey struct {
 		m  string
 		id uint64

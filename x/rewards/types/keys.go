@@ -22,12 +22,14 @@ const (
 
 // Store prefixes. Each collection owns one byte; never reuse a retired one.
 var (
-	ParamsKey      = collections.NewPrefix(0)
-	AccrualsKey    = collections.NewPrefix(1)
-	PoolsKey       = collections.NewPrefix(2)
-	CursorsKey     = collections.NewPrefix(3)
-	RecordsKey     = collections.NewPrefix(4)
-	PruneQueueKey  = collections.NewPrefix(5)
-	DustKey        = collections.NewPrefix(6)
-	ClaimCursorKey = collections.NewPrefix(7)
+	ParamsKey           = collections.NewPrefix(0)
+	AccrualsKey         = collections.NewPrefix(1)
+	PoolsKey            = collections.NewPrefix(2)
+	CursorsKey          = collections.NewPrefix(3)
+	RecordsKey          = collections.NewPrefix(4)
+	PruneQueueKey       = collections.NewPrefix(5)
+	DustKey             = collections.NewPrefix(6)
+	ClaimCursorKey      = collections.NewPrefix(7)
+	DeploymentTotalsKey = collections.NewPrefix(8)
+	DatanetTotalsKey    = collections.NewPrefix(9)
 )

@@ -5,6 +5,7 @@ package types
 
 import (
 	context "context"
+	cosmossdk_io_math "cosmossdk.io/math"
 	fmt "fmt"
 	_ "github.com/cosmos/cosmos-proto"
 	_ "github.com/cosmos/cosmos-sdk/types/query"
@@ -409,6 +410,332 @@ func (m *QuerySettlementRecordResponse) GetRecord() SettlementRecord {
 	return SettlementRecord{}
 }
 
+// QueryContributionRewardsRequest names a contribution.
+type QueryContributionRewardsRequest struct {
+	// contribution_id of the contribution.
+	ContributionId uint64 `protobuf:"varint,1,opt,name=contribution_id,json=contributionId,proto3" json:"contribution_id,omitempty"`
+}
+
+func (m *QueryContributionRewardsRequest) Reset()         { *m = QueryContributionRewardsRequest{} }
+func (m *QueryContributionRewardsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryContributionRewardsRequest) ProtoMessage()    {}
+func (*QueryContributionRewardsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{8}
+}
+func (m *QueryContributionRewardsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryContributionRewardsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryContributionRewardsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryContributionRewardsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryContributionRewardsRequest.Merge(m, src)
+}
+func (m *QueryContributionRewardsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryContributionRewardsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryContributionRewardsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryContributionRewardsRequest proto.InternalMessageInfo
+
+func (m *QueryContributionRewardsRequest) GetContributionId() uint64 {
+	if m != nil {
+		return m.ContributionId
+	}
+	return 0
+}
+
+// PoolPending is a contribution's pending earnings in one pool.
+type PoolPending struct {
+	// version of the pool (of the contribution's datanet).
+	Version uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// amount collectable now.
+	Amount cosmossdk_io_math.Int `protobuf:"bytes,2,opt,name=amount,proto3,customtype=cosmossdk.io/math.Int" json:"amount"`
+}
+
+func (m *PoolPending) Reset()         { *m = PoolPending{} }
+func (m *PoolPending) String() string { return proto.CompactTextString(m) }
+func (*PoolPending) ProtoMessage()    {}
+func (*PoolPending) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{9}
+}
+func (m *PoolPending) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *PoolPending) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_PoolPending.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *PoolPending) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_PoolPending.Merge(m, src)
+}
+func (m *PoolPending) XXX_Size() int {
+	return m.Size()
+}
+func (m *PoolPending) XXX_DiscardUnknown() {
+	xxx_messageInfo_PoolPending.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_PoolPending proto.InternalMessageInfo
+
+func (m *PoolPending) GetVersion() uint64 {
+	if m != nil {
+		return m.Version
+	}
+	return 0
+}
+
+// QueryContributionRewardsResponse returns the contribution's rewards.
+type QueryContributionRewardsResponse struct {
+	// direct is the unclaimed top-K credit.
+	Direct cosmossdk_io_math.Int `protobuf:"bytes,1,opt,name=direct,proto3,customtype=cosmossdk.io/math.Int" json:"direct"`
+	// pools are the pending pool earnings, by version.
+	Pools []PoolPending `protobuf:"bytes,2,rep,name=pools,proto3" json:"pools"`
+}
+
+func (m *QueryContributionRewardsResponse) Reset()         { *m = QueryContributionRewardsResponse{} }
+func (m *QueryContributionRewardsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryContributionRewardsResponse) ProtoMessage()    {}
+func (*QueryContributionRewardsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{10}
+}
+func (m *QueryContributionRewardsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryContributionRewardsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryContributionRewardsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryContributionRewardsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryContributionRewardsResponse.Merge(m, src)
+}
+func (m *QueryContributionRewardsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryContributionRewardsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryContributionRewardsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryContributionRewardsResponse proto.InternalMessageInfo
+
+func (m *QueryContributionRewardsResponse) GetPools() []PoolPending {
+	if m != nil {
+		return m.Pools
+	}
+	return nil
+}
+
+// QueryDeploymentTotalsRequest names a deployment.
+type QueryDeploymentTotalsRequest struct {
+	// deployment_id of the deployment.
+	DeploymentId uint64 `protobuf:"varint,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+}
+
+func (m *QueryDeploymentTotalsRequest) Reset()         { *m = QueryDeploymentTotalsRequest{} }
+func (m *QueryDeploymentTotalsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryDeploymentTotalsRequest) ProtoMessage()    {}
+func (*QueryDeploymentTotalsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{11}
+}
+func (m *QueryDeploymentTotalsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDeploymentTotalsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDeploymentTotalsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDeploymentTotalsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDeploymentTotalsRequest.Merge(m, src)
+}
+func (m *QueryDeploymentTotalsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDeploymentTotalsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDeploymentTotalsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDeploymentTotalsRequest proto.InternalMessageInfo
+
+func (m *QueryDeploymentTotalsRequest) GetDeploymentId() uint64 {
+	if m != nil {
+		return m.DeploymentId
+	}
+	return 0
+}
+
+// QueryDeploymentTotalsResponse returns the totals (zero when never settled).
+type QueryDeploymentTotalsResponse struct {
+	// totals of the deployment.
+	Totals DeploymentTotals `protobuf:"bytes,1,opt,name=totals,proto3" json:"totals"`
+}
+
+func (m *QueryDeploymentTotalsResponse) Reset()         { *m = QueryDeploymentTotalsResponse{} }
+func (m *QueryDeploymentTotalsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryDeploymentTotalsResponse) ProtoMessage()    {}
+func (*QueryDeploymentTotalsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{12}
+}
+func (m *QueryDeploymentTotalsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDeploymentTotalsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDeploymentTotalsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDeploymentTotalsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDeploymentTotalsResponse.Merge(m, src)
+}
+func (m *QueryDeploymentTotalsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDeploymentTotalsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDeploymentTotalsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDeploymentTotalsResponse proto.InternalMessageInfo
+
+func (m *QueryDeploymentTotalsResponse) GetTotals() DeploymentTotals {
+	if m != nil {
+		return m.Totals
+	}
+	return DeploymentTotals{}
+}
+
+// QueryDatanetTotalsRequest names a datanet.
+type QueryDatanetTotalsRequest struct {
+	// datanet_id of the datanet.
+	DatanetId uint64 `protobuf:"varint,1,opt,name=datanet_id,json=datanetId,proto3" json:"datanet_id,omitempty"`
+}
+
+func (m *QueryDatanetTotalsRequest) Reset()         { *m = QueryDatanetTotalsRequest{} }
+func (m *QueryDatanetTotalsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryDatanetTotalsRequest) ProtoMessage()    {}
+func (*QueryDatanetTotalsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{13}
+}
+func (m *QueryDatanetTotalsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDatanetTotalsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDatanetTotalsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDatanetTotalsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDatanetTotalsRequest.Merge(m, src)
+}
+func (m *QueryDatanetTotalsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDatanetTotalsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDatanetTotalsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDatanetTotalsRequest proto.InternalMessageInfo
+
+func (m *QueryDatanetTotalsRequest) GetDatanetId() uint64 {
+	if m != nil {
+		return m.DatanetId
+	}
+	return 0
+}
+
+// QueryDatanetTotalsResponse returns the totals (zero when never paid).
+type QueryDatanetTotalsResponse struct {
+	// totals of the datanet.
+	Totals DatanetTotals `protobuf:"bytes,1,opt,name=totals,proto3" json:"totals"`
+}
+
+func (m *QueryDatanetTotalsResponse) Reset()         { *m = QueryDatanetTotalsResponse{} }
+func (m *QueryDatanetTotalsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryDatanetTotalsResponse) ProtoMessage()    {}
+func (*QueryDatanetTotalsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{14}
+}
+func (m *QueryDatanetTotalsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDatanetTotalsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDatanetTotalsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDatanetTotalsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDatanetTotalsResponse.Merge(m, src)
+}
+func (m *QueryDatanetTotalsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDatanetTotalsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDatanetTotalsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDatanetTotalsResponse proto.InternalMessageInfo
+
+func (m *QueryDatanetTotalsResponse) GetTotals() DatanetTotals {
+	if m != nil {
+		return m.Totals
+	}
+	return DatanetTotals{}
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "openledger.rewards.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "openledger.rewards.v1.QueryParamsResponse")
@@ -418,55 +745,82 @@ func init() {
 	proto.RegisterType((*QueryPoolResponse)(nil), "openledger.rewards.v1.QueryPoolResponse")
 	proto.RegisterType((*QuerySettlementRecordRequest)(nil), "openledger.rewards.v1.QuerySettlementRecordRequest")
 	proto.RegisterType((*QuerySettlementRecordResponse)(nil), "openledger.rewards.v1.QuerySettlementRecordResponse")
+	proto.RegisterType((*QueryContributionRewardsRequest)(nil), "openledger.rewards.v1.QueryContributionRewardsRequest")
+	proto.RegisterType((*PoolPending)(nil), "openledger.rewards.v1.PoolPending")
+	proto.RegisterType((*QueryContributionRewardsResponse)(nil), "openledger.rewards.v1.QueryContributionRewardsResponse")
+	proto.RegisterType((*QueryDeploymentTotalsRequest)(nil), "openledger.rewards.v1.QueryDeploymentTotalsRequest")
+	proto.RegisterType((*QueryDeploymentTotalsResponse)(nil), "openledger.rewards.v1.QueryDeploymentTotalsResponse")
+	proto.RegisterType((*QueryDatanetTotalsRequest)(nil), "openledger.rewards.v1.QueryDatanetTotalsRequest")
+	proto.RegisterType((*QueryDatanetTotalsResponse)(nil), "openledger.rewards.v1.QueryDatanetTotalsResponse")
 }
 
 func init() { proto.RegisterFile("openledger/rewards/v1/query.proto", fileDescriptor_2cbfa1c6c4b1d407) }
 
 var fileDescriptor_2cbfa1c6c4b1d407 = []byte{
-	// 679 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x94, 0x94, 0x4f, 0x4f, 0x13, 0x4f,
-	0x18, 0xc7, 0xbb, 0xfc, 0xa0, 0x3f, 0xfa, 0x80, 0x09, 0x8c, 0x25, 0xa9, 0x2b, 0x5d, 0x60, 0x3d,
-	0x80, 0x20, 0x5d, 0x01, 0x35, 0x5e, 0x8c, 0x40, 0xe2, 0x01, 0x8c, 0x46, 0x4b, 0x82, 0x89, 0x07,
-	0xc9, 0xd0, 0x1d, 0xd7, 0x8d, 0xdb, 0x9d, 0x65, 0x66, 0x8a, 0x92, 0xa6, 0x17, 0x4f, 0x26, 0x5e,
-	0x4c, 0x3c, 0x7a, 0x30, 0xde, 0x3c, 0x7a, 0xf0, 0x45, 0xe0, 0x8d, 0xe8, 0xc5, 0x93, 0x31, 0x60,
-	0xe2, 0xdb, 0x30, 0x3b, 0x33, 0xdb, 0x2d, 0x95, 0xad, 0x78, 0x69, 0x76, 0x9e, 0x79, 0xfe, 0x7c,
-	0x9e, 0xa7, 0xdf, 0x67, 0x60, 0x8a, 0x46, 0x24, 0x0c, 0x88, 0xeb, 0x11, 0xe6, 0x30, 0xf2, 0x0c,
-	0x33, 0x97, 0x3b, 0xbb, 0x0b, 0xce, 0x4e, 0x83, 0xb0, 0xbd, 0x4a, 0xc4, 0xa8, 0xa0, 0x68, 0x2c,
-	0x75, 0xa9, 0x68, 0x97, 0xca, 0xee, 0x82, 0x39, 0x8a, 0xeb, 0x7e, 0x48, 0x1d, 0xf9, 0xab, 0x3c,
-	0xcd, 0xf3, 0x35, 0xca, 0xeb, 0x94, 0xab, 0xe8, 0xae, 0x34, 0xe6, 0x39, 0x75, 0xb9, 0x25, 0x4f,
-	0x8e, 0x3a, 0xe8, 0xab, 0xa2, 0x47, 0x3d, 0xaa, 0xec, 0xf1, 0x97, 0xb6, 0x8e, 0x7b, 0x94, 0x7a,
-	0x01, 0x71, 0x70, 0xe4, 0x3b, 0x38, 0x0c, 0xa9, 0xc0, 0xc2, 0xa7, 0x61, 0x12, 0x93, 0x01, 0x2e,
-	0xf6, 0x22, 0xa2, 0x5d, 0xec, 0x22, 0xa0, 0xfb, 0x31, 0xc0, 0x3d, 0xcc, 0x70, 0x9d, 0x57, 0xc9,
-	0x4e, 0x83, 0x70, 0x61, 0x3f, 0x80, 0xb3, 0xc7, 0xac, 0x3c, 0xa2, 0x21, 0x27, 0x68, 0x19, 0xf2,
-	0x91, 0xb4, 0x94, 0x8c, 0x49, 0x63, 0x66, 0x68, 0xb1, 0x5c, 0x39, 0xb1, 0xed, 0x8a, 0x0a, 0x5b,
-	0x2d, 0xec, 0x7f, 0x9f, 0xc8, 0x7d, 0xf8, 0xf5, 0x71, 0xd6, 0xa8, 0xea, 0x38, 0xfb, 0x2e, 0x14,
-	0x65, 0xe2, 0x95, 0x5a, 0x8d, 0x35, 0x70, 0x90, 0x14, 0x44, 0xd7, 0xa0, 0xc0, 0x48, 0xcd, 0x8f,
-	0x7c, 0x12, 0x0a, 0x99, 0xbc, 0xb0, 0x5a, 0xfa, 0xf2, 0x69, 0xbe, 0xa8, 0x47, 0xb0, 0xe2, 0xba,
-	0x8c, 0x70, 0xbe, 0x21, 0x98, 0x1f, 0x7a, 0xd5, 0xd4, 0xd5, 0x7e, 0x04, 0x63, 0x5d, 0xf9, 0x34,
-	0xea, 0x2d, 0x18, 0xc4, 0xda, 0x56, 0x32, 0x26, 0xff, 0x9b, 0x19, 0x5a, 0xb4, 0x32, 0x60, 0x75,
-	0x68, 0x27, 0x6d, 0x3b, 0xd4, 0xbe, 0x0d, 0x23, 0x6a, 0x10, 0x94, 0x06, 0x09, 0x6b, 0x19, 0xc0,
-	0xc5, 0x02, 0x87, 0x44, 0x6c, 0xf9, 0xae, 0x84, 0xed, 0xaf, 0x16, 0xb4, 0x65, 0xcd, 0x45, 0x25,
-	0xf8, 0x7f, 0x97, 0x30, 0xee, 0xd3, 0xb0, 0xd4, 0x27, 0xef, 0x92, 0xa3, 0xbd, 0x09, 0xa3, 0x1d,
-	0xc9, 0x34, 0xe8, 0x0a, 0xf4, 0x47, 0x94, 0x06, 0x7a, 0xa2, 0x76, 0x06, 0xe4, 0xa6, 0x4a, 0x11,
-	0x47, 0x76, 0x82, 0xca, 0x50, 0xfb, 0x31, 0x8c, 0xcb, 0xbc, 0x1b, 0x44, 0x88, 0x80, 0xd4, 0x49,
-	0x28, 0xaa, 0xa4, 0x46, 0x99, 0x9b, 0x00, 0x4f, 0xc1, 0x70, 0x84, 0xf7, 0x08, 0xdb, 0xaa, 0x53,
-	0xb7, 0x11, 0x10, 0x35, 0xdf, 0xea, 0x90, 0xb4, 0xdd, 0x91, 0x26, 0x74, 0x01, 0xce, 0xf0, 0x76,
-	0x74, 0xdc, 0x96, 0x42, 0x1f, 0x4e, 0x8d, 0x6b, 0xae, 0xfd, 0x14, 0xca, 0x19, 0x75, 0x74, 0x2f,
-	0xeb, 0x90, 0x67, 0xd2, 0xa2, 0xbb, 0x99, 0xce, 0xe8, 0xa6, 0x3b, 0xc1, 0x31, 0xa5, 0xa8, 0x0c,
-	0x8b, 0xef, 0x07, 0x60, 0x40, 0x56, 0x43, 0xaf, 0x0c, 0xc8, 0x2b, 0x45, 0xa1, 0x8b, 0x19, 0x09,
-	0xff, 0x94, 0xb0, 0x39, 0x7b, 0x1a, 0x57, 0xc5, 0x6d, 0xcf, 0xbe, 0x8c, 0x4b, 0xbf, 0xf8, 0xfa,
-	0xf3, 0x4d, 0xdf, 0x04, 0x2a, 0x3b, 0x27, 0x6f, 0x8d, 0x52, 0x30, 0x7a, 0x67, 0xc0, 0x60, 0xa2,
-	0x36, 0x34, 0xd7, 0xab, 0x48, 0x97, 0xc6, 0xcd, 0x4b, 0xa7, 0x73, 0xd6, 0x4c, 0xd7, 0x53, 0xa6,
-	0x79, 0x34, 0x97, 0xc1, 0x94, 0xe8, 0xd4, 0x69, 0xb6, 0x57, 0xa2, 0x85, 0xde, 0x1a, 0xd0, 0x1f,
-	0x0b, 0x05, 0x4d, 0xf7, 0x1c, 0x41, 0xaa, 0x68, 0x73, 0xe6, 0xef, 0x8e, 0x9a, 0x6a, 0x39, 0xa5,
-	0xba, 0x8a, 0x96, 0xb2, 0x26, 0x45, 0x69, 0x8c, 0x94, 0x2e, 0x49, 0xcb, 0x69, 0xea, 0x1d, 0x68,
-	0xa1, 0xcf, 0x06, 0x8c, 0x74, 0xff, 0xff, 0x68, 0xa9, 0x17, 0x40, 0x86, 0xac, 0xcd, 0x2b, 0xff,
-	0x16, 0xa4, 0x3b, 0x58, 0x4f, 0x3b, 0xb8, 0x89, 0x6e, 0x64, 0x74, 0xa0, 0x34, 0xc8, 0x9d, 0x66,
-	0xe7, 0xde, 0xb4, 0x9c, 0xe6, 0xb1, 0x1d, 0x69, 0xad, 0xae, 0xef, 0x1f, 0x5a, 0xc6, 0xc1, 0xa1,
-	0x65, 0xfc, 0x38, 0xb4, 0x8c, 0xd7, 0x47, 0x56, 0xee, 0xe0, 0xc8, 0xca, 0x7d, 0x3b, 0xb2, 0x72,
-	0x0f, 0x2f, 0x7b, 0xbe, 0x78, 0xd2, 0xd8, 0xae, 0xd4, 0x68, 0xbd, 0xb3, 0x44, 0xc7, 0xe7, 0xf3,
-	0x76, 0x3d, 0xf9, 0x1c, 0x6f, 0xe7, 0xe5, 0x7b, 0xbc, 0xf4, 0x3b, 0x00, 0x00, 0xff, 0xff, 0x7a,
-	0x4f, 0x46, 0x35, 0x6d, 0x06, 0x00, 0x00,
+	// 1001 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x56, 0xcf, 0x6f, 0x1b, 0x45,
+	0x14, 0xce, 0x86, 0xd4, 0xd4, 0x2f, 0x09, 0xa4, 0xd3, 0x44, 0x72, 0x97, 0xc6, 0x49, 0xa7, 0x48,
+	0x09, 0x29, 0xf1, 0xe6, 0x07, 0x84, 0x02, 0x42, 0x34, 0x09, 0x3f, 0xea, 0x20, 0x50, 0x71, 0x51,
+	0x91, 0x38, 0x10, 0x6d, 0xbc, 0x83, 0xbb, 0xaa, 0x3d, 0xb3, 0x99, 0x1d, 0x07, 0x22, 0xcb, 0x17,
+	0x4e, 0x48, 0x5c, 0x90, 0x38, 0x72, 0xe0, 0xca, 0x11, 0xa4, 0x8a, 0xff, 0x00, 0xa9, 0x88, 0x4b,
+	0x55, 0x2e, 0x88, 0x43, 0x85, 0x12, 0x24, 0xae, 0xfc, 0x09, 0x68, 0x67, 0x66, 0xbd, 0xe3, 0xad,
+	0xc7, 0xad, 0xb9, 0x58, 0xde, 0x37, 0xf3, 0xbd, 0xf7, 0xbd, 0x37, 0xdf, 0x7c, 0xbb, 0x70, 0x89,
+	0x45, 0x84, 0x36, 0x49, 0xd0, 0x20, 0xdc, 0xe3, 0xe4, 0x73, 0x9f, 0x07, 0xb1, 0x77, 0xb4, 0xee,
+	0x1d, 0xb6, 0x09, 0x3f, 0xae, 0x44, 0x9c, 0x09, 0x86, 0xe6, 0xb2, 0x2d, 0x15, 0xbd, 0xa5, 0x72,
+	0xb4, 0xee, 0x9e, 0xf3, 0x5b, 0x21, 0x65, 0x9e, 0xfc, 0x55, 0x3b, 0xdd, 0xe7, 0xea, 0x2c, 0x6e,
+	0xb1, 0x58, 0xa1, 0x73, 0x69, 0xdc, 0x0b, 0x6a, 0x71, 0x5f, 0x3e, 0x79, 0xea, 0x41, 0x2f, 0xcd,
+	0x36, 0x58, 0x83, 0xa9, 0x78, 0xf2, 0x4f, 0x47, 0x2f, 0x36, 0x18, 0x6b, 0x34, 0x89, 0xe7, 0x47,
+	0xa1, 0xe7, 0x53, 0xca, 0x84, 0x2f, 0x42, 0x46, 0x53, 0x8c, 0x85, 0xb8, 0x38, 0x8e, 0x88, 0xde,
+	0x82, 0x67, 0x01, 0x7d, 0x98, 0x10, 0xb8, 0xe1, 0x73, 0xbf, 0x15, 0xd7, 0xc8, 0x61, 0x9b, 0xc4,
+	0x02, 0x7f, 0x0c, 0xe7, 0xfb, 0xa2, 0x71, 0xc4, 0x68, 0x4c, 0xd0, 0x35, 0x28, 0x44, 0x32, 0x52,
+	0x72, 0x16, 0x9d, 0xe5, 0xc9, 0x8d, 0xf9, 0xca, 0xc0, 0xb6, 0x2b, 0x0a, 0xb6, 0x53, 0xbc, 0xf7,
+	0x70, 0x61, 0xec, 0x87, 0x7f, 0x7e, 0x5c, 0x71, 0x6a, 0x1a, 0x87, 0x3f, 0x80, 0x59, 0x99, 0x78,
+	0xbb, 0x5e, 0xe7, 0x6d, 0xbf, 0x99, 0x16, 0x44, 0x5b, 0x50, 0xe4, 0xa4, 0x1e, 0x46, 0x21, 0xa1,
+	0x42, 0x26, 0x2f, 0xee, 0x94, 0x1e, 0xdc, 0x5d, 0x9d, 0xd5, 0x23, 0xd8, 0x0e, 0x02, 0x4e, 0xe2,
+	0xf8, 0xa6, 0xe0, 0x21, 0x6d, 0xd4, 0xb2, 0xad, 0xf8, 0x53, 0x98, 0xcb, 0xe5, 0xd3, 0x54, 0xdf,
+	0x86, 0xb3, 0xbe, 0x8e, 0x95, 0x9c, 0xc5, 0xa7, 0x96, 0x27, 0x37, 0xca, 0x16, 0xb2, 0x1a, 0x6a,
+	0xb2, 0xed, 0x41, 0xf1, 0x7b, 0x30, 0xa3, 0x06, 0xc1, 0x58, 0x33, 0xe5, 0x3a, 0x0f, 0x10, 0xf8,
+	0xc2, 0xa7, 0x44, 0xec, 0x87, 0x81, 0x24, 0x3b, 0x51, 0x2b, 0xea, 0x48, 0x35, 0x40, 0x25, 0x78,
+	0xfa, 0x88, 0xf0, 0x38, 0x64, 0xb4, 0x34, 0x2e, 0xd7, 0xd2, 0x47, 0x7c, 0x0b, 0xce, 0x19, 0xc9,
+	0x34, 0xd1, 0x6d, 0x98, 0x88, 0x18, 0x6b, 0xea, 0x89, 0x62, 0x0b, 0xc9, 0x5b, 0x2a, 0x45, 0x82,
+	0x34, 0x89, 0x4a, 0x28, 0xfe, 0x0c, 0x2e, 0xca, 0xbc, 0x37, 0x89, 0x10, 0x4d, 0xd2, 0x22, 0x54,
+	0xd4, 0x48, 0x9d, 0xf1, 0x20, 0x25, 0x7c, 0x09, 0xa6, 0x22, 0xff, 0x98, 0xf0, 0xfd, 0x16, 0x0b,
+	0xda, 0x4d, 0xa2, 0xe6, 0x5b, 0x9b, 0x94, 0xb1, 0xf7, 0x65, 0x08, 0x5d, 0x86, 0xe9, 0xb8, 0x87,
+	0x4e, 0xda, 0x52, 0xd4, 0xa7, 0xb2, 0x60, 0x35, 0xc0, 0x77, 0x60, 0xde, 0x52, 0x47, 0xf7, 0xb2,
+	0x07, 0x05, 0x2e, 0x23, 0xba, 0x9b, 0x25, 0x4b, 0x37, 0xf9, 0x04, 0x7d, 0x4a, 0x51, 0x19, 0xf0,
+	0x1e, 0x2c, 0xc8, 0x62, 0xbb, 0x8c, 0x0a, 0x1e, 0x1e, 0xb4, 0x13, 0x5d, 0xd7, 0x54, 0x8a, 0xb4,
+	0xaf, 0x25, 0x78, 0xb6, 0x6e, 0xac, 0x66, 0xa7, 0xf1, 0x8c, 0x19, 0xae, 0x06, 0xf8, 0x10, 0x26,
+	0x93, 0xc9, 0xdd, 0x20, 0x34, 0x08, 0x69, 0xc3, 0x3c, 0x21, 0xa7, 0xef, 0x84, 0xd0, 0x75, 0x28,
+	0xf8, 0x2d, 0xd6, 0xa6, 0x42, 0xf6, 0x5f, 0xdc, 0x59, 0x4b, 0x78, 0xfd, 0xf9, 0x70, 0x61, 0x4e,
+	0xe9, 0x30, 0x0e, 0xee, 0x54, 0x42, 0xe6, 0xb5, 0x7c, 0x71, 0xbb, 0x52, 0xa5, 0xe2, 0xc1, 0xdd,
+	0x55, 0xd0, 0x02, 0xad, 0x52, 0xa1, 0xe9, 0x2b, 0x3c, 0xfe, 0xc9, 0x81, 0x45, 0x3b, 0x7f, 0x3d,
+	0xaf, 0xeb, 0x50, 0x08, 0x42, 0x4e, 0xea, 0xa9, 0xe4, 0xff, 0x47, 0x39, 0x85, 0x47, 0xbb, 0x70,
+	0x26, 0x91, 0x42, 0x5c, 0x1a, 0x97, 0x5a, 0xb7, 0xc9, 0xc8, 0x98, 0x82, 0x39, 0x73, 0x85, 0xc5,
+	0xbb, 0x5a, 0x47, 0x6f, 0x91, 0xa8, 0xc9, 0x8e, 0x93, 0xe3, 0xf9, 0x88, 0x09, 0xe3, 0x92, 0x5e,
+	0x86, 0xe9, 0xa0, 0xb7, 0x94, 0x4d, 0x7b, 0x2a, 0x0b, 0x1a, 0x22, 0x79, 0x34, 0x49, 0x26, 0x12,
+	0x21, 0x23, 0x8f, 0x11, 0x49, 0x3e, 0x41, 0x9f, 0x48, 0x54, 0x06, 0xfc, 0x1a, 0x5c, 0x50, 0xc5,
+	0xd4, 0xed, 0xeb, 0xa7, 0x3b, 0xfc, 0x9e, 0x62, 0x02, 0xee, 0x20, 0xac, 0x66, 0xf9, 0x6e, 0x8e,
+	0xe5, 0xf3, 0x36, 0x96, 0x26, 0x7a, 0x00, 0xc5, 0x8d, 0x7f, 0x8b, 0x70, 0x46, 0xd6, 0x41, 0x5f,
+	0x3b, 0x50, 0x50, 0xce, 0x88, 0x5e, 0xb0, 0x64, 0x7b, 0xd4, 0x8a, 0xdd, 0x95, 0x27, 0xd9, 0xaa,
+	0x48, 0xe3, 0x95, 0xaf, 0x92, 0xd2, 0x5f, 0xfe, 0xfe, 0xf7, 0xb7, 0xe3, 0x0b, 0x68, 0xde, 0x1b,
+	0xec, 0xfe, 0xca, 0x89, 0xd1, 0xf7, 0x0e, 0x9c, 0x4d, 0x5d, 0x13, 0x5d, 0x19, 0x56, 0x24, 0xe7,
+	0xd5, 0xee, 0x8b, 0x4f, 0xb6, 0x59, 0x73, 0xba, 0x9a, 0x71, 0x5a, 0x45, 0x57, 0x2c, 0x9c, 0x52,
+	0xbf, 0xf5, 0x3a, 0x3d, 0x6b, 0xef, 0xa2, 0xef, 0x1c, 0x98, 0x48, 0x04, 0x8b, 0x96, 0x86, 0x8e,
+	0x20, 0x73, 0x66, 0x77, 0xf9, 0xf1, 0x1b, 0x35, 0xab, 0x6b, 0x19, 0xab, 0x97, 0xd1, 0xa6, 0x6d,
+	0x52, 0xc9, 0xad, 0xf0, 0x3a, 0x99, 0x88, 0xba, 0x5e, 0x47, 0x3b, 0x45, 0x17, 0xfd, 0xe6, 0xc0,
+	0xf9, 0x01, 0x77, 0x1b, 0x6d, 0x0d, 0xe3, 0x60, 0x37, 0x33, 0xf7, 0x95, 0x91, 0x71, 0xba, 0x95,
+	0xdd, 0xac, 0x95, 0xab, 0x68, 0xcb, 0xd2, 0x8a, 0x69, 0x88, 0xb1, 0xd7, 0xc9, 0xd9, 0x66, 0x17,
+	0xfd, 0xe2, 0xc0, 0x4c, 0xfe, 0xc2, 0xa1, 0xcd, 0x61, 0x94, 0x2c, 0x26, 0xe1, 0xbe, 0x34, 0x1a,
+	0x48, 0x37, 0xf1, 0x4e, 0xd6, 0xc4, 0xeb, 0xe8, 0x55, 0x4b, 0x13, 0x99, 0xcf, 0x24, 0xa7, 0x62,
+	0x3a, 0x51, 0xd7, 0x53, 0xb7, 0x0d, 0xfd, 0xec, 0xc0, 0x74, 0xdf, 0x95, 0x44, 0x6b, 0x43, 0xf9,
+	0x0c, 0xf0, 0x0d, 0x77, 0x7d, 0x04, 0xc4, 0x28, 0x72, 0xd2, 0x3a, 0xca, 0x29, 0x4a, 0x13, 0xff,
+	0xd5, 0x81, 0x99, 0xfc, 0x6b, 0x71, 0xf8, 0x01, 0x58, 0xde, 0xf6, 0xc3, 0x0f, 0xc0, 0xf6, 0xea,
+	0xc6, 0x7b, 0x59, 0x07, 0x6f, 0xa2, 0x37, 0x2c, 0x1d, 0xa8, 0x57, 0x73, 0xec, 0x75, 0xcc, 0xcf,
+	0x89, 0xae, 0xd7, 0xe9, 0xfb, 0x74, 0xe8, 0xee, 0xec, 0xdd, 0x3b, 0x29, 0x3b, 0xf7, 0x4f, 0xca,
+	0xce, 0x5f, 0x27, 0x65, 0xe7, 0x9b, 0xd3, 0xf2, 0xd8, 0xfd, 0xd3, 0xf2, 0xd8, 0x1f, 0xa7, 0xe5,
+	0xb1, 0x4f, 0xd6, 0x1a, 0xa1, 0xb8, 0xdd, 0x3e, 0xa8, 0xd4, 0x59, 0xcb, 0x2c, 0x61, 0xfc, 0xfd,
+	0xa2, 0x57, 0x4f, 0x7e, 0xa5, 0x1e, 0x14, 0xe4, 0x67, 0xea, 0xe6, 0x7f, 0x01, 0x00, 0x00, 0xff,
+	0xff, 0xf9, 0x93, 0x3a, 0x26, 0x84, 0x0b, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -487,6 +841,13 @@ type QueryClient interface {
 	Accruals(ctx context.Context, in *QueryAccrualsRequest, opts ...grpc.CallOption) (*QueryAccrualsResponse, error)
 	// Pool returns a dataset version's pool.
 	Pool(ctx context.Context, in *QueryPoolRequest, opts ...grpc.CallOption) (*QueryPoolResponse, error)
+	// ContributionRewards returns a contribution's unclaimed direct credit and its pending
+	// earnings in each pool it belongs to (at most max_pools pools of its datanet).
+	ContributionRewards(ctx context.Context, in *QueryContributionRewardsRequest, opts ...grpc.CallOption) (*QueryContributionRewardsResponse, error)
+	// DeploymentTotals returns the settlement totals of a deployment.
+	DeploymentTotals(ctx context.Context, in *QueryDeploymentTotalsRequest, opts ...grpc.CallOption) (*QueryDeploymentTotalsResponse, error)
+	// DatanetTotals returns what a datanet's contributions earned.
+	DatanetTotals(ctx context.Context, in *QueryDatanetTotalsRequest, opts ...grpc.CallOption) (*QueryDatanetTotalsResponse, error)
 	// SettlementRecord returns a retained settlement record.
 	SettlementRecord(ctx context.Context, in *QuerySettlementRecordRequest, opts ...grpc.CallOption) (*QuerySettlementRecordResponse, error)
 }
@@ -526,6 +887,33 @@ func (c *queryClient) Pool(ctx context.Context, in *QueryPoolRequest, opts ...gr
 	return out, nil
 }
 
+func (c *queryClient) ContributionRewards(ctx context.Context, in *QueryContributionRewardsRequest, opts ...grpc.CallOption) (*QueryContributionRewardsResponse, error) {
+	out := new(QueryContributionRewardsResponse)
+	err := c.cc.Invoke(ctx, "/openledger.rewards.v1.Query/ContributionRewards", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) DeploymentTotals(ctx context.Context, in *QueryDeploymentTotalsRequest, opts ...grpc.CallOption) (*QueryDeploymentTotalsResponse, error) {
+	out := new(QueryDeploymentTotalsResponse)
+	err := c.cc.Invoke(ctx, "/openledger.rewards.v1.Query/DeploymentTotals", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) DatanetTotals(ctx context.Context, in *QueryDatanetTotalsRequest, opts ...grpc.CallOption) (*QueryDatanetTotalsResponse, error) {
+	out := new(QueryDatanetTotalsResponse)
+	err := c.cc.Invoke(ctx, "/openledger.rewards.v1.Query/DatanetTotals", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *queryClient) SettlementRecord(ctx context.Context, in *QuerySettlementRecordRequest, opts ...grpc.CallOption) (*QuerySettlementRecordResponse, error) {
 	out := new(QuerySettlementRecordResponse)
 	err := c.cc.Invoke(ctx, "/openledger.rewards.v1.Query/SettlementRecord", in, out, opts...)
@@ -543,6 +931,13 @@ type QueryServer interface {
 	Accruals(context.Context, *QueryAccrualsRequest) (*QueryAccrualsResponse, error)
 	// Pool returns a dataset version's pool.
 	Pool(context.Context, *QueryPoolRequest) (*QueryPoolResponse, error)
+	// ContributionRewards returns a contribution's unclaimed direct credit and its pending
+	// earnings in each pool it belongs to (at most max_pools pools of its datanet).
+	ContributionRewards(context.Context, *QueryContributionRewardsRequest) (*QueryContributionRewardsResponse, error)
+	// DeploymentTotals returns the settlement totals of a deployment.
+	DeploymentTotals(context.Context, *QueryDeploymentTotalsRequest) (*QueryDeploymentTotalsResponse, error)
+	// DatanetTotals returns what a datanet's contributions earned.
+	DatanetTotals(context.Context, *QueryDatanetTotalsRequest) (*QueryDatanetTotalsResponse, error)
 	// SettlementRecord returns a retained settlement record.
 	SettlementRecord(context.Context, *QuerySettlementRecordRequest) (*QuerySettlementRecordResponse, error)
 }
@@ -559,6 +954,15 @@ func (*UnimplementedQueryServer) Accruals(ctx context.Context, req *QueryAccrual
 }
 func (*UnimplementedQueryServer) Pool(ctx context.Context, req *QueryPoolRequest) (*QueryPoolResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Pool not implemented")
+}
+func (*UnimplementedQueryServer) ContributionRewards(ctx context.Context, req *QueryContributionRewardsRequest) (*QueryContributionRewardsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ContributionRewards not implemented")
+}
+func (*UnimplementedQueryServer) DeploymentTotals(ctx context.Context, req *QueryDeploymentTotalsRequest) (*QueryDeploymentTotalsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeploymentTotals not implemented")
+}
+func (*UnimplementedQueryServer) DatanetTotals(ctx context.Context, req *QueryDatanetTotalsRequest) (*QueryDatanetTotalsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DatanetTotals not implemented")
 }
 func (*UnimplementedQueryServer) SettlementRecord(ctx context.Context, req *QuerySettlementRecordRequest) (*QuerySettlementRecordResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SettlementRecord not implemented")
@@ -622,6 +1026,60 @@ func _Query_Pool_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_ContributionRewards_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryContributionRewardsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ContributionRewards(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.rewards.v1.Query/ContributionRewards",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ContributionRewards(ctx, req.(*QueryContributionRewardsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_DeploymentTotals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryDeploymentTotalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).DeploymentTotals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.rewards.v1.Query/DeploymentTotals",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).DeploymentTotals(ctx, req.(*QueryDeploymentTotalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_DatanetTotals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryDatanetTotalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).DatanetTotals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.rewards.v1.Query/DatanetTotals",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).DatanetTotals(ctx, req.(*QueryDatanetTotalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Query_SettlementRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(QuerySettlementRecordRequest)
 	if err := dec(in); err != nil {
@@ -656,6 +1114,18 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Pool",
 			Handler:    _Query_Pool_Handler,
+		},
+		{
+			MethodName: "ContributionRewards",
+			Handler:    _Query_ContributionRewards_Handler,
+		},
+		{
+			MethodName: "DeploymentTotals",
+			Handler:    _Query_DeploymentTotals_Handler,
+		},
+		{
+			MethodName: "DatanetTotals",
+			Handler:    _Query_DatanetTotals_Handler,
 		},
 		{
 			MethodName: "SettlementRecord",
@@ -923,6 +1393,241 @@ func (m *QuerySettlementRecordResponse) MarshalToSizedBuffer(dAtA []byte) (int, 
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryContributionRewardsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryContributionRewardsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryContributionRewardsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ContributionId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ContributionId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *PoolPending) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *PoolPending) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *PoolPending) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size := m.Amount.Size()
+		i -= size
+		if _, err := m.Amount.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x12
+	if m.Version != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Version))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryContributionRewardsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryContributionRewardsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryContributionRewardsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Pools) > 0 {
+		for iNdEx := len(m.Pools) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Pools[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	{
+		size := m.Direct.Size()
+		i -= size
+		if _, err := m.Direct.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDeploymentTotalsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDeploymentTotalsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDeploymentTotalsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DeploymentId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDeploymentTotalsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDeploymentTotalsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDeploymentTotalsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Totals.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDatanetTotalsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDatanetTotalsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDatanetTotalsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DatanetId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DatanetId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDatanetTotalsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDatanetTotalsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDatanetTotalsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Totals.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -1031,6 +1736,95 @@ func (m *QuerySettlementRecordResponse) Size() (n int) {
 	var l int
 	_ = l
 	l = m.Record.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryContributionRewardsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ContributionId != 0 {
+		n += 1 + sovQuery(uint64(m.ContributionId))
+	}
+	return n
+}
+
+func (m *PoolPending) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Version != 0 {
+		n += 1 + sovQuery(uint64(m.Version))
+	}
+	l = m.Amount.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryContributionRewardsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Direct.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	if len(m.Pools) > 0 {
+		for _, e := range m.Pools {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *QueryDeploymentTotalsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		n += 1 + sovQuery(uint64(m.DeploymentId))
+	}
+	return n
+}
+
+func (m *QueryDeploymentTotalsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Totals.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryDatanetTotalsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DatanetId != 0 {
+		n += 1 + sovQuery(uint64(m.DatanetId))
+	}
+	return n
+}
+
+func (m *QueryDatanetTotalsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Totals.Size()
 	n += 1 + l + sovQuery(uint64(l))
 	return n
 }
@@ -1671,6 +2465,600 @@ func (m *QuerySettlementRecordResponse) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			if err := m.Record.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryContributionRewardsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryContributionRewardsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryContributionRewardsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ContributionId", wireType)
+			}
+			m.ContributionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ContributionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *PoolPending) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: PoolPending: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: PoolPending: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Version", wireType)
+			}
+			m.Version = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Version |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Amount", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Amount.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryContributionRewardsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryContributionRewardsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryContributionRewardsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Direct", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Direct.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pools", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Pools = append(m.Pools, PoolPending{})
+			if err := m.Pools[len(m.Pools)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDeploymentTotalsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDeploymentTotalsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDeploymentTotalsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeploymentId", wireType)
+			}
+			m.DeploymentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeploymentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDeploymentTotalsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDeploymentTotalsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDeploymentTotalsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Totals", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Totals.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDatanetTotalsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDatanetTotalsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDatanetTotalsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DatanetId", wireType)
+			}
+			m.DatanetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DatanetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDatanetTotalsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDatanetTotalsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDatanetTotalsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Totals", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Totals.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
