@@ -58,6 +58,10 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 			return err
 		}
 	}
+	// x/bank's genesis ran first: the module account must hold exactly what is owed.
+	if err := k.BalanceInvariant(ctx); err != nil {
+		return types.ErrInvalidGenesis.Wrap(err.Error())
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	sdkmath "cosmossdk.io/math"
 
 	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
+	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/openledger/openledger/x/rewards/types"
 )
@@ -114,6 +115,12 @@ func TestGenesisRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := newFixture(t)
+	mod := authtypes.NewModuleAddress(types.ModuleName)
+	if err := g.k.InitGenesis(g.ctx, *gs); !errors.Is(err, types.ErrInvalidGenesis) {
+		t.Fatalf("genesis without the module's coins: %v", err)
+	}
+	g = newFixture(t)
+	g.bank.bal[string(mod)] = f.balance(mod) // x/bank's genesis comes first
 	if err := g.k.InitGenesis(g.ctx, *gs); err != nil {
 		t.Fatal(err)
 	}
