@@ -22,6 +22,8 @@ import (
 	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/safetensors"
 	"github.com/openledger/openledger/ml/tokenizer"
+
+	"github.com/openledger/openledger/internal/atomicfile"
 )
 
 // Engine identity recorded in checkpoints and manifests. EngineVersion is
@@ -93,28 +95,9 @@ func SaveModel(path string, p *model.Params, tok *tokenizer.Tokenizer) (string, 
 	return Digest(b), WriteFileAtomic(path, b)
 }
 
-// WriteFileAtomic writes b to a temporary file beside path and renames it.
+// WriteFileAtomic writes b crash-safely beside path (mode 0600); see internal/atomicfile.
 func WriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(path, b, 0o600)
 }
 
 // LoadModel reads a model checkpoint. A directory is accepted and means
