@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# One generation at a time: the script works in shared build/ directories.
+exec 9>build/.proto-gen.lock
+flock 9
+
 TOOLS=build/tools
 "$TOOLS/buf" lint
 rm -rf build/proto-gen
