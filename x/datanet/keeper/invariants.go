@@ -67,7 +67,7 @@ func (k Keeper) EscrowInvariant(ctx context.Context) error {
 
 // datanetTally is what a datanet's stats must say, recounted from its objects.
 type datanetTally struct {
-	pending, accepted, rejected, bytes, versions, distinct, counted uint64
+	pending, accepted, rejected, bytes, shares, versions, distinct, counted uint64
 }
 
 // StatsInvariant checks each datanet's stats against its objects (pending, accepted
@@ -104,6 +104,7 @@ func (k Keeper) StatsInvariant(ctx context.Context) error {
 			case types.CONTRIBUTION_STATUS_ACCEPTED:
 				t.accepted++
 				t.bytes += c.SizeBytes
+				t.shares += c.Shares
 			default:
 				t.rejected++
 			}
@@ -133,6 +134,9 @@ func (k Keeper) StatsInvariant(ctx context.Context) error {
 		if s.AcceptedContributions != t.accepted || s.AcceptedBytes != t.bytes || s.RejectedContributions != t.rejected {
 			return true, fmt.Errorf("datanet %d: stats say %d accepted (%d bytes), %d rejected; contributions say %d (%d bytes), %d",
 				id, s.AcceptedContributions, s.AcceptedBytes, s.RejectedContributions, t.accepted, t.bytes, t.rejected)
+		}
+		if s.AcceptedShares != t.shares {
+			return true, fmt.Errorf("datanet %d: stats say %d accepted shares; contributions say %d", id, s.AcceptedShares, t.shares)
 		}
 		if s.DistinctContributors != t.distinct || t.counted != t.accepted {
 			return true, fmt.Errorf("datanet %d: %d distinct contributors, %d contributor counts summing to %d for %d accepted",

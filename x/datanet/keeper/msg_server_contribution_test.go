@@ -301,7 +301,8 @@ func TestCreateDatasetVersion(t *testing.T) {
 		}
 		d := e.Datanet(ctx, id)
 		if v.Version != n || v.LeafCount != leaves || v.Root != hex.EncodeToString(root) || v.Creator != creator ||
-			v.DistinctContributors != d.Stats.DistinctContributors || v.TotalBytes != d.Stats.AcceptedBytes || v.Height != 2 {
+			v.DistinctContributors != d.Stats.DistinctContributors || v.TotalBytes != d.Stats.AcceptedBytes || v.Height != 2 ||
+			v.TotalShares != d.Stats.AcceptedShares {
 			t.Fatalf("version %+v; root %x; datanet %+v", v, root, d.Stats)
 		}
 		if d.Stats.Versions != n || d.MerkleRoot != v.Root {

@@ -208,6 +208,7 @@ func (m msgServer) CreateDatasetVersion(ctx context.Context, msg *types.MsgCreat
 		Root:                 d.MerkleRoot,
 		LeafCount:            d.Stats.AcceptedContributions,
 		TotalBytes:           d.Stats.AcceptedBytes,
+		TotalShares:          d.Stats.AcceptedShares,
 		DistinctContributors: d.Stats.DistinctContributors,
 		Height:               sdkCtx.BlockHeight(),
 		Creator:              msg.Creator,

@@ -85,6 +85,12 @@ func (k Keeper) appendAccepted(ctx sdk.Context, d *types.Datanet, c *types.Contr
 	}
 	d.Stats.AcceptedContributions++
 	d.Stats.AcceptedBytes += c.SizeBytes
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return err
+	}
+	c.Shares = params.SharesOf(c.SizeBytes)
+	d.Stats.AcceptedShares += c.Shares
 	root, err := types.Root(tree, d.Stats.AcceptedContributions)
 	if err != nil {
 		return err

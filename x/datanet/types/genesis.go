@@ -66,6 +66,10 @@ func (gs GenesisState) Validate() error {
 		if c.SizeBytes == 0 {
 			return ErrInvalidGenesis.Wrapf("contribution %d: zero size", c.Id)
 		}
+		accepted := c.Status == CONTRIBUTION_STATUS_ACCEPTED
+		if accepted && (c.Shares == 0 || c.Shares > c.SizeBytes) || !accepted && c.Shares != 0 {
+			return ErrInvalidGenesis.Wrapf("contribution %d: shares %d: an accepted contribution has 1..size_bytes (%d), others 0", c.Id, c.Shares, c.SizeBytes)
+		}
 		if err := c.Deposit.Validate(); err != nil {
 			return ErrInvalidGenesis.Wrapf("contribution %d: deposit: %v", c.Id, err)
 		}
@@ -104,6 +108,10 @@ func (gs GenesisState) Validate() error {
 		}
 		if v.LeafCount == 0 || v.LeafCount > d.Stats.AcceptedContributions {
 			return ErrInvalidGenesis.Wrapf("datanet %d version %d: leaf count %d out of range", v.DatanetId, v.Version, v.LeafCount)
+		}
+		if v.TotalShares > v.TotalBytes || v.TotalShares > d.Stats.AcceptedShares {
+			return ErrInvalidGenesis.Wrapf("datanet %d version %d: total shares %d above its bytes %d or the datanet's accepted shares %d",
+				v.DatanetId, v.Version, v.TotalShares, v.TotalBytes, d.Stats.AcceptedShares)
 		}
 		k := versionKey{v.DatanetId, v.Version}
 		if _, dup := versions[k]; dup {

@@ -37,7 +37,7 @@ func validGenesis() types.GenesisState {
 	gs.Datanets = []types.Datanet{{
 		Id: 1, Owner: testAddr, Name: "d", License: "MIT", Status: types.DATANET_STATUS_READY, ContributionDeposit: coin,
 		Curation: types.Curation{Curators: []string{testAddr}, ApprovalQuorum: 1, ReviewWindowBlocks: 10},
-		Stats:    types.DatanetStats{AcceptedContributions: 1, PendingContributions: 1, RejectedContributions: 1, Versions: 1, DistinctContributors: 1, AcceptedBytes: 5},
+		Stats:    types.DatanetStats{AcceptedContributions: 1, PendingContributions: 1, RejectedContributions: 1, Versions: 1, DistinctContributors: 1, AcceptedBytes: 5, AcceptedShares: 5},
 	}}
 	for i, st := range []types.ContributionStatus{types.CONTRIBUTION_STATUS_ACCEPTED, types.CONTRIBUTION_STATUS_PENDING, types.CONTRIBUTION_STATUS_REJECTED} {
 		sha, c := content(st.String())
@@ -45,9 +45,12 @@ func validGenesis() types.GenesisState {
 			Id: uint64(i + 1), DatanetId: 1, Contributor: testAddr, Cid: c, Sha256: sha, SizeBytes: 5, RecordCount: 1,
 			MediaType: "text/plain", Status: st, Deposit: coin, ReviewDeadline: 20,
 		})
+		if st == types.CONTRIBUTION_STATUS_ACCEPTED {
+			gs.Contributions[i].Shares = 5
+		}
 	}
 	gs.Reviews = []types.Review{{ContributionId: 1, Curator: testAddr, Decision: types.REVIEW_DECISION_APPROVE}}
-	gs.DatasetVersions = []types.DatasetVersion{{DatanetId: 1, Version: 1, LeafCount: 1, Root: strings.Repeat("ab", 32)}}
+	gs.DatasetVersions = []types.DatasetVersion{{DatanetId: 1, Version: 1, LeafCount: 1, TotalBytes: 5, TotalShares: 5, Root: strings.Repeat("ab", 32)}}
 	gs.MerkleNodes = []types.MerkleNode{{DatanetId: 1, Level: 0, Index: 0, Hash: strings.Repeat("ab", 32)}}
 	gs.ContributorCounts = []types.ContributorCount{{DatanetId: 1, Contributor: testAddr, Accepted: 1}}
 	gs.ExpiryQueue = []types.ExpiryEntry{{Deadline: 20, ContributionId: 2}}
@@ -87,6 +90,10 @@ func TestGenesisValidate(t *testing.T) {
 			gs.Contributions[0].Sha256 = strings.ToUpper(gs.Contributions[0].Sha256)
 		}, types.ErrInvalidGenesis},
 		{"contribution size zero", func(gs *types.GenesisState) { gs.Contributions[0].SizeBytes = 0 }, types.ErrInvalidGenesis},
+		{"accepted contribution without shares", func(gs *types.GenesisState) { gs.Contributions[0].Shares = 0 }, types.ErrInvalidGenesis},
+		{"shares above the size", func(gs *types.GenesisState) { gs.Contributions[0].Shares = 6 }, types.ErrInvalidGenesis},
+		{"pending contribution with shares", func(gs *types.GenesisState) { gs.Contributions[1].Shares = 1 }, types.ErrInvalidGenesis},
+		{"version shares above its bytes", func(gs *types.GenesisState) { gs.DatasetVersions[0].TotalShares = 6 }, types.ErrInvalidGenesis},
 		{"contribution deposit invalid", func(gs *types.GenesisState) { gs.Contributions[0].Deposit.Amount = sdkmath.NewInt(-1) }, types.ErrInvalidGenesis},
 		{"review of unknown contribution", func(gs *types.GenesisState) { gs.Reviews[0].ContributionId = 99 }, types.ErrInvalidGenesis},
 		{"review without decision", func(gs *types.GenesisState) { gs.Reviews[0].Decision = 0 }, types.ErrInvalidGenesis},
@@ -123,6 +130,7 @@ func TestParamsValidate(t *testing.T) {
 		"max_curators above bound":  func(p *types.Params) { p.MaxCurators = 101 },
 		"review window above bound": func(p *types.Params) { p.MaxReviewWindowBlocks = 10_000_001 },
 		"contribution bytes bound":  func(p *types.Params) { p.MaxContributionBytes = 1<<40 + 1 },
+		"shares cap bound":          func(p *types.Params) { p.MaxSharesPerContribution = 1<<40 + 1 },
 		"tags above bound":          func(p *types.Params) { p.MaxTags = 65 },
 		"name length zero":          func(p *types.Params) { p.MaxNameLength = 0 },
 		"description length zero":   func(p *types.Params) { p.MaxDescriptionLength = 0 },

@@ -32,7 +32,19 @@ func DefaultParams() Params {
 		MaxDescriptionLength:  2_048,
 		MaxTagLength:          64,
 		MaxExpiriesPerBlock:   100,
+		// 1 MiB of reward shares at most per contribution: padding a contribution
+		// beyond it buys nothing in the version pools (ADR-003).
+		MaxSharesPerContribution: 1 << 20,
 	}
+}
+
+// SharesOf is the reward shares of a contribution of size bytes accepted under p:
+// its size, capped at max_shares_per_contribution unless that is 0.
+func (p Params) SharesOf(size uint64) uint64 {
+	if p.MaxSharesPerContribution != 0 && size > p.MaxSharesPerContribution {
+		return p.MaxSharesPerContribution
+	}
+	return size
 }
 
 // Validate checks every param against its bounds.
@@ -58,6 +70,8 @@ func (p Params) Validate() error {
 		return ErrInvalidParams.Wrapf("max_tag_length must be in [1, %d]", maxStringLengthBound)
 	case p.MaxExpiriesPerBlock == 0 || p.MaxExpiriesPerBlock > maxExpiriesPerBlockBound:
 		return ErrInvalidParams.Wrapf("max_expiries_per_block must be in [1, %d]", maxExpiriesPerBlockBound)
+	case p.MaxSharesPerContribution > maxContributionBytesBound:
+		return ErrInvalidParams.Wrapf("max_shares_per_contribution must be in [0, %d] (0: no cap)", uint64(maxContributionBytesBound))
 	}
 	if err := sdk.ValidateDenom(p.MinDeposit.Denom); err != nil {
 		return ErrInvalidParams.Wrapf("min_deposit denom: %v", err)

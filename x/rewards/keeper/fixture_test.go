@@ -139,6 +139,9 @@ type fixture struct {
 		BytesToString([]byte) (string, error)
 	}
 	authority string
+	// shareCap, when set, caps each contribution's shares as x/datanet's
+	// max_shares_per_contribution does.
+	shareCap uint64
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -179,19 +182,21 @@ func (f *fixture) bech(a sdk.AccAddress) string {
 // the given sizes by the given contributors; it returns their ids.
 func (f *fixture) version(datanetID, version uint64, who []sdk.AccAddress, sizes []uint64) []uint64 {
 	var ids []uint64
-	var total, leaves uint64
+	var total, shares, leaves uint64
+	capped := datanettypes.Params{MaxSharesPerContribution: f.shareCap}
 	for i := range sizes {
 		id := uint64(len(f.dn.contribs)) + 1
 		f.dn.contribs = append(f.dn.contribs, datanettypes.Contribution{
 			Id: id, DatanetId: datanetID, Contributor: f.bech(who[i]), SizeBytes: sizes[i],
-			Status: datanettypes.CONTRIBUTION_STATUS_ACCEPTED, LeafIndex: leaves,
+			Shares: capped.SharesOf(sizes[i]), Status: datanettypes.CONTRIBUTION_STATUS_ACCEPTED, LeafIndex: leaves,
 		})
 		ids = append(ids, id)
 		total += sizes[i]
+		shares += capped.SharesOf(sizes[i])
 		leaves++
 	}
 	f.dn.versions[[2]uint64{datanetID, version}] = datanettypes.DatasetVersion{
-		DatanetId: datanetID, Version: version, LeafCount: leaves, TotalBytes: total,
+		DatanetId: datanetID, Version: version, LeafCount: leaves, TotalBytes: total, TotalShares: shares,
 	}
 	return ids
 }

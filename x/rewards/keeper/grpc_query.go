@@ -120,7 +120,7 @@ func (q queryServer) ContributionRewards(ctx context.Context, req *types.QueryCo
 		} else if !in {
 			continue
 		}
-		amt, err := q.k.PendingInPool(ctx, c.DatanetId, ver, c.Id, c.SizeBytes)
+		amt, err := q.k.PendingInPool(ctx, c.DatanetId, ver, c.Id, c.Shares)
 		if err != nil {
 			return nil, err
 		}

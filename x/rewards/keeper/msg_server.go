@@ -258,7 +258,7 @@ func (c *claim) contribution(ctx context.Context, id, from uint64) (uint64, bool
 		} else if !in {
 			continue
 		}
-		amt, err := c.k.collect(ctx, con.DatanetId, ver, id, con.SizeBytes)
+		amt, err := c.k.collect(ctx, con.DatanetId, ver, id, con.Shares)
 		if err != nil {
 			return 0, false, err
 		}

@@ -13,8 +13,8 @@ import (
 var rpsScale = sdkmath.NewIntWithDecimal(1, types.RewardPerShareScaleDigits)
 
 // deposit adds amt to a version's pool, creating it with shares = the version's
-// accepted bytes (fixed for good: a version is frozen). A version without bytes
-// cannot pay anyone: its deposit is dust.
+// total_shares, the sum of its contributions' capped sizes (fixed for good: a version
+// is frozen). A version without shares cannot pay anyone: its deposit is dust.
 func (k Keeper) deposit(ctx context.Context, datanetID, version, shares uint64, amt sdkmath.Int) error {
 	if !amt.IsPositive() {
 		return nil
@@ -47,7 +47,7 @@ func (k Keeper) deposit(ctx context.Context, datanetID, version, shares uint64, 
 	return k.Pools.Set(ctx, key, pool)
 }
 
-// owed is what a contribution of shares bytes has earned in pool since its cursor.
+// owed is what a contribution holding shares has earned in pool since its cursor.
 func owed(pool types.VersionPool, shares uint64, last sdkmath.Int) sdkmath.Int {
 	return pool.RewardPerShare.Sub(last).Mul(sdkmath.NewIntFromUint64(shares)).Quo(rpsScale)
 }

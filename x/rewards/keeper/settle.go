@@ -51,7 +51,7 @@ type plan struct {
 	table    []modelstypes.DataShare
 	summary  types.AttributionSummary
 	contribs []sdk.AccAddress // contributor of summary.Top[i]
-	bytes    []uint64         // accepted bytes of table[j]'s version
+	shares   []uint64         // total shares of table[j]'s version (0 when its pool exists)
 	split    Split
 	total    sdkmath.Int
 }
@@ -89,7 +89,7 @@ func (k Keeper) plan(ctx context.Context, params types.Params, payerModule strin
 	if err != nil {
 		return plan{}, err
 	}
-	bytes := make([]uint64, len(table))
+	shares := make([]uint64, len(table))
 	for j, e := range table {
 		if has, err := k.Pools.Has(ctx, collections.Join(e.DatanetId, e.Version)); err != nil {
 			return plan{}, err
@@ -100,11 +100,11 @@ func (k Keeper) plan(ctx context.Context, params types.Params, payerModule strin
 		if err != nil {
 			return plan{}, types.ErrVersionNotInDeployment.Wrapf("table entry (%d, %d): %v", e.DatanetId, e.Version, err)
 		}
-		bytes[j] = v.TotalBytes
+		shares[j] = v.TotalShares // Σ of its contributions' capped shares (x/datanet, fixed at freeze)
 	}
 	return plan{
 		payer: payerModule, id: settlementID, provider: provider, owner: owner, deployID: deploymentID,
-		table: table, summary: summary, contribs: contribs, bytes: bytes,
+		table: table, summary: summary, contribs: contribs, shares: shares,
 		split: ComputeSplit(params.ProtocolFeeBps, compute.Amount, royalty.Amount, dep.Deployment.DeveloperBps,
 			table, summary, tableIdx, poolIdx),
 		total: compute.Amount.Add(royalty.Amount),
@@ -215,7 +215,7 @@ func (k Keeper) apply(ctx sdk.Context, params types.Params, p plan) (types.Settl
 		}
 	}
 	for j, e := range p.table {
-		if err := k.deposit(ctx, e.DatanetId, e.Version, p.bytes[j], s.Pools[j]); err != nil {
+		if err := k.deposit(ctx, e.DatanetId, e.Version, p.shares[j], s.Pools[j]); err != nil {
 			return types.SettlementRecord{}, err
 		}
 	}
