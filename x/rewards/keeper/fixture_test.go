@@ -118,7 +118,7 @@ type models struct {
 	deps map[uint64]modelskeeper.ActiveDeployment
 }
 
-func (m *models) GetActiveDeployment(_ context.Context, id uint64) (modelskeeper.ActiveDeployment, error) {
+func (m *models) GetDeploymentForSettlement(_ context.Context, id uint64) (modelskeeper.ActiveDeployment, error) {
 	d, ok := m.deps[id]
 	if !ok {
 		return d, modelstypes.ErrDeploymentNotFound.Wrapf("%d", id)

@@ -76,38 +76,79 @@ func (k Keeper) plan(ctx context.Context, params types.Params, payerModule strin
 	} else if has {
 		return plan{}, types.ErrDuplicateSettlement.Wrapf("payer %s settlement %d", payerModule, settlementID)
 	}
-	dep, err := k.models.GetActiveDeployment(ctx, deploymentID)
+	r, err := k.resolve(ctx, params, deploymentID, summary)
 	if err != nil {
 		return plan{}, err
 	}
+	return plan{
+		payer: payerModule, id: settlementID, provider: provider, owner: r.owner, deployID: deploymentID,
+		table: r.table, summary: summary, contribs: r.contribs, shares: r.shares,
+		split: ComputeSplit(params.ProtocolFeeBps, compute.Amount, royalty.Amount, r.developerBps,
+			r.table, summary, r.tableIdx, r.poolIdx),
+		total: compute.Amount.Add(royalty.Amount),
+	}, nil
+}
+
+// ValidateSettlement runs on a deployment and an attribution summary exactly the
+// checks Settle runs on them (the deployment exists in any status, its owner, the
+// summary against the params, the deployment's table and x/datanet's versions and
+// contributions) and returns the same error Settle would; it moves no coins and
+// writes nothing. x/inference calls it to refuse a bad receipt when it is submitted
+// rather than when it is finalised. The payment itself (payer, provider, amounts,
+// a settlement id not seen before) is Settle's to check.
+func (k Keeper) ValidateSettlement(ctx context.Context, deploymentID uint64, summary types.AttributionSummary) error {
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = k.resolve(ctx, params, deploymentID, summary)
+	return err
+}
+
+// resolved is a deployment and a summary validated against each other.
+type resolved struct {
+	owner        sdk.AccAddress
+	developerBps uint32
+	table        []modelstypes.DataShare
+	tableIdx     []int            // table index of summary.Top[i]
+	poolIdx      []int            // table index of summary.Pools[i]
+	contribs     []sdk.AccAddress // contributor of summary.Top[i]
+	shares       []uint64         // total shares of table[j]'s version (0 when its pool exists)
+}
+
+// resolve loads the deployment (any status: settlement pays work already done),
+// validates the summary against it and reads the shares of the versions whose pools
+// do not exist yet. Read-only; O(K + pools + table).
+func (k Keeper) resolve(ctx context.Context, params types.Params, deploymentID uint64, summary types.AttributionSummary) (resolved, error) {
+	dep, err := k.models.GetDeploymentForSettlement(ctx, deploymentID)
+	if err != nil {
+		return resolved{}, err
+	}
 	owner, err := k.addressCodec.StringToBytes(dep.Deployment.Owner)
 	if err != nil {
-		return plan{}, types.ErrInvalidAddress.Wrapf("deployment %d owner: %v", deploymentID, err)
+		return resolved{}, types.ErrInvalidAddress.Wrapf("deployment %d owner: %v", deploymentID, err)
 	}
 	table := dep.DataShares
 	tableIdx, poolIdx, contribs, err := k.validateSummary(ctx, params, table, summary)
 	if err != nil {
-		return plan{}, err
+		return resolved{}, err
 	}
 	shares := make([]uint64, len(table))
 	for j, e := range table {
 		if has, err := k.Pools.Has(ctx, collections.Join(e.DatanetId, e.Version)); err != nil {
-			return plan{}, err
+			return resolved{}, err
 		} else if has {
 			continue // the pool fixed its shares when it was created
 		}
 		v, err := k.datanet.GetDatasetVersion(ctx, e.DatanetId, e.Version)
 		if err != nil {
-			return plan{}, types.ErrVersionNotInDeployment.Wrapf("table entry (%d, %d): %v", e.DatanetId, e.Version, err)
+			return resolved{}, types.ErrVersionNotInDeployment.Wrapf("table entry (%d, %d): %v", e.DatanetId, e.Version, err)
 		}
 		shares[j] = v.TotalShares // Σ of its contributions' capped shares (x/datanet, fixed at freeze)
 	}
-	return plan{
-		payer: payerModule, id: settlementID, provider: provider, owner: owner, deployID: deploymentID,
-		table: table, summary: summary, contribs: contribs, shares: shares,
-		split: ComputeSplit(params.ProtocolFeeBps, compute.Amount, royalty.Amount, dep.Deployment.DeveloperBps,
-			table, summary, tableIdx, poolIdx),
-		total: compute.Amount.Add(royalty.Amount),
+	return resolved{
+		owner: owner, developerBps: dep.Deployment.DeveloperBps, table: table,
+		tableIdx: tableIdx, poolIdx: poolIdx, contribs: contribs, shares: shares,
 	}, nil
 }
 

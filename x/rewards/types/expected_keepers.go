@@ -34,9 +34,11 @@ type DatanetKeeper interface {
 	ContributionLister
 }
 
-// ModelsKeeper gives a deployment's owner, split and data-share table.
+// ModelsKeeper gives a deployment's owner, split and data-share table. Settlement
+// pays work already done, so it takes a deployment in any status (a deployment
+// paused or retired after the work must not strand the payment).
 type ModelsKeeper interface {
-	GetActiveDeployment(ctx context.Context, id uint64) (modelskeeper.ActiveDeployment, error)
+	GetDeploymentForSettlement(ctx context.Context, id uint64) (modelskeeper.ActiveDeployment, error)
 }
 
 // ContributionLister lists a contributor's contribution ids (x/datanet's contributor index).
