@@ -25,15 +25,23 @@ func NewMsgServerImpl(k Keeper) types.MsgServer {
 	return msgServer{Keeper: k}
 }
 
-// UpdateParams replaces the params (governance authority only).
+// UpdateParams replaces the params (governance authority only) and emits
+// EventParamsUpdated.
 func (m msgServer) UpdateParams(ctx context.Context, msg *types.MsgUpdateParams) (*types.MsgUpdateParamsResponse, error) {
-	if err := sdk.ValidateAuthority(sdk.UnwrapSDKContext(ctx), m.authority, msg.Authority); err != nil {
+	sdkCtx := sdk.UnwrapSDKContext(ctx)
+	if err := sdk.ValidateAuthority(sdkCtx, m.authority, msg.Authority); err != nil {
 		return nil, err
 	}
 	if err := msg.Params.Validate(); err != nil {
 		return nil, err
 	}
-	return &types.MsgUpdateParamsResponse{}, m.Params.Set(ctx, msg.Params)
+	if err := m.Params.Set(ctx, msg.Params); err != nil {
+		return nil, err
+	}
+	if err := sdkCtx.EventManager().EmitTypedEvent(&types.EventParamsUpdated{Authority: msg.Authority, Params: msg.Params}); err != nil {
+		return nil, err
+	}
+	return &types.MsgUpdateParamsResponse{}, nil
 }
 
 // ClaimRewards pays, in one transfer, the claimant's direct and developer credits

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"testing"
 
+	abci "github.com/cometbft/cometbft/abci/types"
+
 	errorsmod "cosmossdk.io/errors"
 	sdkmath "cosmossdk.io/math"
 
+	sdk "github.com/cosmos/cosmos-sdk/types"
 	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
@@ -35,9 +38,37 @@ func TestUpdateParams(t *testing.T) {
 			if tc.authority == "gov" {
 				auth = f.authority
 			}
-			_, err := f.msg.UpdateParams(f.ctx, &types.MsgUpdateParams{Authority: auth, Params: tc.params})
+			ctx := f.ctx.WithEventManager(sdk.NewEventManager())
+			_, err := f.msg.UpdateParams(ctx, &types.MsgUpdateParams{Authority: auth, Params: tc.params})
 			if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
 				t.Fatalf("got %v, want %v", err, tc.err)
+			}
+			got, gerr := f.k.Params.Get(ctx)
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			var events []sdk.Event
+			for _, e := range ctx.EventManager().Events() {
+				if e.Type == "openledger.rewards.v1.EventParamsUpdated" {
+					events = append(events, e)
+				}
+			}
+			if tc.err != nil {
+				if len(events) != 0 || (got.String() == tc.params.String()) {
+					t.Fatalf("failed update: %d events, params %v", len(events), got)
+				}
+				return
+			}
+			if !(got.String() == tc.params.String()) || len(events) != 1 {
+				t.Fatalf("params %v, %d EventParamsUpdated", got, len(events))
+			}
+			msg, err := sdk.ParseTypedEvent(abci.Event(events[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, ok := msg.(*types.EventParamsUpdated)
+			if !ok || ev.Authority != auth || ev.Params.String() != tc.params.String() {
+				t.Fatalf("event %v", msg)
 			}
 		})
 	}
