@@ -42,6 +42,8 @@ import (
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	"github.com/openledger/openledger/x/models"
 	modelstypes "github.com/openledger/openledger/x/models/types"
+	"github.com/openledger/openledger/x/inference"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	"github.com/openledger/openledger/x/rewards"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
@@ -69,6 +71,7 @@ func (app *App) newModuleManager() *module.Manager {
 		datanet.NewAppModule(cdc, k.DatanetKeeper),
 		models.NewAppModule(cdc, k.ModelsKeeper),
 		rewards.NewAppModule(cdc, k.RewardsKeeper),
+		inference.NewAppModule(cdc, k.InferenceKeeper),
 	)
 }
 
@@ -82,6 +85,7 @@ func setModuleOrders(mm *module.Manager) {
 	mm.SetOrderEndBlockers(
 		banktypes.ModuleName, govtypes.ModuleName, stakingtypes.ModuleName, feegrant.ModuleName,
 		datanettypes.ModuleName, modelstypes.ModuleName,
+		inferencetypes.ModuleName, // before rewards: its finalisations settle through x/rewards
 		rewardstypes.ModuleName,
 	)
 	// genutil runs after staking (pools) and auth (params); datanet after bank, whose
@@ -94,6 +98,8 @@ func setModuleOrders(mm *module.Manager) {
 		modelstypes.ModuleName, // after datanet: its versions reference dataset versions
 		// after models: it pays deployments and dataset versions
 		rewardstypes.ModuleName,
+		// after rewards and bank: it checks its module balance and pays through x/rewards
+		inferencetypes.ModuleName,
 	}
 	mm.SetOrderInitGenesis(genesisOrder...)
 	mm.SetOrderExportGenesis(genesisOrder...)

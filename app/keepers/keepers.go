@@ -47,6 +47,8 @@ import (
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	modelskeeper "github.com/openledger/openledger/x/models/keeper"
 	modelstypes "github.com/openledger/openledger/x/models/types"
+	inferencekeeper "github.com/openledger/openledger/x/inference/keeper"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	rewardskeeper "github.com/openledger/openledger/x/rewards/keeper"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
@@ -69,6 +71,7 @@ type AppKeepers struct {
 	DatanetKeeper   datanetkeeper.Keeper
 	ModelsKeeper    modelskeeper.Keeper
 	RewardsKeeper   rewardskeeper.Keeper
+	InferenceKeeper inferencekeeper.Keeper
 }
 
 // AccountAddressCodec is the bech32 codec of account addresses.
@@ -162,6 +165,10 @@ func NewAppKeepers(
 	k.RewardsKeeper = rewardskeeper.NewKeeper(appCodec,
 		runtime.NewKVStoreService(keys[rewardstypes.StoreKey]), accCodec, authority,
 		k.AccountKeeper, k.BankKeeper, k.DistrKeeper, k.DatanetKeeper, k.ModelsKeeper)
+
+	k.InferenceKeeper = inferencekeeper.NewKeeper(appCodec,
+		runtime.NewKVStoreService(keys[inferencetypes.StoreKey]), accCodec, authority,
+		k.AccountKeeper, k.BankKeeper, k.DistrKeeper, k.ModelsKeeper, k.RewardsKeeper)
 
 	return k
 }

@@ -19,6 +19,7 @@ import (
 
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	modelstypes "github.com/openledger/openledger/x/models/types"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
@@ -30,6 +31,7 @@ func StoreKeys() map[string]*storetypes.KVStoreKey {
 		upgradetypes.StoreKey, evidencetypes.StoreKey, feegrant.StoreKey, authz.ModuleName,
 		epochstypes.StoreKey, datanettypes.StoreKey, modelstypes.StoreKey,
 		rewardstypes.StoreKey,
+		inferencetypes.StoreKey,
 	)
 }
 
@@ -44,4 +46,5 @@ var ModuleAccountPermissions = map[string][]string{
 	govtypes.ModuleName:                 {authtypes.Burner},
 	datanettypes.ModuleName:             nil,
 	rewardstypes.ModuleName:             nil, // accrued and pooled rewards (blocked)
+	inferencetypes.ModuleName:           nil, // job escrows, session deposits, provider stakes (blocked)
 }

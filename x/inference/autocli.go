@@ -1,0 +1,63 @@
+package inference
+
+import (
+	autocliv1 "cosmossdk.io/api/cosmos/autocli/v1"
+
+	"github.com/openledger/openledger/x/inference/types"
+)
+
+// AutoCLIOptions describes the generated query and tx commands. Commands that need
+// files, keys or signatures (create-job from a file, submit-receipt, vouchers) are
+// hand-written porcelain attached next to these.
+func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
+	pos := func(fields ...string) []*autocliv1.PositionalArgDescriptor {
+		out := make([]*autocliv1.PositionalArgDescriptor, len(fields))
+		for i, f := range fields {
+			out[i] = &autocliv1.PositionalArgDescriptor{ProtoField: f}
+		}
+		return out
+	}
+	return &autocliv1.ModuleOptions{
+		Query: &autocliv1.ServiceCommandDescriptor{
+			Service:              types.Query_serviceDesc.ServiceName,
+			EnhanceCustomCommand: true,
+			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{RpcMethod: "Params", Use: "params", Short: "Show the inference module params"},
+				{RpcMethod: "Provider", Use: "provider [operator]", Short: "Show a provider", PositionalArgs: pos("operator")},
+				{RpcMethod: "Providers", Use: "providers", Short: "List providers (--status PROVIDER_STATUS_ACTIVE to filter)"},
+				{RpcMethod: "Offers", Use: "offers [deployment-id]", Short: "List a deployment's offers, cheapest first", PositionalArgs: pos("deployment_id")},
+				{RpcMethod: "ProviderOffers", Use: "provider-offers [operator]", Short: "List a provider's offers", PositionalArgs: pos("operator")},
+				{RpcMethod: "Unbondings", Use: "unbondings [operator]", Short: "List a provider's unbonding stake", PositionalArgs: pos("operator")},
+				{RpcMethod: "Job", Use: "job [job-id]", Short: "Show a job", PositionalArgs: pos("job_id")},
+				{RpcMethod: "Jobs", Use: "jobs", Short: "List jobs (--requester, --provider, --deployment-id, --status)"},
+				{RpcMethod: "Bids", Use: "bids [job-id]", Short: "List a job's bids, best first", PositionalArgs: pos("job_id")},
+				{RpcMethod: "Receipt", Use: "receipt [job-id]", Short: "Show a job's receipt", PositionalArgs: pos("job_id")},
+				{RpcMethod: "Session", Use: "session [session-id]", Short: "Show a session", PositionalArgs: pos("session_id")},
+				{RpcMethod: "Sessions", Use: "sessions", Short: "List sessions (--requester or --provider, --status)"},
+				{RpcMethod: "SessionSettlements", Use: "settlements [session-id]", Short: "List a session's settlements", PositionalArgs: pos("session_id")},
+			},
+		},
+		Tx: &autocliv1.ServiceCommandDescriptor{
+			Service:              types.Msg_serviceDesc.ServiceName,
+			EnhanceCustomCommand: true,
+			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{RpcMethod: "AddStake", Use: "add-stake [amount]", Short: "Bond more provider stake", PositionalArgs: pos("amount")},
+				{RpcMethod: "UnbondStake", Use: "unbond-stake [amount]", Short: "Start unbonding provider stake", PositionalArgs: pos("amount")},
+				{RpcMethod: "UnjailProvider", Use: "unjail", Short: "Return a jailed provider to ACTIVE after its jail period"},
+				{
+					RpcMethod: "SetOffer", Use: "set-offer [deployment-id] [compute-price-per-1000-tokens]",
+					Short: "Offer to serve a deployment at a compute price (--max-concurrency)", PositionalArgs: pos("deployment_id", "compute_price_per_thousand_tokens"),
+				},
+				{RpcMethod: "RemoveOffer", Use: "remove-offer [deployment-id]", Short: "Withdraw an offer", PositionalArgs: pos("deployment_id")},
+				{RpcMethod: "CancelJob", Use: "cancel-job [job-id]", Short: "Withdraw an open job and get the escrow back", PositionalArgs: pos("job_id")},
+				{RpcMethod: "Bid", Use: "bid [job-id] [price-per-1000-tokens]", Short: "Bid on an open job", PositionalArgs: pos("job_id", "price")},
+				{
+					RpcMethod: "TopUpSession", Use: "top-up-session [session-id] [amount]",
+					Short: "Add to a session's deposit (--expiry-height to extend)", PositionalArgs: pos("session_id", "amount"),
+				},
+				{RpcMethod: "CloseSession", Use: "close-session [session-id]", Short: "Close a session and refund what is unspent", PositionalArgs: pos("session_id")},
+				{RpcMethod: "UpdateParams", Skip: true}, // governance only
+			},
+		},
+	}
+}
