@@ -66,8 +66,8 @@ func (gs GenesisState) Validate() error {
 	}
 	for i, b := range gs.Bids {
 		j, ok := jobs[b.JobId]
-		if !ok || j.Status != JOB_STATUS_OPEN {
-			return ErrInvalidField.Wrapf("bids[%d]: job %d unknown or not open", i, b.JobId)
+		if !ok || JobIsFinal(j.Status) {
+			return ErrInvalidField.Wrapf("bids[%d]: job %d unknown or closed", i, b.JobId)
 		}
 		if b.Sequence == 0 || b.Sequence >= gs.NextBidSequence {
 			return ErrInvalidField.Wrapf("bids[%d]: sequence out of range", i)
@@ -98,3 +98,13 @@ func (gs GenesisState) Validate() error {
 	return nil
 }
 
+
+// JobIsFinal reports whether a job status is final (nothing held, bids dropped).
+func JobIsFinal(s JobStatus) bool {
+	switch s {
+	case JOB_STATUS_OPEN, JOB_STATUS_AWARDED, JOB_STATUS_PENDING, JOB_STATUS_CHALLENGED:
+		return false
+	default:
+		return true
+	}
+}
