@@ -21,7 +21,7 @@
 // So every accepted input is the unique encoding of its value: re-encoding gives the
 // same bytes.
 //
-// # Voucher (wire form, at most MaxVoucherSize = 407 bytes)
+// # Voucher (wire form, at most MaxVoucherSize = 415 bytes)
 //
 //	str     domain              "openledger/voucher/v1"
 //	str     chain_id            1..50 bytes of ASCII 0x21..0x7e
@@ -31,6 +31,7 @@
 //	str     cumulative_amount   decimal digits: "0" or [1-9][0-9]*, at most 78 digits and
 //	                            at most 2^256-1; no sign, no leading zero, no spaces
 //	u64     cumulative_tokens
+//	u64     receipt_count      requests served so far (leaves under receipts_root)
 //	bytes32 receipts_root       Root of the session's receipt leaf hashes
 //	sig     signature
 //

@@ -53,6 +53,7 @@ func testVoucher() voucher.Voucher {
 		Denom:            "uopen",
 		CumulativeAmount: math.NewInt(1_234_567),
 		CumulativeTokens: 4096,
+		ReceiptCount:     12,
 		ReceiptsRoot:     hash("receipts"),
 	}
 }
@@ -124,6 +125,7 @@ func voucherBytes(v voucher.Voucher, amount string) []byte {
 	w.str(v.Denom)
 	w.str(amount)
 	w.u64(v.CumulativeTokens)
+	w.u64(v.ReceiptCount)
 	w.raw(v.ReceiptsRoot[:])
 	w.u16(uint16(len(v.Signature)))
 	w.raw(v.Signature)

@@ -26,7 +26,7 @@ const (
 
 // MaxVoucherSize is the largest Marshal output of a valid voucher.
 const MaxVoucherSize = 2 + len(VoucherDomain) + 2 + MaxChainIDLen + 8 + 8 +
-	2 + MaxDenomLen + 2 + MaxAmountDigits + 8 + 32 + 2 + SignatureSize
+	2 + MaxDenomLen + 2 + MaxAmountDigits + 8 + 8 + 32 + 2 + SignatureSize
 
 // Voucher is a requester's signed promise of the cumulative amount it owes a provider in
 // one session. Each voucher supersedes the previous ones: the provider settles the one
@@ -38,6 +38,7 @@ type Voucher struct {
 	Denom            string   // the session's escrow denom
 	CumulativeAmount math.Int // >= 0: everything owed to the provider so far
 	CumulativeTokens uint64   // tokens served so far
+	ReceiptCount     uint64   // requests served so far: the number of leaves under ReceiptsRoot
 	ReceiptsRoot     [32]byte // Root of the leaf hashes of the session's receipts so far
 	Signature        []byte   // ed25519 over SignBytes, SignatureSize bytes
 }
@@ -94,6 +95,7 @@ func (v Voucher) appendSignBytes(e *encoder) {
 	e.str(v.Denom)
 	e.str(amountString(v.CumulativeAmount))
 	e.u64(v.CumulativeTokens)
+	e.u64(v.ReceiptCount)
 	e.fixed32(v.ReceiptsRoot)
 }
 
@@ -130,6 +132,7 @@ func UnmarshalVoucher(b []byte) (Voucher, error) {
 	v.Denom = d.str(MaxDenomLen, "denom")
 	v.CumulativeAmount = d.amount("cumulative amount")
 	v.CumulativeTokens = d.u64("cumulative tokens")
+	v.ReceiptCount = d.u64("receipt count")
 	v.ReceiptsRoot = d.fixed32("receipts root")
 	v.Signature = d.signature()
 	if err := d.finish(); err != nil {

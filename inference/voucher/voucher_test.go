@@ -42,6 +42,7 @@ func TestVoucherVerifyTampered(t *testing.T) {
 		{"denom", func(v *voucher.Voucher) { v.Denom = "uatom" }, pub, voucher.ErrBadSignature},
 		{"amount", func(v *voucher.Voucher) { v.CumulativeAmount = v.CumulativeAmount.AddRaw(1) }, pub, voucher.ErrBadSignature},
 		{"tokens", func(v *voucher.Voucher) { v.CumulativeTokens++ }, pub, voucher.ErrBadSignature},
+		{"receipt count", func(v *voucher.Voucher) { v.ReceiptCount++ }, pub, voucher.ErrBadSignature},
 		{"receipts root", func(v *voucher.Voucher) { v.ReceiptsRoot[31] ^= 1 }, pub, voucher.ErrBadSignature},
 		{"signature bit", func(v *voucher.Voucher) { v.Signature[0] ^= 1 }, pub, voucher.ErrBadSignature},
 		{"signature short", func(v *voucher.Voucher) { v.Signature = v.Signature[:63] }, pub, voucher.ErrBadSignature},
@@ -146,7 +147,7 @@ func TestVoucherWireFormat(t *testing.T) {
 	if sb := v.SignBytes(); !bytes.Equal(sb, got[:len(got)-2-voucher.SignatureSize]) {
 		t.Fatal("SignBytes is not Marshal without the signature")
 	}
-	if voucher.MaxVoucherSize != 407 || voucher.MaxReceiptSize != 7989 {
+	if voucher.MaxVoucherSize != 415 || voucher.MaxReceiptSize != 7989 {
 		t.Fatalf("sizes %d, %d differ from the package documentation", voucher.MaxVoucherSize, voucher.MaxReceiptSize)
 	}
 	if len(got) > voucher.MaxVoucherSize {
@@ -174,7 +175,7 @@ func TestVoucherRoundTrip(t *testing.T) {
 	}
 	if got.ChainID != v.ChainID || got.SessionID != v.SessionID || got.Sequence != v.Sequence ||
 		got.Denom != v.Denom || !got.CumulativeAmount.Equal(v.CumulativeAmount) ||
-		got.CumulativeTokens != v.CumulativeTokens || got.ReceiptsRoot != v.ReceiptsRoot ||
+		got.CumulativeTokens != v.CumulativeTokens || got.ReceiptCount != v.ReceiptCount || got.ReceiptsRoot != v.ReceiptsRoot ||
 		!bytes.Equal(got.Signature, v.Signature) {
 		t.Fatalf("UnmarshalVoucher = %+v, want %+v", got, v)
 	}
