@@ -19,6 +19,11 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "recipient"}},
 				},
 				{
+					RpcMethod: "PendingRewards", Use: "pending [address]",
+					Short:          "List what an address can claim now, by source (raw; 'query attribution rewards' formats it)",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "address"}},
+				},
+				{
 					RpcMethod: "Pool", Use: "pool [datanet-id] [version]", Short: "Show a dataset version's reward pool",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "datanet_id"}, {ProtoField: "version"}},
 				},

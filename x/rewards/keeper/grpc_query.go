@@ -8,6 +8,7 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	datanettypes "github.com/openledger/openledger/x/datanet/types"
 	"github.com/openledger/openledger/x/rewards/types"
 )
 
@@ -155,4 +156,89 @@ func (q queryServer) DatanetTotals(ctx context.Context, req *types.QueryDatanetT
 		return nil, err
 	}
 	return &types.QueryDatanetTotalsResponse{Totals: t}, nil
+}
+
+// PendingRewards returns what an address can claim now, by source: its developer
+// and direct credits (at most maxAccrualsPerQuery) and its contributions' pool
+// earnings, visiting at most limit contributions (≤ max_claim_items) and, for each,
+// at most max_pools pools of its datanet. next_contribution_id resumes the walk.
+func (q queryServer) PendingRewards(ctx context.Context, req *types.QueryPendingRewardsRequest) (*types.QueryPendingRewardsResponse, error) {
+	if req == nil {
+		return nil, types.ErrInvalidAddress.Wrap("address: empty request")
+	}
+	who, err := q.k.parseAddress("address", req.Address)
+	if err != nil {
+		return nil, err
+	}
+	params, err := q.k.Params.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &types.QueryPendingRewardsResponse{Denom: params.Denom, Total: sdkmath.ZeroInt()}
+	n := 0
+	err = q.k.Accruals.Walk(ctx, collections.NewPrefixedTripleRange[sdk.AccAddress, int32, uint64](who),
+		func(key AccrualKey, v sdkmath.Int) (bool, error) {
+			a := types.Accrual{Recipient: req.Address, Kind: types.SourceKind(key.K2()), SourceId: key.K3(), Amount: v}
+			if a.Kind == types.SOURCE_KIND_DEPLOYMENT {
+				res.Developer = append(res.Developer, a)
+			} else {
+				res.Direct = append(res.Direct, a)
+			}
+			res.Total = res.Total.Add(v)
+			n++
+			return n == maxAccrualsPerQuery, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	limit := params.MaxClaimItems
+	if req.Limit != 0 && req.Limit < limit {
+		limit = req.Limit
+	}
+	ids, err := q.k.datanet.ContributionIDsOf(ctx, who, req.StartContributionId, int(limit)+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > int(limit) {
+		res.NextContributionId, ids = ids[limit], ids[:limit]
+	}
+	for _, id := range ids {
+		c, err := q.k.datanet.GetContribution(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status != datanettypes.CONTRIBUTION_STATUS_ACCEPTED {
+			continue
+		}
+		var versions []uint64
+		err = q.k.Pools.Walk(ctx, collections.NewPrefixedPairRange[uint64, uint64](c.DatanetId),
+			func(key collections.Pair[uint64, uint64], _ types.VersionPool) (bool, error) {
+				versions = append(versions, key.K2())
+				return uint32(len(versions)) == params.MaxPools, nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		for _, ver := range versions {
+			v, err := q.k.datanet.GetDatasetVersion(ctx, c.DatanetId, ver)
+			if err != nil {
+				return nil, err
+			}
+			if _, in, err := q.k.datanet.ContributionInVersion(ctx, v, c.Id); err != nil {
+				return nil, err
+			} else if !in {
+				continue
+			}
+			amt, err := q.k.PendingInPool(ctx, c.DatanetId, ver, c.Id, c.Shares)
+			if err != nil {
+				return nil, err
+			}
+			if !amt.IsPositive() {
+				continue
+			}
+			res.Pools = append(res.Pools, types.PendingPoolShare{DatanetId: c.DatanetId, Version: ver, ContributionId: c.Id, Shares: c.Shares, Amount: amt})
+			res.Total = res.Total.Add(amt)
+		}
+	}
+	return res, nil
 }

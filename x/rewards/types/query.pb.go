@@ -736,6 +736,229 @@ func (m *QueryDatanetTotalsResponse) GetTotals() DatanetTotals {
 	return DatanetTotals{}
 }
 
+// QueryPendingRewardsRequest names an address and a window of its contributions.
+type QueryPendingRewardsRequest struct {
+	// address whose rewards are listed.
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// start_contribution_id is the first contribution of the pool walk (0: the first).
+	StartContributionId uint64 `protobuf:"varint,2,opt,name=start_contribution_id,json=startContributionId,proto3" json:"start_contribution_id,omitempty"`
+	// limit bounds the contributions visited (0 or above params.max_claim_items: that param).
+	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+}
+
+func (m *QueryPendingRewardsRequest) Reset()         { *m = QueryPendingRewardsRequest{} }
+func (m *QueryPendingRewardsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryPendingRewardsRequest) ProtoMessage()    {}
+func (*QueryPendingRewardsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{15}
+}
+func (m *QueryPendingRewardsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPendingRewardsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPendingRewardsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPendingRewardsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPendingRewardsRequest.Merge(m, src)
+}
+func (m *QueryPendingRewardsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPendingRewardsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPendingRewardsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPendingRewardsRequest proto.InternalMessageInfo
+
+func (m *QueryPendingRewardsRequest) GetAddress() string {
+	if m != nil {
+		return m.Address
+	}
+	return ""
+}
+
+func (m *QueryPendingRewardsRequest) GetStartContributionId() uint64 {
+	if m != nil {
+		return m.StartContributionId
+	}
+	return 0
+}
+
+func (m *QueryPendingRewardsRequest) GetLimit() uint32 {
+	if m != nil {
+		return m.Limit
+	}
+	return 0
+}
+
+// PendingPoolShare is one contribution's collectable earnings in one version pool.
+type PendingPoolShare struct {
+	// datanet_id of the pool.
+	DatanetId uint64 `protobuf:"varint,1,opt,name=datanet_id,json=datanetId,proto3" json:"datanet_id,omitempty"`
+	// version of the pool.
+	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// contribution_id that holds the shares.
+	ContributionId uint64 `protobuf:"varint,3,opt,name=contribution_id,json=contributionId,proto3" json:"contribution_id,omitempty"`
+	// shares the contribution holds (its capped size).
+	Shares uint64 `protobuf:"varint,4,opt,name=shares,proto3" json:"shares,omitempty"`
+	// amount collectable now.
+	Amount cosmossdk_io_math.Int `protobuf:"bytes,5,opt,name=amount,proto3,customtype=cosmossdk.io/math.Int" json:"amount"`
+}
+
+func (m *PendingPoolShare) Reset()         { *m = PendingPoolShare{} }
+func (m *PendingPoolShare) String() string { return proto.CompactTextString(m) }
+func (*PendingPoolShare) ProtoMessage()    {}
+func (*PendingPoolShare) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{16}
+}
+func (m *PendingPoolShare) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *PendingPoolShare) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_PendingPoolShare.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *PendingPoolShare) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_PendingPoolShare.Merge(m, src)
+}
+func (m *PendingPoolShare) XXX_Size() int {
+	return m.Size()
+}
+func (m *PendingPoolShare) XXX_DiscardUnknown() {
+	xxx_messageInfo_PendingPoolShare.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_PendingPoolShare proto.InternalMessageInfo
+
+func (m *PendingPoolShare) GetDatanetId() uint64 {
+	if m != nil {
+		return m.DatanetId
+	}
+	return 0
+}
+
+func (m *PendingPoolShare) GetVersion() uint64 {
+	if m != nil {
+		return m.Version
+	}
+	return 0
+}
+
+func (m *PendingPoolShare) GetContributionId() uint64 {
+	if m != nil {
+		return m.ContributionId
+	}
+	return 0
+}
+
+func (m *PendingPoolShare) GetShares() uint64 {
+	if m != nil {
+		return m.Shares
+	}
+	return 0
+}
+
+// QueryPendingRewardsResponse is an address's claimable rewards by source.
+type QueryPendingRewardsResponse struct {
+	// denom of every amount.
+	Denom string `protobuf:"bytes,1,opt,name=denom,proto3" json:"denom,omitempty"`
+	// developer credits, by deployment.
+	Developer []Accrual `protobuf:"bytes,2,rep,name=developer,proto3" json:"developer"`
+	// direct (top-K) credits, by contribution.
+	Direct []Accrual `protobuf:"bytes,3,rep,name=direct,proto3" json:"direct"`
+	// pools lists the positive pool earnings of the contributions visited.
+	Pools []PendingPoolShare `protobuf:"bytes,4,rep,name=pools,proto3" json:"pools"`
+	// total of the above.
+	Total cosmossdk_io_math.Int `protobuf:"bytes,5,opt,name=total,proto3,customtype=cosmossdk.io/math.Int" json:"total"`
+	// next_contribution_id resumes the pool walk (0: every contribution was visited).
+	NextContributionId uint64 `protobuf:"varint,6,opt,name=next_contribution_id,json=nextContributionId,proto3" json:"next_contribution_id,omitempty"`
+}
+
+func (m *QueryPendingRewardsResponse) Reset()         { *m = QueryPendingRewardsResponse{} }
+func (m *QueryPendingRewardsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryPendingRewardsResponse) ProtoMessage()    {}
+func (*QueryPendingRewardsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_2cbfa1c6c4b1d407, []int{17}
+}
+func (m *QueryPendingRewardsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryPendingRewardsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryPendingRewardsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryPendingRewardsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryPendingRewardsResponse.Merge(m, src)
+}
+func (m *QueryPendingRewardsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryPendingRewardsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryPendingRewardsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryPendingRewardsResponse proto.InternalMessageInfo
+
+func (m *QueryPendingRewardsResponse) GetDenom() string {
+	if m != nil {
+		return m.Denom
+	}
+	return ""
+}
+
+func (m *QueryPendingRewardsResponse) GetDeveloper() []Accrual {
+	if m != nil {
+		return m.Developer
+	}
+	return nil
+}
+
+func (m *QueryPendingRewardsResponse) GetDirect() []Accrual {
+	if m != nil {
+		return m.Direct
+	}
+	return nil
+}
+
+func (m *QueryPendingRewardsResponse) GetPools() []PendingPoolShare {
+	if m != nil {
+		return m.Pools
+	}
+	return nil
+}
+
+func (m *QueryPendingRewardsResponse) GetNextContributionId() uint64 {
+	if m != nil {
+		return m.NextContributionId
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "openledger.rewards.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "openledger.rewards.v1.QueryParamsResponse")
@@ -752,75 +975,91 @@ func init() {
 	proto.RegisterType((*QueryDeploymentTotalsResponse)(nil), "openledger.rewards.v1.QueryDeploymentTotalsResponse")
 	proto.RegisterType((*QueryDatanetTotalsRequest)(nil), "openledger.rewards.v1.QueryDatanetTotalsRequest")
 	proto.RegisterType((*QueryDatanetTotalsResponse)(nil), "openledger.rewards.v1.QueryDatanetTotalsResponse")
+	proto.RegisterType((*QueryPendingRewardsRequest)(nil), "openledger.rewards.v1.QueryPendingRewardsRequest")
+	proto.RegisterType((*PendingPoolShare)(nil), "openledger.rewards.v1.PendingPoolShare")
+	proto.RegisterType((*QueryPendingRewardsResponse)(nil), "openledger.rewards.v1.QueryPendingRewardsResponse")
 }
 
 func init() { proto.RegisterFile("openledger/rewards/v1/query.proto", fileDescriptor_2cbfa1c6c4b1d407) }
 
 var fileDescriptor_2cbfa1c6c4b1d407 = []byte{
-	// 1001 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x56, 0xcf, 0x6f, 0x1b, 0x45,
-	0x14, 0xce, 0x86, 0xd4, 0xd4, 0x2f, 0x09, 0xa4, 0xd3, 0x44, 0x72, 0x97, 0xc6, 0x49, 0xa7, 0x48,
-	0x09, 0x29, 0xf1, 0xe6, 0x07, 0x84, 0x02, 0x42, 0x34, 0x09, 0x3f, 0xea, 0x20, 0x50, 0x71, 0x51,
-	0x91, 0x38, 0x10, 0x6d, 0xbc, 0x83, 0xbb, 0xaa, 0x3d, 0xb3, 0x99, 0x1d, 0x07, 0x22, 0xcb, 0x17,
-	0x4e, 0x48, 0x5c, 0x90, 0x38, 0x72, 0xe0, 0xca, 0x11, 0xa4, 0x8a, 0xff, 0x00, 0xa9, 0x88, 0x4b,
-	0x55, 0x2e, 0x88, 0x43, 0x85, 0x12, 0x24, 0xae, 0xfc, 0x09, 0x68, 0x67, 0x66, 0xbd, 0xe3, 0xad,
-	0xc7, 0xad, 0xb9, 0x58, 0xde, 0x37, 0xf3, 0xbd, 0xf7, 0xbd, 0x37, 0xdf, 0x7c, 0xbb, 0x70, 0x89,
-	0x45, 0x84, 0x36, 0x49, 0xd0, 0x20, 0xdc, 0xe3, 0xe4, 0x73, 0x9f, 0x07, 0xb1, 0x77, 0xb4, 0xee,
-	0x1d, 0xb6, 0x09, 0x3f, 0xae, 0x44, 0x9c, 0x09, 0x86, 0xe6, 0xb2, 0x2d, 0x15, 0xbd, 0xa5, 0x72,
-	0xb4, 0xee, 0x9e, 0xf3, 0x5b, 0x21, 0x65, 0x9e, 0xfc, 0x55, 0x3b, 0xdd, 0xe7, 0xea, 0x2c, 0x6e,
-	0xb1, 0x58, 0xa1, 0x73, 0x69, 0xdc, 0x0b, 0x6a, 0x71, 0x5f, 0x3e, 0x79, 0xea, 0x41, 0x2f, 0xcd,
-	0x36, 0x58, 0x83, 0xa9, 0x78, 0xf2, 0x4f, 0x47, 0x2f, 0x36, 0x18, 0x6b, 0x34, 0x89, 0xe7, 0x47,
-	0xa1, 0xe7, 0x53, 0xca, 0x84, 0x2f, 0x42, 0x46, 0x53, 0x8c, 0x85, 0xb8, 0x38, 0x8e, 0x88, 0xde,
-	0x82, 0x67, 0x01, 0x7d, 0x98, 0x10, 0xb8, 0xe1, 0x73, 0xbf, 0x15, 0xd7, 0xc8, 0x61, 0x9b, 0xc4,
-	0x02, 0x7f, 0x0c, 0xe7, 0xfb, 0xa2, 0x71, 0xc4, 0x68, 0x4c, 0xd0, 0x35, 0x28, 0x44, 0x32, 0x52,
-	0x72, 0x16, 0x9d, 0xe5, 0xc9, 0x8d, 0xf9, 0xca, 0xc0, 0xb6, 0x2b, 0x0a, 0xb6, 0x53, 0xbc, 0xf7,
-	0x70, 0x61, 0xec, 0x87, 0x7f, 0x7e, 0x5c, 0x71, 0x6a, 0x1a, 0x87, 0x3f, 0x80, 0x59, 0x99, 0x78,
-	0xbb, 0x5e, 0xe7, 0x6d, 0xbf, 0x99, 0x16, 0x44, 0x5b, 0x50, 0xe4, 0xa4, 0x1e, 0x46, 0x21, 0xa1,
-	0x42, 0x26, 0x2f, 0xee, 0x94, 0x1e, 0xdc, 0x5d, 0x9d, 0xd5, 0x23, 0xd8, 0x0e, 0x02, 0x4e, 0xe2,
-	0xf8, 0xa6, 0xe0, 0x21, 0x6d, 0xd4, 0xb2, 0xad, 0xf8, 0x53, 0x98, 0xcb, 0xe5, 0xd3, 0x54, 0xdf,
-	0x86, 0xb3, 0xbe, 0x8e, 0x95, 0x9c, 0xc5, 0xa7, 0x96, 0x27, 0x37, 0xca, 0x16, 0xb2, 0x1a, 0x6a,
-	0xb2, 0xed, 0x41, 0xf1, 0x7b, 0x30, 0xa3, 0x06, 0xc1, 0x58, 0x33, 0xe5, 0x3a, 0x0f, 0x10, 0xf8,
-	0xc2, 0xa7, 0x44, 0xec, 0x87, 0x81, 0x24, 0x3b, 0x51, 0x2b, 0xea, 0x48, 0x35, 0x40, 0x25, 0x78,
-	0xfa, 0x88, 0xf0, 0x38, 0x64, 0xb4, 0x34, 0x2e, 0xd7, 0xd2, 0x47, 0x7c, 0x0b, 0xce, 0x19, 0xc9,
-	0x34, 0xd1, 0x6d, 0x98, 0x88, 0x18, 0x6b, 0xea, 0x89, 0x62, 0x0b, 0xc9, 0x5b, 0x2a, 0x45, 0x82,
-	0x34, 0x89, 0x4a, 0x28, 0xfe, 0x0c, 0x2e, 0xca, 0xbc, 0x37, 0x89, 0x10, 0x4d, 0xd2, 0x22, 0x54,
-	0xd4, 0x48, 0x9d, 0xf1, 0x20, 0x25, 0x7c, 0x09, 0xa6, 0x22, 0xff, 0x98, 0xf0, 0xfd, 0x16, 0x0b,
-	0xda, 0x4d, 0xa2, 0xe6, 0x5b, 0x9b, 0x94, 0xb1, 0xf7, 0x65, 0x08, 0x5d, 0x86, 0xe9, 0xb8, 0x87,
-	0x4e, 0xda, 0x52, 0xd4, 0xa7, 0xb2, 0x60, 0x35, 0xc0, 0x77, 0x60, 0xde, 0x52, 0x47, 0xf7, 0xb2,
-	0x07, 0x05, 0x2e, 0x23, 0xba, 0x9b, 0x25, 0x4b, 0x37, 0xf9, 0x04, 0x7d, 0x4a, 0x51, 0x19, 0xf0,
-	0x1e, 0x2c, 0xc8, 0x62, 0xbb, 0x8c, 0x0a, 0x1e, 0x1e, 0xb4, 0x13, 0x5d, 0xd7, 0x54, 0x8a, 0xb4,
-	0xaf, 0x25, 0x78, 0xb6, 0x6e, 0xac, 0x66, 0xa7, 0xf1, 0x8c, 0x19, 0xae, 0x06, 0xf8, 0x10, 0x26,
-	0x93, 0xc9, 0xdd, 0x20, 0x34, 0x08, 0x69, 0xc3, 0x3c, 0x21, 0xa7, 0xef, 0x84, 0xd0, 0x75, 0x28,
-	0xf8, 0x2d, 0xd6, 0xa6, 0x42, 0xf6, 0x5f, 0xdc, 0x59, 0x4b, 0x78, 0xfd, 0xf9, 0x70, 0x61, 0x4e,
-	0xe9, 0x30, 0x0e, 0xee, 0x54, 0x42, 0xe6, 0xb5, 0x7c, 0x71, 0xbb, 0x52, 0xa5, 0xe2, 0xc1, 0xdd,
-	0x55, 0xd0, 0x02, 0xad, 0x52, 0xa1, 0xe9, 0x2b, 0x3c, 0xfe, 0xc9, 0x81, 0x45, 0x3b, 0x7f, 0x3d,
-	0xaf, 0xeb, 0x50, 0x08, 0x42, 0x4e, 0xea, 0xa9, 0xe4, 0xff, 0x47, 0x39, 0x85, 0x47, 0xbb, 0x70,
-	0x26, 0x91, 0x42, 0x5c, 0x1a, 0x97, 0x5a, 0xb7, 0xc9, 0xc8, 0x98, 0x82, 0x39, 0x73, 0x85, 0xc5,
-	0xbb, 0x5a, 0x47, 0x6f, 0x91, 0xa8, 0xc9, 0x8e, 0x93, 0xe3, 0xf9, 0x88, 0x09, 0xe3, 0x92, 0x5e,
-	0x86, 0xe9, 0xa0, 0xb7, 0x94, 0x4d, 0x7b, 0x2a, 0x0b, 0x1a, 0x22, 0x79, 0x34, 0x49, 0x26, 0x12,
-	0x21, 0x23, 0x8f, 0x11, 0x49, 0x3e, 0x41, 0x9f, 0x48, 0x54, 0x06, 0xfc, 0x1a, 0x5c, 0x50, 0xc5,
-	0xd4, 0xed, 0xeb, 0xa7, 0x3b, 0xfc, 0x9e, 0x62, 0x02, 0xee, 0x20, 0xac, 0x66, 0xf9, 0x6e, 0x8e,
-	0xe5, 0xf3, 0x36, 0x96, 0x26, 0x7a, 0x00, 0xc5, 0x8d, 0x7f, 0x8b, 0x70, 0x46, 0xd6, 0x41, 0x5f,
-	0x3b, 0x50, 0x50, 0xce, 0x88, 0x5e, 0xb0, 0x64, 0x7b, 0xd4, 0x8a, 0xdd, 0x95, 0x27, 0xd9, 0xaa,
-	0x48, 0xe3, 0x95, 0xaf, 0x92, 0xd2, 0x5f, 0xfe, 0xfe, 0xf7, 0xb7, 0xe3, 0x0b, 0x68, 0xde, 0x1b,
-	0xec, 0xfe, 0xca, 0x89, 0xd1, 0xf7, 0x0e, 0x9c, 0x4d, 0x5d, 0x13, 0x5d, 0x19, 0x56, 0x24, 0xe7,
-	0xd5, 0xee, 0x8b, 0x4f, 0xb6, 0x59, 0x73, 0xba, 0x9a, 0x71, 0x5a, 0x45, 0x57, 0x2c, 0x9c, 0x52,
-	0xbf, 0xf5, 0x3a, 0x3d, 0x6b, 0xef, 0xa2, 0xef, 0x1c, 0x98, 0x48, 0x04, 0x8b, 0x96, 0x86, 0x8e,
-	0x20, 0x73, 0x66, 0x77, 0xf9, 0xf1, 0x1b, 0x35, 0xab, 0x6b, 0x19, 0xab, 0x97, 0xd1, 0xa6, 0x6d,
-	0x52, 0xc9, 0xad, 0xf0, 0x3a, 0x99, 0x88, 0xba, 0x5e, 0x47, 0x3b, 0x45, 0x17, 0xfd, 0xe6, 0xc0,
-	0xf9, 0x01, 0x77, 0x1b, 0x6d, 0x0d, 0xe3, 0x60, 0x37, 0x33, 0xf7, 0x95, 0x91, 0x71, 0xba, 0x95,
-	0xdd, 0xac, 0x95, 0xab, 0x68, 0xcb, 0xd2, 0x8a, 0x69, 0x88, 0xb1, 0xd7, 0xc9, 0xd9, 0x66, 0x17,
-	0xfd, 0xe2, 0xc0, 0x4c, 0xfe, 0xc2, 0xa1, 0xcd, 0x61, 0x94, 0x2c, 0x26, 0xe1, 0xbe, 0x34, 0x1a,
-	0x48, 0x37, 0xf1, 0x4e, 0xd6, 0xc4, 0xeb, 0xe8, 0x55, 0x4b, 0x13, 0x99, 0xcf, 0x24, 0xa7, 0x62,
-	0x3a, 0x51, 0xd7, 0x53, 0xb7, 0x0d, 0xfd, 0xec, 0xc0, 0x74, 0xdf, 0x95, 0x44, 0x6b, 0x43, 0xf9,
-	0x0c, 0xf0, 0x0d, 0x77, 0x7d, 0x04, 0xc4, 0x28, 0x72, 0xd2, 0x3a, 0xca, 0x29, 0x4a, 0x13, 0xff,
-	0xd5, 0x81, 0x99, 0xfc, 0x6b, 0x71, 0xf8, 0x01, 0x58, 0xde, 0xf6, 0xc3, 0x0f, 0xc0, 0xf6, 0xea,
-	0xc6, 0x7b, 0x59, 0x07, 0x6f, 0xa2, 0x37, 0x2c, 0x1d, 0xa8, 0x57, 0x73, 0xec, 0x75, 0xcc, 0xcf,
-	0x89, 0xae, 0xd7, 0xe9, 0xfb, 0x74, 0xe8, 0xee, 0xec, 0xdd, 0x3b, 0x29, 0x3b, 0xf7, 0x4f, 0xca,
-	0xce, 0x5f, 0x27, 0x65, 0xe7, 0x9b, 0xd3, 0xf2, 0xd8, 0xfd, 0xd3, 0xf2, 0xd8, 0x1f, 0xa7, 0xe5,
-	0xb1, 0x4f, 0xd6, 0x1a, 0xa1, 0xb8, 0xdd, 0x3e, 0xa8, 0xd4, 0x59, 0xcb, 0x2c, 0x61, 0xfc, 0xfd,
-	0xa2, 0x57, 0x4f, 0x7e, 0xa5, 0x1e, 0x14, 0xe4, 0x67, 0xea, 0xe6, 0x7f, 0x01, 0x00, 0x00, 0xff,
-	0xff, 0xf9, 0x93, 0x3a, 0x26, 0x84, 0x0b, 0x00, 0x00,
+	// 1216 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xa4, 0x57, 0x41, 0x6f, 0x1b, 0xc5,
+	0x17, 0xcf, 0x24, 0xb1, 0x5b, 0xbf, 0x24, 0xfd, 0xa7, 0x13, 0xe7, 0x2f, 0x77, 0xdb, 0x38, 0xe9,
+	0x16, 0x29, 0x21, 0x25, 0xde, 0xc4, 0xa1, 0xa1, 0x80, 0x10, 0x4d, 0x02, 0x6d, 0x12, 0x04, 0x2a,
+	0x0e, 0x2a, 0x12, 0x07, 0xa2, 0x8d, 0x77, 0x70, 0x56, 0xb5, 0x77, 0x36, 0xbb, 0xe3, 0xd0, 0xc8,
+	0xf2, 0x05, 0x2e, 0x48, 0x5c, 0x90, 0xb8, 0xc1, 0x01, 0x71, 0xe3, 0x84, 0x40, 0xaa, 0xf8, 0x06,
+	0x48, 0x45, 0x5c, 0xaa, 0x22, 0x21, 0xc4, 0xa1, 0x42, 0x09, 0x12, 0x5f, 0x03, 0xed, 0xcc, 0xac,
+	0x77, 0xbd, 0xd9, 0x71, 0xea, 0x70, 0xb1, 0x3c, 0x6f, 0xe6, 0xbd, 0xf9, 0xbd, 0xf7, 0x7e, 0x6f,
+	0xde, 0x5b, 0xb8, 0x4a, 0x5d, 0xe2, 0xd4, 0x89, 0x55, 0x23, 0x9e, 0xe1, 0x91, 0x8f, 0x4d, 0xcf,
+	0xf2, 0x8d, 0x83, 0x25, 0x63, 0xbf, 0x49, 0xbc, 0xc3, 0x92, 0xeb, 0x51, 0x46, 0xf1, 0x64, 0x74,
+	0xa4, 0x24, 0x8f, 0x94, 0x0e, 0x96, 0xb4, 0x8b, 0x66, 0xc3, 0x76, 0xa8, 0xc1, 0x7f, 0xc5, 0x49,
+	0xed, 0x72, 0x95, 0xfa, 0x0d, 0xea, 0x0b, 0xed, 0x84, 0x19, 0xed, 0x92, 0xd8, 0xdc, 0xe1, 0x2b,
+	0x43, 0x2c, 0xe4, 0x56, 0xbe, 0x46, 0x6b, 0x54, 0xc8, 0x83, 0x7f, 0x52, 0x7a, 0xa5, 0x46, 0x69,
+	0xad, 0x4e, 0x0c, 0xd3, 0xb5, 0x0d, 0xd3, 0x71, 0x28, 0x33, 0x99, 0x4d, 0x9d, 0x50, 0x47, 0x01,
+	0x9c, 0x1d, 0xba, 0x44, 0x1e, 0xd1, 0xf3, 0x80, 0xdf, 0x0d, 0x00, 0xdc, 0x35, 0x3d, 0xb3, 0xe1,
+	0x57, 0xc8, 0x7e, 0x93, 0xf8, 0x4c, 0x7f, 0x1f, 0x26, 0xba, 0xa4, 0xbe, 0x4b, 0x1d, 0x9f, 0xe0,
+	0x5b, 0x90, 0x75, 0xb9, 0xa4, 0x80, 0x66, 0xd0, 0xdc, 0x48, 0x79, 0xaa, 0x94, 0xea, 0x76, 0x49,
+	0xa8, 0xad, 0xe5, 0x1e, 0x3d, 0x9d, 0x1e, 0xf8, 0xee, 0x9f, 0x1f, 0xe6, 0x51, 0x45, 0xea, 0xe9,
+	0xef, 0x40, 0x9e, 0x1b, 0x5e, 0xad, 0x56, 0xbd, 0xa6, 0x59, 0x0f, 0x2f, 0xc4, 0x2b, 0x90, 0xf3,
+	0x48, 0xd5, 0x76, 0x6d, 0xe2, 0x30, 0x6e, 0x3c, 0xb7, 0x56, 0x78, 0xf2, 0x70, 0x21, 0x2f, 0x43,
+	0xb0, 0x6a, 0x59, 0x1e, 0xf1, 0xfd, 0x6d, 0xe6, 0xd9, 0x4e, 0xad, 0x12, 0x1d, 0xd5, 0x3f, 0x84,
+	0xc9, 0x84, 0x3d, 0x09, 0xf5, 0x4d, 0x38, 0x6f, 0x4a, 0x59, 0x01, 0xcd, 0x0c, 0xcd, 0x8d, 0x94,
+	0x8b, 0x0a, 0xb0, 0x52, 0x35, 0x8e, 0xb6, 0xa3, 0xaa, 0xbf, 0x05, 0xe3, 0x22, 0x10, 0x94, 0xd6,
+	0x43, 0xac, 0x53, 0x00, 0x96, 0xc9, 0x4c, 0x87, 0xb0, 0x1d, 0xdb, 0xe2, 0x60, 0x87, 0x2b, 0x39,
+	0x29, 0xd9, 0xb4, 0x70, 0x01, 0xce, 0x1d, 0x10, 0xcf, 0xb7, 0xa9, 0x53, 0x18, 0xe4, 0x7b, 0xe1,
+	0x52, 0xbf, 0x07, 0x17, 0x63, 0xc6, 0x24, 0xd0, 0x55, 0x18, 0x76, 0x29, 0xad, 0xcb, 0x88, 0xea,
+	0x0a, 0x90, 0xf7, 0x84, 0x89, 0x40, 0x33, 0x0e, 0x94, 0xab, 0xea, 0x1f, 0xc1, 0x15, 0x6e, 0x77,
+	0x9b, 0x30, 0x56, 0x27, 0x0d, 0xe2, 0xb0, 0x0a, 0xa9, 0x52, 0xcf, 0x0a, 0x01, 0x5f, 0x85, 0x51,
+	0xd7, 0x3c, 0x24, 0xde, 0x4e, 0x83, 0x5a, 0xcd, 0x3a, 0x11, 0xf1, 0xad, 0x8c, 0x70, 0xd9, 0xdb,
+	0x5c, 0x84, 0xaf, 0xc1, 0x98, 0xdf, 0xd1, 0x0e, 0xdc, 0x12, 0xd0, 0x47, 0x23, 0xe1, 0xa6, 0xa5,
+	0xdf, 0x87, 0x29, 0xc5, 0x3d, 0xd2, 0x97, 0x2d, 0xc8, 0x7a, 0x5c, 0x22, 0xbd, 0x99, 0x55, 0x78,
+	0x93, 0x34, 0xd0, 0xc5, 0x14, 0x61, 0x41, 0xdf, 0x82, 0x69, 0x7e, 0xd9, 0x3a, 0x75, 0x98, 0x67,
+	0xef, 0x36, 0x03, 0x5e, 0x57, 0x84, 0x89, 0xd0, 0xaf, 0x59, 0xf8, 0x5f, 0x35, 0xb6, 0x1b, 0x65,
+	0xe3, 0x42, 0x5c, 0xbc, 0x69, 0xe9, 0xfb, 0x30, 0x12, 0x44, 0xee, 0x2e, 0x71, 0x2c, 0xdb, 0xa9,
+	0xc5, 0x33, 0x84, 0xba, 0x32, 0x84, 0x37, 0x20, 0x6b, 0x36, 0x68, 0xd3, 0x61, 0xdc, 0xff, 0xdc,
+	0xda, 0x62, 0x80, 0xeb, 0xcf, 0xa7, 0xd3, 0x93, 0x82, 0x87, 0xbe, 0x75, 0xbf, 0x64, 0x53, 0xa3,
+	0x61, 0xb2, 0xbd, 0xd2, 0xa6, 0xc3, 0x9e, 0x3c, 0x5c, 0x00, 0x49, 0xd0, 0x4d, 0x87, 0x49, 0xf8,
+	0x42, 0x5f, 0xff, 0x11, 0xc1, 0x8c, 0x1a, 0xbf, 0x8c, 0xd7, 0x06, 0x64, 0x2d, 0xdb, 0x23, 0xd5,
+	0x90, 0xf2, 0x67, 0xb8, 0x4e, 0xe8, 0xe3, 0x75, 0xc8, 0x04, 0x54, 0xf0, 0x0b, 0x83, 0x9c, 0xeb,
+	0x2a, 0x1a, 0xc5, 0xa2, 0x10, 0x8f, 0xb9, 0xd0, 0xd5, 0xd7, 0x25, 0x8f, 0xde, 0x20, 0x6e, 0x9d,
+	0x1e, 0x06, 0xe9, 0x79, 0x8f, 0xb2, 0x58, 0x91, 0x5e, 0x83, 0x31, 0xab, 0xb3, 0x15, 0x45, 0x7b,
+	0x34, 0x12, 0xc6, 0x48, 0x72, 0xd2, 0x48, 0x44, 0x12, 0xc6, 0x25, 0xa7, 0x90, 0x24, 0x69, 0xa0,
+	0x8b, 0x24, 0xc2, 0x82, 0xfe, 0x0a, 0x5c, 0x12, 0x97, 0x89, 0xea, 0xeb, 0x86, 0xdb, 0xbb, 0x4e,
+	0x75, 0x02, 0x5a, 0x9a, 0xae, 0x44, 0x79, 0x27, 0x81, 0xf2, 0x39, 0x15, 0xca, 0xb8, 0x76, 0x1a,
+	0xc4, 0xaf, 0x90, 0xbc, 0x47, 0xc6, 0x3d, 0xc1, 0xe1, 0x32, 0x9c, 0x33, 0xc5, 0xe3, 0x76, 0xea,
+	0xb3, 0x17, 0x1e, 0xc4, 0x65, 0x98, 0xf4, 0x99, 0xe9, 0xb1, 0x9d, 0x24, 0xfb, 0x45, 0xd1, 0x4e,
+	0xf0, 0xcd, 0xf5, 0xae, 0x12, 0xc0, 0x79, 0xc8, 0xd4, 0xed, 0x86, 0xcd, 0x0a, 0x43, 0x33, 0x68,
+	0x6e, 0xac, 0x22, 0x16, 0xfa, 0xef, 0x08, 0xc6, 0x25, 0xae, 0x80, 0x1a, 0xdb, 0x7b, 0xa6, 0x47,
+	0xce, 0xfc, 0xbe, 0xa5, 0xd5, 0xe3, 0x50, 0x5a, 0x3d, 0xe2, 0xff, 0x43, 0xd6, 0x0f, 0xae, 0xf2,
+	0x0b, 0xc3, 0x7c, 0x5f, 0xae, 0x62, 0xe5, 0x97, 0xf9, 0x8f, 0xe5, 0xf7, 0xe9, 0x10, 0x5c, 0x4e,
+	0x8d, 0xba, 0x4c, 0x6f, 0x1e, 0x32, 0x16, 0x71, 0x68, 0x43, 0xbe, 0x85, 0x62, 0x81, 0xef, 0x40,
+	0xce, 0x22, 0x07, 0xa4, 0x4e, 0x5d, 0xe2, 0xc9, 0x4a, 0xea, 0xa3, 0x6b, 0x44, 0xba, 0x78, 0xb5,
+	0x53, 0xd8, 0x43, 0xfd, 0x5a, 0x09, 0x2b, 0x7a, 0x23, 0xac, 0xe8, 0x61, 0x6e, 0x41, 0x55, 0x25,
+	0xc9, 0xec, 0x9d, 0x2c, 0x6b, 0x7c, 0x1b, 0x32, 0x9c, 0x8b, 0x67, 0x0e, 0xaa, 0x50, 0xc7, 0x8b,
+	0x90, 0x77, 0xc8, 0x83, 0x93, 0xac, 0xcb, 0xf2, 0x1c, 0xe2, 0x60, 0xaf, 0x9b, 0x74, 0xe5, 0x6f,
+	0x47, 0x20, 0xc3, 0xb3, 0x80, 0x3f, 0x47, 0x90, 0x15, 0x53, 0x01, 0x7e, 0x5e, 0xe1, 0xc9, 0xc9,
+	0x31, 0x44, 0x9b, 0x7f, 0x96, 0xa3, 0x22, 0xa3, 0xfa, 0xfc, 0x67, 0x01, 0xd6, 0x4f, 0x7e, 0xfb,
+	0xfb, 0xcb, 0xc1, 0x69, 0x3c, 0x65, 0xa4, 0x4f, 0x3e, 0x62, 0x0a, 0xc1, 0xdf, 0x20, 0x38, 0x1f,
+	0x4e, 0x0c, 0xf8, 0x7a, 0xaf, 0x4b, 0x12, 0x73, 0x8a, 0xf6, 0xc2, 0xb3, 0x1d, 0x96, 0x98, 0x6e,
+	0x46, 0x98, 0x16, 0xf0, 0x75, 0x05, 0xa6, 0x70, 0xd6, 0x30, 0x5a, 0x9d, 0xb1, 0xa6, 0x8d, 0xbf,
+	0x46, 0x30, 0x1c, 0xe4, 0x14, 0xcf, 0xf6, 0x0c, 0x41, 0x34, 0x95, 0x68, 0x73, 0xa7, 0x1f, 0x94,
+	0xa8, 0x6e, 0x45, 0xa8, 0x6e, 0xe0, 0x65, 0x55, 0xa4, 0x02, 0xea, 0x18, 0xad, 0xe8, 0x21, 0x68,
+	0x1b, 0x2d, 0x59, 0xe7, 0x6d, 0xfc, 0x2b, 0x82, 0x89, 0x94, 0xbe, 0x86, 0x57, 0x7a, 0x61, 0x50,
+	0x37, 0x72, 0xed, 0xa5, 0xbe, 0xf5, 0xa4, 0x2b, 0xeb, 0x91, 0x2b, 0x37, 0xf1, 0x8a, 0xc2, 0x95,
+	0x38, 0x5f, 0x7d, 0xa3, 0x95, 0xa0, 0x6f, 0x1b, 0xff, 0x8c, 0x60, 0x3c, 0xd9, 0x6c, 0xf0, 0x72,
+	0x2f, 0x48, 0x8a, 0x06, 0xa9, 0xbd, 0xd8, 0x9f, 0x92, 0x74, 0xe2, 0x76, 0xe4, 0xc4, 0xab, 0xf8,
+	0x65, 0x85, 0x13, 0x51, 0x8f, 0x0d, 0xb2, 0x12, 0xef, 0xc2, 0x6d, 0x43, 0x74, 0x1a, 0xfc, 0x13,
+	0x82, 0xb1, 0xae, 0x76, 0x84, 0x17, 0x7b, 0xe2, 0x49, 0xe9, 0x99, 0xda, 0x52, 0x1f, 0x1a, 0xfd,
+	0xd0, 0x49, 0xf2, 0x28, 0xc1, 0x28, 0x09, 0xfc, 0x7b, 0x04, 0x17, 0xba, 0xdf, 0x69, 0xdc, 0x13,
+	0x47, 0x6a, 0x27, 0xd5, 0xca, 0xfd, 0xa8, 0x48, 0xec, 0x37, 0x22, 0xec, 0xf3, 0x78, 0x4e, 0x55,
+	0x0a, 0x42, 0xd7, 0x68, 0xc9, 0xfe, 0xdb, 0xc6, 0xbf, 0x20, 0x18, 0x4f, 0xce, 0xb0, 0xbd, 0x19,
+	0xa3, 0x18, 0xcd, 0x7b, 0x33, 0x46, 0x35, 0x67, 0xeb, 0x5b, 0x11, 0xec, 0xd7, 0xf1, 0x6b, 0x0a,
+	0xd8, 0x62, 0x8e, 0xf6, 0x8d, 0x56, 0x7c, 0xf6, 0x6f, 0x1b, 0xad, 0xae, 0x39, 0xbf, 0xbd, 0xb6,
+	0xf5, 0xe8, 0xa8, 0x88, 0x1e, 0x1f, 0x15, 0xd1, 0x5f, 0x47, 0x45, 0xf4, 0xc5, 0x71, 0x71, 0xe0,
+	0xf1, 0x71, 0x71, 0xe0, 0x8f, 0xe3, 0xe2, 0xc0, 0x07, 0x8b, 0x35, 0x9b, 0xed, 0x35, 0x77, 0x4b,
+	0x55, 0xda, 0x88, 0x5f, 0x11, 0xfb, 0xfb, 0xa0, 0x73, 0x1f, 0xff, 0xa4, 0xdc, 0xcd, 0xf2, 0x6f,
+	0xca, 0xe5, 0x7f, 0x03, 0x00, 0x00, 0xff, 0xff, 0x42, 0x88, 0x02, 0x1f, 0x31, 0x0f, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -848,6 +1087,12 @@ type QueryClient interface {
 	DeploymentTotals(ctx context.Context, in *QueryDeploymentTotalsRequest, opts ...grpc.CallOption) (*QueryDeploymentTotalsResponse, error)
 	// DatanetTotals returns what a datanet's contributions earned.
 	DatanetTotals(ctx context.Context, in *QueryDatanetTotalsRequest, opts ...grpc.CallOption) (*QueryDatanetTotalsResponse, error)
+	// PendingRewards returns everything an address can claim now, by source: developer
+	// credits of its deployments, direct credits of its contributions, and its
+	// contributions' pool earnings per (datanet, version, contribution). The pool walk
+	// visits at most `limit` contributions (default and bound: params.max_claim_items)
+	// from start_contribution_id; next_contribution_id resumes it (0: done).
+	PendingRewards(ctx context.Context, in *QueryPendingRewardsRequest, opts ...grpc.CallOption) (*QueryPendingRewardsResponse, error)
 	// SettlementRecord returns a retained settlement record.
 	SettlementRecord(ctx context.Context, in *QuerySettlementRecordRequest, opts ...grpc.CallOption) (*QuerySettlementRecordResponse, error)
 }
@@ -914,6 +1159,15 @@ func (c *queryClient) DatanetTotals(ctx context.Context, in *QueryDatanetTotalsR
 	return out, nil
 }
 
+func (c *queryClient) PendingRewards(ctx context.Context, in *QueryPendingRewardsRequest, opts ...grpc.CallOption) (*QueryPendingRewardsResponse, error) {
+	out := new(QueryPendingRewardsResponse)
+	err := c.cc.Invoke(ctx, "/openledger.rewards.v1.Query/PendingRewards", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *queryClient) SettlementRecord(ctx context.Context, in *QuerySettlementRecordRequest, opts ...grpc.CallOption) (*QuerySettlementRecordResponse, error) {
 	out := new(QuerySettlementRecordResponse)
 	err := c.cc.Invoke(ctx, "/openledger.rewards.v1.Query/SettlementRecord", in, out, opts...)
@@ -938,6 +1192,12 @@ type QueryServer interface {
 	DeploymentTotals(context.Context, *QueryDeploymentTotalsRequest) (*QueryDeploymentTotalsResponse, error)
 	// DatanetTotals returns what a datanet's contributions earned.
 	DatanetTotals(context.Context, *QueryDatanetTotalsRequest) (*QueryDatanetTotalsResponse, error)
+	// PendingRewards returns everything an address can claim now, by source: developer
+	// credits of its deployments, direct credits of its contributions, and its
+	// contributions' pool earnings per (datanet, version, contribution). The pool walk
+	// visits at most `limit` contributions (default and bound: params.max_claim_items)
+	// from start_contribution_id; next_contribution_id resumes it (0: done).
+	PendingRewards(context.Context, *QueryPendingRewardsRequest) (*QueryPendingRewardsResponse, error)
 	// SettlementRecord returns a retained settlement record.
 	SettlementRecord(context.Context, *QuerySettlementRecordRequest) (*QuerySettlementRecordResponse, error)
 }
@@ -963,6 +1223,9 @@ func (*UnimplementedQueryServer) DeploymentTotals(ctx context.Context, req *Quer
 }
 func (*UnimplementedQueryServer) DatanetTotals(ctx context.Context, req *QueryDatanetTotalsRequest) (*QueryDatanetTotalsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DatanetTotals not implemented")
+}
+func (*UnimplementedQueryServer) PendingRewards(ctx context.Context, req *QueryPendingRewardsRequest) (*QueryPendingRewardsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PendingRewards not implemented")
 }
 func (*UnimplementedQueryServer) SettlementRecord(ctx context.Context, req *QuerySettlementRecordRequest) (*QuerySettlementRecordResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SettlementRecord not implemented")
@@ -1080,6 +1343,24 @@ func _Query_DatanetTotals_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_PendingRewards_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryPendingRewardsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).PendingRewards(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.rewards.v1.Query/PendingRewards",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).PendingRewards(ctx, req.(*QueryPendingRewardsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Query_SettlementRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(QuerySettlementRecordRequest)
 	if err := dec(in); err != nil {
@@ -1126,6 +1407,10 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DatanetTotals",
 			Handler:    _Query_DatanetTotals_Handler,
+		},
+		{
+			MethodName: "PendingRewards",
+			Handler:    _Query_PendingRewards_Handler,
 		},
 		{
 			MethodName: "SettlementRecord",
@@ -1628,6 +1913,186 @@ func (m *QueryDatanetTotalsResponse) MarshalToSizedBuffer(dAtA []byte) (int, err
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryPendingRewardsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPendingRewardsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPendingRewardsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Limit != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Limit))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.StartContributionId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.StartContributionId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Address) > 0 {
+		i -= len(m.Address)
+		copy(dAtA[i:], m.Address)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Address)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *PendingPoolShare) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *PendingPoolShare) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *PendingPoolShare) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size := m.Amount.Size()
+		i -= size
+		if _, err := m.Amount.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x2a
+	if m.Shares != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Shares))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.ContributionId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.ContributionId))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Version != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Version))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.DatanetId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DatanetId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryPendingRewardsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryPendingRewardsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryPendingRewardsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.NextContributionId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.NextContributionId))
+		i--
+		dAtA[i] = 0x30
+	}
+	{
+		size := m.Total.Size()
+		i -= size
+		if _, err := m.Total.MarshalTo(dAtA[i:]); err != nil {
+			return 0, err
+		}
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x2a
+	if len(m.Pools) > 0 {
+		for iNdEx := len(m.Pools) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Pools[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.Direct) > 0 {
+		for iNdEx := len(m.Direct) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Direct[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.Developer) > 0 {
+		for iNdEx := len(m.Developer) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Developer[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.Denom) > 0 {
+		i -= len(m.Denom)
+		copy(dAtA[i:], m.Denom)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Denom)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -1826,6 +2291,84 @@ func (m *QueryDatanetTotalsResponse) Size() (n int) {
 	_ = l
 	l = m.Totals.Size()
 	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryPendingRewardsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Address)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.StartContributionId != 0 {
+		n += 1 + sovQuery(uint64(m.StartContributionId))
+	}
+	if m.Limit != 0 {
+		n += 1 + sovQuery(uint64(m.Limit))
+	}
+	return n
+}
+
+func (m *PendingPoolShare) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DatanetId != 0 {
+		n += 1 + sovQuery(uint64(m.DatanetId))
+	}
+	if m.Version != 0 {
+		n += 1 + sovQuery(uint64(m.Version))
+	}
+	if m.ContributionId != 0 {
+		n += 1 + sovQuery(uint64(m.ContributionId))
+	}
+	if m.Shares != 0 {
+		n += 1 + sovQuery(uint64(m.Shares))
+	}
+	l = m.Amount.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryPendingRewardsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Denom)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if len(m.Developer) > 0 {
+		for _, e := range m.Developer {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if len(m.Direct) > 0 {
+		for _, e := range m.Direct {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if len(m.Pools) > 0 {
+		for _, e := range m.Pools {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	l = m.Total.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	if m.NextContributionId != 0 {
+		n += 1 + sovQuery(uint64(m.NextContributionId))
+	}
 	return n
 }
 
@@ -3062,6 +3605,523 @@ func (m *QueryDatanetTotalsResponse) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPendingRewardsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPendingRewardsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPendingRewardsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Address", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Address = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field StartContributionId", wireType)
+			}
+			m.StartContributionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.StartContributionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Limit", wireType)
+			}
+			m.Limit = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Limit |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *PendingPoolShare) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: PendingPoolShare: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: PendingPoolShare: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DatanetId", wireType)
+			}
+			m.DatanetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DatanetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Version", wireType)
+			}
+			m.Version = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Version |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ContributionId", wireType)
+			}
+			m.ContributionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ContributionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Shares", wireType)
+			}
+			m.Shares = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Shares |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Amount", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Amount.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryPendingRewardsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryPendingRewardsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryPendingRewardsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Denom", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Denom = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Developer", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Developer = append(m.Developer, Accrual{})
+			if err := m.Developer[len(m.Developer)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Direct", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Direct = append(m.Direct, Accrual{})
+			if err := m.Direct[len(m.Direct)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pools", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Pools = append(m.Pools, PendingPoolShare{})
+			if err := m.Pools[len(m.Pools)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Total", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Total.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextContributionId", wireType)
+			}
+			m.NextContributionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.NextContributionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipQuery(dAtA[iNdEx:])
