@@ -19,6 +19,7 @@ import (
 
 	"github.com/openledger/openledger/app"
 	modelsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/models"
+	rewardsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/rewards"
 )
 
 // EnvPrefix prefixes environment variables that set flags (OPENLEDGERD_HOME, …).
@@ -104,5 +105,12 @@ func addPorcelain(rootCmd *cobra.Command) {
 	}
 	if train, _, err := rootCmd.Find([]string{"model", "train"}); err == nil && train.Name() == "train" {
 		modelsporcelain.AddDatasetVersionFlag(train)
+	}
+	// `attribution`: the issue's names for x/rewards (whose autocli group stays).
+	if queryCmd, _, err := rootCmd.Find([]string{"query"}); err == nil && queryCmd.Name() == "query" {
+		queryCmd.AddCommand(rewardsporcelain.NewQueryGroup())
+	}
+	if txCmd, _, err := rootCmd.Find([]string{"tx"}); err == nil && txCmd.Name() == "tx" {
+		txCmd.AddCommand(rewardsporcelain.NewTxGroup())
 	}
 }
