@@ -203,9 +203,9 @@ func (m msgServer) SettleSession(ctx context.Context, msg *types.MsgSettleSessio
 		return nil, types.ErrStaleVoucher.Wrapf("sequence %d, last settled %d", v.Sequence, s.LastSequence)
 	case v.CumulativeAmount.IsNil() || v.CumulativeAmount.IsNegative():
 		return nil, types.ErrInvalidAmount.Wrap("voucher cumulative_amount must be >= 0")
-	case v.CumulativeAmount.LT(s.SettledAmount) || v.CumulativeTokens < s.SettledTokens:
-		return nil, types.ErrVoucherRegression.Wrapf("voucher (%s, %d tokens) below settled (%s, %d tokens)",
-			v.CumulativeAmount, v.CumulativeTokens, s.SettledAmount, s.SettledTokens)
+	case v.CumulativeAmount.LT(s.SettledAmount) || v.CumulativeTokens < s.SettledTokens || v.ReceiptCount < s.SettledRequests:
+		return nil, types.ErrVoucherRegression.Wrapf("voucher (%s, %d tokens, %d requests) below settled (%s, %d tokens, %d requests)",
+			v.CumulativeAmount, v.CumulativeTokens, v.ReceiptCount, s.SettledAmount, s.SettledTokens, s.SettledRequests)
 	case v.CumulativeAmount.GT(s.Deposit.Amount):
 		return nil, types.ErrExceedsDeposit.Wrapf("voucher %s > deposit %s", v.CumulativeAmount, s.Deposit.Amount)
 	case len(v.ReceiptsRoot) != 32:
@@ -216,8 +216,9 @@ func (m msgServer) SettleSession(ctx context.Context, msg *types.MsgSettleSessio
 	}
 	dAmount := v.CumulativeAmount.Sub(s.SettledAmount)
 	dTokens := v.CumulativeTokens - s.SettledTokens
-	if dAmount.IsZero() && dTokens == 0 {
-		return nil, types.ErrInvalidAmount.Wrap("voucher settles nothing new (amount and tokens unchanged)")
+	dRequests := v.ReceiptCount - s.SettledRequests
+	if dAmount.IsZero() && dTokens == 0 && dRequests == 0 {
+		return nil, types.ErrInvalidAmount.Wrap("voucher settles nothing new (amount, tokens and receipt count unchanged)")
 	}
 	royaltyNow, err := royaltyOf(v.CumulativeTokens, s.RoyaltyPerThousandTokens.Amount)
 	if err != nil {
@@ -261,6 +262,10 @@ func (m msgServer) SettleSession(ctx context.Context, msg *types.MsgSettleSessio
 		ChallengeEndHeight: h + int64(params.ChallengeWindowBlocks),
 		Status:             types.SETTLEMENT_STATUS_PENDING,
 		VoucherSignature:   append([]byte(nil), v.Signature...),
+		Requests:           dRequests,
+	}
+	if dRequests > 0 {
+		st.FirstRequest = s.SettledRequests + 1
 	}
 	if err := k.Settlements.Set(ctx, id, st); err != nil {
 		return nil, err
@@ -273,6 +278,7 @@ func (m msgServer) SettleSession(ctx context.Context, msg *types.MsgSettleSessio
 	}
 	s.SettledAmount = v.CumulativeAmount
 	s.SettledTokens = v.CumulativeTokens
+	s.SettledRequests = v.ReceiptCount
 	s.LastSequence = v.Sequence
 	s.ReceiptsRoot = st.ReceiptsRoot
 	s.Settlements++

@@ -63,6 +63,7 @@ func canonicalVoucher(chainID string, s types.Session, v types.Voucher) voucher.
 		Denom:            s.Deposit.Denom,
 		CumulativeAmount: v.CumulativeAmount,
 		CumulativeTokens: v.CumulativeTokens,
+		ReceiptCount:     v.ReceiptCount,
 		Signature:        v.Signature,
 	}
 	copy(out.ReceiptsRoot[:], v.ReceiptsRoot)
