@@ -41,6 +41,10 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			Service:              types.Msg_serviceDesc.ServiceName,
 			EnhanceCustomCommand: true,
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
+				{
+					RpcMethod: "UpdateProvider", Use: "update-provider",
+					Short: `Replace a provider's descriptive fields: --multiaddrs, --engines, --hardware '{"accelerator":"cpu","count":2}', --moniker, --api-url, --peer-id (empty keeps it)`,
+				},
 				{RpcMethod: "AddStake", Use: "add-stake [amount]", Short: "Bond more provider stake", PositionalArgs: pos("amount")},
 				{RpcMethod: "UnbondStake", Use: "unbond-stake [amount]", Short: "Start unbonding provider stake", PositionalArgs: pos("amount")},
 				{RpcMethod: "UnjailProvider", Use: "unjail", Short: "Return a jailed provider to ACTIVE after its jail period"},
@@ -57,6 +61,13 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{RpcMethod: "CloseSession", Use: "close-session [session-id]", Short: "Close a session and refund what is unspent", PositionalArgs: pos("session_id")},
 				{RpcMethod: "UpdateParams", Skip: true}, // governance only
+				// Hand-written porcelain (cmd/openledgerd/porcelain/inference): these need a
+				// libp2p identity, IPFS or a session key.
+				{RpcMethod: "RegisterProvider", Skip: true},
+				{RpcMethod: "CreateJob", Skip: true},
+				{RpcMethod: "SubmitReceipt", Skip: true},
+				{RpcMethod: "SettleSession", Skip: true},
+				{RpcMethod: "OpenSession", Skip: true}, // `openledgerd session open`
 			},
 		},
 	}

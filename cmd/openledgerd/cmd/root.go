@@ -18,6 +18,7 @@ import (
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/openledger/openledger/app"
+	inferenceporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/inference"
 	modelsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/models"
 	rewardsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/rewards"
 )
@@ -106,6 +107,11 @@ func addPorcelain(rootCmd *cobra.Command) {
 	if train, _, err := rootCmd.Find([]string{"model", "train"}); err == nil && train.Name() == "train" {
 		modelsporcelain.AddDatasetVersionFlag(train)
 	}
+	if inferenceTx, _, err := rootCmd.Find([]string{"tx", "inference"}); err == nil && inferenceTx.Name() == "inference" {
+		inferenceTx.AddCommand(inferenceporcelain.NewRegisterProviderCmd(), inferenceporcelain.NewCreateJobCmd(),
+			inferenceporcelain.NewSubmitReceiptCmd(), inferenceporcelain.NewSettleSessionCmd())
+	}
+	rootCmd.AddCommand(inferenceporcelain.NewSessionCmd())
 	// `attribution`: the issue's names for x/rewards (whose autocli group stays).
 	if queryCmd, _, err := rootCmd.Find([]string{"query"}); err == nil && queryCmd.Name() == "query" {
 		queryCmd.AddCommand(rewardsporcelain.NewQueryGroup())
