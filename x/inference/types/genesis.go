@@ -98,7 +98,6 @@ func (gs GenesisState) Validate() error {
 	return nil
 }
 
-
 // JobIsFinal reports whether a job status is final (nothing held, bids dropped).
 func JobIsFinal(s JobStatus) bool {
 	switch s {
