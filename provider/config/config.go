@@ -80,7 +80,7 @@ type Backend struct {
 	// Model overrides the model name sent to an external server.
 	Model string `toml:"model" comment:"Model name sent to an external server (empty: the deployment's)."`
 	// MaxConcurrency bounds the jobs this backend runs at once.
-	MaxConcurrency uint32 `toml:"max_concurrency" comment:"Jobs this backend runs at once."`
+	MaxConcurrency uint32   `toml:"max_concurrency" comment:"Jobs this backend runs at once."`
 	Timeout        Duration `toml:"timeout" comment:"Per-job timeout of this backend."`
 }
 
