@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -130,9 +131,17 @@ func (s *Store) PendingTxs() (out []PendingTx, err error) {
 
 // ----- follower inbox -----
 
+// Places of block-level events in EventKey.TxIndex: BeginBlock (and PreBlock)
+// events sort before the block's txs, EndBlock events after them.
+const (
+	TxIndexBeginBlock int32 = -1
+	TxIndexEndBlock   int32 = math.MaxInt32 - 1
+)
+
 // EventKey identifies one chain event: its block height, its place in the block
-// (TxIndex -1 for block-level events of FinalizeBlock, else the tx's index) and its
-// index among that tx's (or the block's) events. Keys order like the chain.
+// (TxIndexBeginBlock, the tx's index, or TxIndexEndBlock) and its index among
+// that tx's (or the block's finalize_block_events) events. Byte order of keys is
+// the chain's execution order.
 type EventKey struct {
 	Height     int64 `json:"height"`
 	TxIndex    int32 `json:"tx_index"`

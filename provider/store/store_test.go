@@ -226,7 +226,7 @@ func TestAcceptBlockHeights(t *testing.T) {
 }
 
 func TestEventKeyOrder(t *testing.T) {
-	keys := []EventKey{{5, -1, 0}, {5, -1, 9}, {5, 0, 0}, {5, 0, 1}, {5, 3, 0}, {6, -1, 0}}
+	keys := []EventKey{{5, -1, 0}, {5, -1, 9}, {5, 0, 0}, {5, 0, 1}, {5, 3, 0}, {5, TxIndexEndBlock, 0}, {6, -1, 0}}
 	for i := 1; i < len(keys); i++ {
 		if bytes.Compare(keys[i-1].Bytes(), keys[i].Bytes()) >= 0 {
 			t.Fatalf("%s does not sort before %s", keys[i-1], keys[i])
