@@ -26,14 +26,14 @@ func FuzzSettleSession(f *testing.F) {
 	sig := make([]byte, ed25519.SignatureSize)
 	// seq, amount (big-endian magnitude), negative, tokens, count, root, signature, sign, right chain
 	f.Add(uint64(2), big.NewInt(25_001).Bytes(), false, uint64(25_001), uint64(250), root[:], []byte(nil), true, true)
-	f.Add(uint64(1), big.NewInt(10_000).Bytes(), false, uint64(10_000), uint64(100), root[:], []byte(nil), true, true)   // replay
-	f.Add(uint64(3), big.NewInt(9_999).Bytes(), false, uint64(10_000), uint64(100), root[:], []byte(nil), true, true)    // lowered amount
-	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(9_000), uint64(100), root[:], []byte(nil), true, true)    // lowered tokens
+	f.Add(uint64(1), big.NewInt(10_000).Bytes(), false, uint64(10_000), uint64(100), root[:], []byte(nil), true, true)    // replay
+	f.Add(uint64(3), big.NewInt(9_999).Bytes(), false, uint64(10_000), uint64(100), root[:], []byte(nil), true, true)     // lowered amount
+	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(9_000), uint64(100), root[:], []byte(nil), true, true)     // lowered tokens
 	f.Add(uint64(3), big.NewInt(1_000_001).Bytes(), false, uint64(20_000), uint64(200), root[:], []byte(nil), true, true) // over the deposit
-	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(20_000), uint64(200), root[:], sig, false, true)          // zero signature
-	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(20_000), uint64(200), root[:], []byte(nil), true, false)  // wrong chain
-	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(20_000), uint64(200), root[:7], []byte(nil), true, true)  // short root
-	f.Add(uint64(3), big.NewInt(20_000).Bytes(), true, uint64(20_000), uint64(200), root[:], []byte(nil), true, true)    // negative
+	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(20_000), uint64(200), root[:], sig, false, true)           // zero signature
+	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(20_000), uint64(200), root[:], []byte(nil), true, false)   // wrong chain
+	f.Add(uint64(3), big.NewInt(20_000).Bytes(), false, uint64(20_000), uint64(200), root[:7], []byte(nil), true, true)   // short root
+	f.Add(uint64(3), big.NewInt(20_000).Bytes(), true, uint64(20_000), uint64(200), root[:], []byte(nil), true, true)     // negative
 	f.Add(uint64(0), []byte(nil), false, uint64(0), uint64(0), []byte(nil), []byte(nil), false, true)
 	f.Add(^uint64(0), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, false, ^uint64(0), ^uint64(0), root[:], []byte{1, 2, 3}, true, true)
 	f.Add(uint64(2), big.NewInt(10_000).Bytes(), false, uint64(10_004), uint64(100), root[:], []byte(nil), true, true) // tokens only
