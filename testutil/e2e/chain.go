@@ -86,6 +86,14 @@ var Accounts = []string{"alice", "bob", "carol"}
 // carol, starts it with 200 ms blocks and waits for the first block.
 func StartChain(t testing.TB) *Chain {
 	t.Helper()
+	return StartChainWithGenesis(t, nil)
+}
+
+// StartChainWithGenesis is StartChain with edit applied to the genesis app_state
+// (module name → its decoded JSON, numbers as json.Number) after the gentxs are
+// collected and before the node starts; tests use it to set module params.
+func StartChainWithGenesis(t testing.TB, edit func(appState map[string]any)) *Chain {
+	t.Helper()
 	c := &Chain{t: t, Bin: Binary(t), Home: t.TempDir(), done: make(chan struct{})}
 	ports := freePorts(t, 4)
 	c.RPCPort = ports[0]
@@ -97,6 +105,9 @@ func StartChain(t testing.TB) *Chain {
 	}
 	c.mustRun("genesis", "gentx", "alice", "100000000000"+Denom, "--chain-id", ChainID, "--keyring-backend", "test")
 	c.mustRun("genesis", "collect-gentxs")
+	if edit != nil {
+		editGenesis(t, filepath.Join(c.Home, "config", "genesis.json"), edit)
+	}
 
 	cfg := filepath.Join(c.Home, "config", "config.toml")
 	editFile(t, cfg, map[string]string{
@@ -340,6 +351,33 @@ func editFile(t testing.TB, path string, repl map[string]string) {
 		s = re.ReplaceAllString(s, with)
 	}
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editGenesis applies edit to the app_state of a genesis file.
+func editGenesis(t testing.TB, path string, edit func(appState map[string]any)) {
+	t.Helper()
+	bz, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gen map[string]any
+	dec := json.NewDecoder(bytes.NewReader(bz))
+	dec.UseNumber()
+	if err := dec.Decode(&gen); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	appState, ok := gen["app_state"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s: no app_state object", path)
+	}
+	edit(appState)
+	out, err := json.MarshalIndent(gen, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
