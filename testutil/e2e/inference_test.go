@@ -203,7 +203,7 @@ func TestInferenceMarketStory(t *testing.T) {
 	}{{"erin", erinBid}, {"frank", frankBid}} {
 		c.MustTx(p.name, "inference", "register-provider", "--stake", fmt.Sprintf("%duopen", providerStake),
 			"--multiaddr", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", 4001+i), "--engine", "openledger-ml",
-			"--accelerator", "cpu", "--count", "2", "--moniker", p.name, "--identity", keyOf[p.name])
+			"--accelerator", "cpu", "--count", "2", "--provider-name", p.name, "--identity", keyOf[p.name])
 		c.MustTx(p.name, "inference", "set-offer", dep, fmt.Sprintf("%duopen", p.price), "--max-concurrency", "4")
 	}
 	var providers struct {
@@ -626,21 +626,12 @@ func setGenesis(t *testing.T, app map[string]any, value any, path ...string) {
 	}
 }
 
-// claim runs `tx attribution claim --from name`. The command's --version flag (the
-// dataset version to restrict the claim to) is filled, when not given, from the
-// `version` key of CometBFT's config.toml in --home ("0.39.0") by the SDK's config
-// binding, and the command fails with `bindFlags failed: invalid argument "0.39.0"
-// for "--version" flag` (autocli's `tx rewards claim` too). Until the flag is
-// renamed, an explicit --version 0 (every version) gets past it; the fallback keeps
-// the test valid after the fix.
+// claim runs `tx attribution claim --from name` on a home whose config.toml has a
+// top-level "version" key: the command's flag is --dataset-version, so the SDK's
+// config-to-flag binding cannot fill it (it used to be --version and failed here).
 func claim(t *testing.T, c *e2e.Chain, name string) {
 	t.Helper()
-	_, err := c.Tx(name, "attribution", "claim")
-	if err != nil && strings.Contains(err.Error(), `bindFlags failed: invalid argument "0.39.0" for "--version" flag`) {
-		t.Logf(`BUG (porcelain): 'tx attribution claim --from %s' fails: bindFlags failed: invalid argument "0.39.0" for "--version" flag; retrying with --version 0`, name)
-		_, err = c.Tx(name, "attribution", "claim", "--version", "0")
-	}
-	if err != nil {
+	if _, err := c.Tx(name, "attribution", "claim"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -43,7 +43,9 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{
 					RpcMethod: "UpdateProvider", Use: "update-provider",
-					Short: `Replace a provider's descriptive fields: --multiaddrs, --engines, --hardware '{"accelerator":"cpu","count":2}', --moniker, --api-url, --peer-id (empty keeps it)`,
+					Short: `Replace a provider's descriptive fields: --multiaddrs, --engines, --hardware '{"accelerator":"cpu","count":2}', --provider-name, --api-url, --peer-id (empty keeps it)`,
+					// Not --moniker: unset flags are filled from same-named config keys (config.toml's "moniker").
+					FlagOptions: map[string]*autocliv1.FlagOptions{"moniker": {Name: "provider-name", Usage: "human-readable name of the provider"}},
 				},
 				{RpcMethod: "AddStake", Use: "add-stake [amount]", Short: "Bond more provider stake", PositionalArgs: pos("amount")},
 				{RpcMethod: "UnbondStake", Use: "unbond-stake [amount]", Short: "Start unbonding provider stake", PositionalArgs: pos("amount")},

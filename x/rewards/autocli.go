@@ -52,7 +52,9 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 			RpcCommandOptions: []*autocliv1.RpcCommandOptions{
 				{
 					RpcMethod: "ClaimRewards", Use: "claim",
-					Short: "Claim your accrued rewards in one transfer (--datanet-id, --version, --max-items; repeat while the answer says more)",
+					Short: "Claim your accrued rewards in one transfer (--datanet-id, --dataset-version, --max-items; repeat while the answer says more)",
+					// Not --version: unset flags are filled from same-named config keys (config.toml's "version").
+					FlagOptions: map[string]*autocliv1.FlagOptions{"version": {Name: "dataset-version", Usage: "with --datanet-id: only this dataset version"}},
 				},
 				{RpcMethod: "UpdateParams", Skip: true}, // governance only
 			},

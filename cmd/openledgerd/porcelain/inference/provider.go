@@ -20,7 +20,7 @@ const (
 	flagAccelerator = "accelerator"
 	flagMemoryMiB   = "memory-mib"
 	flagCount       = "count"
-	flagMoniker     = "moniker"
+	flagMoniker     = "provider-name" // not "moniker": config.toml's key would fill it
 	flagAPIURL      = "api-url"
 )
 
@@ -37,7 +37,7 @@ records its peer id. --multiaddr (repeatable) says where the provider listens; -
 the chain's min_provider_stake ('query inference params').`,
 		Example: `openledgerd tx inference register-provider --stake 1000000uopen \
   --multiaddr /ip4/127.0.0.1/tcp/4001 --engine openledger-ml --accelerator cpu --count 2 \
-  --moniker my-gpu-box --from alice --fees 2000uopen -y`,
+  --provider-name my-gpu-box --from alice --fees 2000uopen -y`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clientCtx, err := client.GetClientTxContext(cmd)

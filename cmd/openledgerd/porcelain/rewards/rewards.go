@@ -120,17 +120,17 @@ func WriteBreakdown(w io.Writer, address string, res *types.QueryPendingRewardsR
 	return err
 }
 
-// NewClaimCmd is `tx attribution claim [--datanet N --version V --max-items K]`.
+// NewClaimCmd is `tx attribution claim [--datanet N --dataset-version V --max-items K]`.
 func NewClaimCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "claim",
 		Short: "Claim your accrued rewards in one transfer (repeat while the answer says more)",
 		Long: `Sends MsgClaimRewards from --from: direct and developer credits and your contributions'
-pool earnings, in one transfer. --datanet (and --version) restrict the claim to one datanet
+pool earnings, in one transfer. --datanet (and --dataset-version) restrict the claim to one datanet
 (version); --max-items bounds the sources visited (the max_claim_items param bounds it too).
 A claim cut short by its budget keeps its position; claim again to continue.`,
 		Example: `  openledgerd tx attribution claim --from alice
-  openledgerd tx attribution claim --datanet 1 --version 2 --max-items 50 --from alice`,
+  openledgerd tx attribution claim --datanet 1 --dataset-version 2 --max-items 50 --from alice`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clientCtx, err := client.GetClientTxContext(cmd)
@@ -146,7 +146,9 @@ A claim cut short by its budget keeps its position; claim again to continue.`,
 	}
 	flags.AddTxFlagsToCmd(cmd)
 	cmd.Flags().Uint64("datanet", 0, "claim only this datanet's contribution rewards")
-	cmd.Flags().Uint64("version", 0, "with --datanet: only this dataset version")
+	// Not --version: the SDK fills unset flags from same-named config keys, and
+	// config.toml's top-level "version" would land here.
+	cmd.Flags().Uint64("dataset-version", 0, "with --datanet: only this dataset version")
 	cmd.Flags().Uint32("max-items", 0, "sources to visit at most (0: the max_claim_items param)")
 	return cmd
 }
@@ -154,10 +156,10 @@ A claim cut short by its budget keeps its position; claim again to continue.`,
 // ClaimMsg builds the claim from the command's flags.
 func ClaimMsg(claimant string, cmd *cobra.Command) (*types.MsgClaimRewards, error) {
 	datanet, _ := cmd.Flags().GetUint64("datanet")
-	version, _ := cmd.Flags().GetUint64("version")
+	version, _ := cmd.Flags().GetUint64("dataset-version")
 	maxItems, _ := cmd.Flags().GetUint32("max-items")
 	if version != 0 && datanet == 0 {
-		return nil, fmt.Errorf("--version needs --datanet")
+		return nil, fmt.Errorf("--dataset-version needs --datanet")
 	}
 	return &types.MsgClaimRewards{Claimant: claimant, DatanetId: datanet, Version: version, MaxItems: maxItems}, nil
 }

@@ -72,9 +72,9 @@ func TestClaimMsg(t *testing.T) {
 		err  string
 	}{
 		{name: "everything", want: types.MsgClaimRewards{Claimant: "c"}},
-		{name: "datanet and version, budget", args: []string{"--datanet", "3", "--version", "2", "--max-items", "50"},
+		{name: "datanet and version, budget", args: []string{"--datanet", "3", "--dataset-version", "2", "--max-items", "50"},
 			want: types.MsgClaimRewards{Claimant: "c", DatanetId: 3, Version: 2, MaxItems: 50}},
-		{name: "version without datanet", args: []string{"--version", "2"}, err: "--version needs --datanet"},
+		{name: "version without datanet", args: []string{"--dataset-version", "2"}, err: "--dataset-version needs --datanet"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
