@@ -28,11 +28,15 @@ func (k Keeper) EndBlocker(ctx context.Context) error {
 	return k.processSessionQueues(ctx, params, limit)
 }
 
+// queueRetryBlocks is how long a failed queue item waits before it is tried again.
+const queueRetryBlocks = 100
+
 // drainQueue visits up to limit due entries (height <= the current height) of a
 // (height, id) queue in key order. Each entry is removed from the queue and fn runs
-// in a cache context written only if fn succeeds; a failure is logged and the entry
-// dropped, so a bad item can never halt the chain or block the queue. fn may
-// re-insert the id under a later height. It returns how many entries it visited.
+// in a cache context written only if fn succeeds. A failure is logged and the entry
+// retried queueRetryBlocks later, so a bad item can never halt the chain, block the
+// queue or strand the coins it holds. fn may re-insert the id under a later height.
+// It returns how many entries it visited.
 func (k Keeper) drainQueue(ctx context.Context, queue collections.KeySet[HeightID], limit int, what string,
 	fn func(ctx sdk.Context, id uint64) error,
 ) (int, error) {
@@ -58,7 +62,12 @@ func (k Keeper) drainQueue(ctx context.Context, queue collections.KeySet[HeightI
 		}
 		cache, write := sdkCtx.CacheContext()
 		if err := fn(cache, key.K2()); err != nil {
-			sdkCtx.Logger().Error("inference: queue item failed", "queue", what, "height", key.K1(), "id", key.K2(), "err", err)
+			retry := sdkCtx.BlockHeight() + queueRetryBlocks
+			sdkCtx.Logger().Error("inference: queue item failed; will retry", "queue", what, "height", key.K1(),
+				"id", key.K2(), "retry_at", retry, "err", err)
+			if err := queue.Set(ctx, collections.Join(retry, key.K2())); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		write()

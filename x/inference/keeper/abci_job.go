@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"cosmossdk.io/collections"
-	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
@@ -179,10 +178,12 @@ func (k Keeper) finalizeJob(ctx sdk.Context, id uint64) error {
 					return err
 				}
 			}
-			ctx.EventManager().EmitEvent(sdk.NewEvent(EventTypeJobSettlementFallback,
-				sdk.NewAttribute("job_id", sdkmath.NewIntFromUint64(id).String()),
-				sdk.NewAttribute("compute", sdk.NewCoin(denom, compute).String()),
-				sdk.NewAttribute("reason", serr.Error())))
+			if err := ctx.EventManager().EmitTypedEvent(&types.EventSettlementFallback{
+				JobId: id, ComputePaid: sdk.NewCoin(denom, compute), RoyaltyRefunded: sdk.NewCoin(denom, royalty),
+				Reason: serr.Error(),
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	refund := j.Escrow.Amount.Sub(paid)

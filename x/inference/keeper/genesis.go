@@ -72,6 +72,16 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 		if err := k.setJob(ctx, nil, j); err != nil {
 			return err
 		}
+		// Winners replaced after a missed deadline were indexed when they won.
+		for _, ex := range j.Excluded {
+			addr, err := k.parseAddress("job excluded provider", ex)
+			if err != nil {
+				return err
+			}
+			if err := k.JobsByProvider.Set(ctx, collections.Join(addr, j.Id)); err != nil {
+				return err
+			}
+		}
 		var err error
 		switch j.Status {
 		case types.JOB_STATUS_OPEN:

@@ -94,7 +94,8 @@ func (k Keeper) StakeInvariant(ctx context.Context) error {
 }
 
 // SessionInvariant checks each session: paid + refunded never exceed the deposit,
-// settled never exceeds the deposit, and pending settlements sum to settled − paid.
+// settled never exceeds the deposit, and a closed session holds exactly its pending
+// settlements (settled − paid − fallback refunds).
 func (k Keeper) SessionInvariant(ctx context.Context) error {
 	return k.Sessions.Walk(ctx, nil, func(id uint64, s types.Session) (bool, error) {
 		if SessionBalance(s).IsNegative() || s.SettledAmount.GT(s.Deposit.Amount) || s.Paid.GT(s.SettledAmount) {

@@ -31,11 +31,6 @@ import (
 //     straight to the provider (no protocol fee, no data share) and refunds the
 //     royalty with the rest: the escrow is never stranded.
 
-// EventTypeJobSettlementFallback is the (untyped) event emitted when x/rewards
-// refuses a job's settlement at finalisation and the module pays compute to the
-// provider directly and refunds the royalty to the requester instead.
-const EventTypeJobSettlementFallback = "inference_job_settlement_fallback"
-
 // Slash and jail reasons of jobs.
 const (
 	reasonMissedDeadline = "missed_deadline"

@@ -608,7 +608,14 @@ func TestFinalizeFallback(t *testing.T) {
 	if err := m.f.App.RewardsKeeper.Params.Set(ctx, rp); err != nil {
 		t.Fatal(err)
 	}
-	ctx = m.f.AdvanceTo(ctx, rres.ChallengeEndHeight+1)
+	ctx = m.f.AdvanceTo(ctx, rres.ChallengeEndHeight)
+	if err := m.f.K.EndBlocker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := eventCount(ctx, "EventSettlementFallback"); n != 1 {
+		t.Fatalf("%d EventSettlementFallback events, want 1", n)
+	}
+	ctx = m.f.EndBlock(ctx)
 	j := m.job(ctx, id)
 	compute := int64(2_000 * 500 / 1000)
 	if j.Status != types.JOB_STATUS_FINALIZED || j.Paid.Amount.Int64() != compute || !j.Refunded.Amount.Equal(j.Escrow.Amount.SubRaw(compute)) {

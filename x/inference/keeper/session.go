@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"strconv"
 
 	"cosmossdk.io/collections"
 	sdkmath "cosmossdk.io/math"
@@ -30,11 +29,6 @@ const (
 	closedByRequester = "requester"
 	closedByExpiry    = "expiry"
 )
-
-// EventTypeSettlementFallback is the (untyped) event emitted when x/rewards refuses a
-// session settlement at finalisation and the module pays compute to the provider and
-// refunds the royalty to the requester instead.
-const EventTypeSettlementFallback = "inference_session_settlement_fallback"
 
 // royaltyOf is the royalty owed for tokens at perThousand: ⌊tokens × perThousand / 1000⌋.
 // Royalties are always taken as a difference of these cumulative floors, so rounding
@@ -186,14 +180,9 @@ func (k Keeper) paySettlement(ctx sdk.Context, s *types.Session, st types.Sessio
 	s.Refunded = s.Refunded.Add(st.Royalty.Amount)
 	ctx.Logger().Error("inference: x/rewards refused a session settlement; compute paid directly, royalty refunded",
 		"session", s.Id, "settlement", st.Id, "err", settleErr)
-	ctx.EventManager().EmitEvent(sdk.NewEvent(EventTypeSettlementFallback,
-		sdk.NewAttribute("session_id", strconv.FormatUint(s.Id, 10)),
-		sdk.NewAttribute("settlement_id", strconv.FormatUint(st.Id, 10)),
-		sdk.NewAttribute("compute_paid", compute.String()),
-		sdk.NewAttribute("royalty_refunded", st.Royalty.String()),
-		sdk.NewAttribute("reason", settleErr.Error()),
-	))
-	return nil
+	return ctx.EventManager().EmitTypedEvent(&types.EventSettlementFallback{
+		SessionId: s.Id, SettlementId: st.Id, ComputePaid: compute, RoyaltyRefunded: st.Royalty, Reason: settleErr.Error(),
+	})
 }
 
 // expireSession closes a session still OPEN at expiry + grace (the expiry queue). A

@@ -951,7 +951,7 @@ func TestSessionSettlementFallback(t *testing.T) {
 	if err := e.f.K.EndBlocker(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if eventCount(ctx, keeper.EventTypeSettlementFallback) != 1 || eventCount(ctx, "EventSessionSettlementFinalized") != 1 {
+	if eventCount(ctx, "EventSettlementFallback") != 1 || eventCount(ctx, "EventSessionSettlementFinalized") != 1 {
 		t.Fatalf("events: %v", ctx.EventManager().Events())
 	}
 	if st := e.settlement(t, ctx, r.SettlementId); st.Status != types.SETTLEMENT_STATUS_FINALIZED {
