@@ -24,6 +24,7 @@ import (
 	"github.com/openledger/openledger/app"
 	attributioncli "github.com/openledger/openledger/attribution/cli"
 	mlcli "github.com/openledger/openledger/ml/cli"
+	providercli "github.com/openledger/openledger/provider/cli"
 	storagecli "github.com/openledger/openledger/storage/cli"
 	datanetcli "github.com/openledger/openledger/x/datanet/client/cli"
 )
@@ -50,6 +51,7 @@ func initRootCmd(rootCmd *cobra.Command, tempApp *app.App) {
 		storagecli.NewIPFSCommand(),
 		mlcli.NewModelCommand(),
 		attributioncli.NewAttributionCommand(),
+		providercli.NewProviderCommand(),
 	)
 }
 
