@@ -14,6 +14,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/types/bech32"
 
 	"github.com/openledger/openledger/x/datanet/types"
+	"github.com/openledger/openledger/x/internal/fields"
 )
 
 // DatanetIndexes index datanets by owner and by status.
@@ -90,7 +91,7 @@ func NewKeeper(
 	sb := collections.NewSchemaBuilder(storeService)
 	k := Keeper{
 		cdc:             cdc,
-		addressCodec:    addressCodec,
+		addressCodec:    fields.FastAddressCodec(addressCodec),
 		authority:       authority,
 		bank:            bk,
 		acct:            ak,

@@ -36,46 +36,59 @@ type benchMarket struct {
 	firstProv    int
 }
 
-func newBenchMarket(b *testing.B) *benchMarket {
+func newBenchMarket(b *testing.B) *benchMarket { return newBenchMarketWith(b, 1, 2, 1) }
+
+// newBenchMarketWith builds datanets datanets of perDatanet accepted contributions
+// each, one dataset version per datanet, a model version trained on all of them
+// (an N-entry data-share table) and a summary with topK direct entries (the rest of
+// the weight in the versions' pools).
+func newBenchMarketWith(b *testing.B, datanets, perDatanet, topK int) *benchMarket {
 	b.Helper()
 	const owner, curator, dev = 0, 1, 2
 	first := 4
 	c := tk.NewChain(b, first+benchMarketTxs)
 	addr := func(i int) string { return c.Accounts[i].Bech32 }
-	c.MustBlock([][]byte{c.Sign(owner, tk.CreateDatanetMsg(addr(owner), []string{addr(curator)}, 1, 100, datanettypes.Requirements{}, 1_000))})
-	c.MustBlock([][]byte{
-		c.Sign(dev, tk.SubmitMsg(addr(dev), 1, "a stitch in time saves nine")),
-		c.Sign(dev, tk.SubmitMsg(addr(dev), 1, "the early bird catches the worm")),
-	})
-	c.MustBlock([][]byte{
-		c.Sign(curator, &datanettypes.MsgReviewContribution{Curator: addr(curator), ContributionId: 1, Decision: datanettypes.REVIEW_DECISION_APPROVE}),
-		c.Sign(curator, &datanettypes.MsgReviewContribution{Curator: addr(curator), ContributionId: 2, Decision: datanettypes.REVIEW_DECISION_APPROVE}),
-	})
-	c.MustBlock([][]byte{c.Sign(owner, &datanettypes.MsgCreateDatasetVersion{Creator: addr(owner), DatanetId: 1})})
+	// Signed in execution order, one tx per block (one signer's txs never share one).
+	var refs []modelstypes.DatasetVersionRef
+	for d := 1; d <= datanets; d++ {
+		c.MustBlock([][]byte{c.Sign(owner, tk.CreateDatanetMsg(addr(owner), []string{addr(curator)}, 1, 100, datanettypes.Requirements{}, 1_000))})
+	}
+	for d := 1; d <= datanets; d++ {
+		for i := 0; i < perDatanet; i++ {
+			c.MustBlock([][]byte{c.Sign(dev, tk.SubmitMsg(addr(dev), uint64(d), fmt.Sprintf("datanet %d: proverb number %d", d, i)))})
+		}
+	}
+	for id := uint64(1); id <= uint64(datanets*perDatanet); id++ {
+		c.MustBlock([][]byte{c.Sign(curator, &datanettypes.MsgReviewContribution{Curator: addr(curator), ContributionId: id, Decision: datanettypes.REVIEW_DECISION_APPROVE})})
+	}
+	for d := 1; d <= datanets; d++ {
+		c.MustBlock([][]byte{c.Sign(owner, &datanettypes.MsgCreateDatasetVersion{Creator: addr(owner), DatanetId: uint64(d)})})
+		refs = append(refs, modelstypes.DatasetVersionRef{DatanetId: uint64(d), Version: 1})
+	}
 	c.MustBlock([][]byte{c.Sign(dev, &modelstypes.MsgCreateModel{Owner: addr(dev), Name: "tiny", Task: "text-generation", License: "MIT"})})
 	sha, cid := tk.Content("tiny model weights")
 	c.MustBlock([][]byte{c.Sign(dev, &modelstypes.MsgPublishVersion{
 		Owner: addr(dev), ModelId: 1, Kind: modelstypes.VERSION_KIND_PRETRAIN,
-		DatasetVersions: []modelstypes.DatasetVersionRef{{DatanetId: 1, Version: 1}},
-		ArtifactCid:     cid, ArtifactSha256: sha, ArtifactSize: 18, ManifestCid: cid, ManifestSha256: sha,
+		DatasetVersions: refs, ArtifactCid: cid, ArtifactSha256: sha, ArtifactSize: 18, ManifestCid: cid, ManifestSha256: sha,
 		EngineName: "openledger-ml", EngineVersion: "v1",
 	})})
 	c.MustBlock([][]byte{c.Sign(dev, &modelstypes.MsgCreateDeployment{
 		Owner: addr(dev), ModelId: 1, Version: 1, RoyaltyPerThousandTokens: sdk.NewInt64Coin(tk.Denom, tk.InferenceRoyalty),
 		DeveloperBps: 4_000, DataBps: 6_000,
 	})})
+	summary := benchSummary(datanets, perDatanet, topK)
 	ctx := c.Context()
 	dep, err := c.App.ModelsKeeper.GetActiveDeployment(ctx, 1)
 	if err != nil {
 		b.Fatalf("deployment: %v", err)
 	}
-	// Receipts stay PENDING for the whole run, so that no finalisation (x/rewards
-	// work) lands in a bank block.
+	// A one-block challenge window: receipts posted at h finalise (x/rewards Settle)
+	// in the EndBlock of h+1, the benchmark's empty "finalize" block.
 	params, err := c.App.InferenceKeeper.Params.Get(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	params.ChallengeWindowBlocks = 1_000_000
+	params.ChallengeWindowBlocks = 1
 	if err := c.App.InferenceKeeper.Params.Set(ctx, params); err != nil {
 		b.Fatal(err)
 	}
@@ -91,31 +104,60 @@ func newBenchMarket(b *testing.B) *benchMarket {
 			&types.MsgSetOffer{Operator: addr(i), DeploymentId: 1, ComputePricePerThousandTokens: sdk.NewInt64Coin(tk.Denom, 800), MaxConcurrency: 4}))
 	}
 	c.MustBlock(regs)
-	if p, err := c.App.InferenceKeeper.Params.Get(c.Context()); err != nil || p.ChallengeWindowBlocks != 1_000_000 {
+	if p, err := c.App.InferenceKeeper.Params.Get(c.Context()); err != nil || p.ChallengeWindowBlocks != 1 {
 		b.Fatalf("params not kept: %v", err)
 	}
-	record := sha256.Sum256([]byte("bench attribution record"))
+	if len(dep.DataShares) != datanets {
+		b.Fatalf("data-share table has %d entries, want %d", len(dep.DataShares), datanets)
+	}
+	if err := c.App.RewardsKeeper.ValidateSettlement(ctx, 1, summary); err != nil {
+		b.Fatalf("bench summary: %v", err)
+	}
 	return &benchMarket{
 		c: c, deployment: 1, modelID: dep.Deployment.ModelId, modelVersion: dep.Deployment.Version, firstProv: first,
-		summary: rewardstypes.AttributionSummary{
-			RecordSha256: fmt.Sprintf("%x", record),
-			Top:          []rewardstypes.ContributionWeight{{DatanetId: 1, Version: 1, ContributionId: 1, Ppm: 600_000}},
-			Pools:        []rewardstypes.PoolWeight{{DatanetId: 1, Version: 1, Ppm: 400_000}},
-		},
+		summary: summary,
 	}
+}
+
+// benchSummary weights topK contributions directly (contribution ids are assigned in
+// datanet order, perDatanet each) and every version's pool, summing to 10^6 ppm.
+func benchSummary(datanets, perDatanet, topK int) rewardstypes.AttributionSummary {
+	record := sha256.Sum256([]byte("bench attribution record"))
+	s := rewardstypes.AttributionSummary{RecordSha256: fmt.Sprintf("%x", record)}
+	parts := uint32(topK + datanets)
+	each := uint32(rewardstypes.PpmScale) / parts
+	for i := 0; i < topK; i++ {
+		d := i%datanets + 1
+		contribution := uint64((d-1)*perDatanet + i/datanets + 1)
+		s.Top = append(s.Top, rewardstypes.ContributionWeight{DatanetId: uint64(d), Version: 1, ContributionId: contribution, Ppm: each})
+	}
+	for d := 1; d <= datanets; d++ {
+		s.Pools = append(s.Pools, rewardstypes.PoolWeight{DatanetId: uint64(d), Version: 1, Ppm: each})
+	}
+	s.Pools[0].Ppm += uint32(rewardstypes.PpmScale) - each*parts
+	return s
 }
 
 // BenchmarkJobMsgsVsBankSends executes, in the same run and on the same app,
 // blocks of signed MsgBid txs (each provider bids on its own fresh job; the
 // block's EndBlock then awards every job), blocks of signed MsgSubmitReceipt txs
 // (libp2p-signed receipts, summary validated against x/rewards) and blocks of
-// signed bank sends, each through FinalizeBlock and Commit with the ante handler.
+// signed bank sends, each through FinalizeBlock and Commit with the ante handler,
+// and the empty block after each receipt block, whose EndBlock finalises the 100
+// receipts: 100 x/rewards settlements (the split of issue 8) with their refunds.
 // The jobs are created in untimed blocks; signing and its garbage are untimed. It
 // reports tx/s per CPU-second and wall clock and the ratios to bank sends.
 //
 //	go test ./x/inference/keeper/ -run '^$' -bench BenchmarkJobMsgsVsBankSends -benchtime 10x -count 3
-func BenchmarkJobMsgsVsBankSends(b *testing.B) {
-	bm := newBenchMarket(b)
+func BenchmarkJobMsgsVsBankSends(b *testing.B) { benchJobMsgs(b, newBenchMarket(b)) }
+
+// BenchmarkJobMsgsK32VsBankSends is the same run with the settlement shape of issue 8:
+// summaries of K = 32 contributions over an 8-entry data-share table.
+//
+//	go test ./x/inference/keeper/ -run '^$' -bench BenchmarkJobMsgsK32VsBankSends -benchtime 10x -count 3
+func BenchmarkJobMsgsK32VsBankSends(b *testing.B) { benchJobMsgs(b, newBenchMarketWith(b, 8, 4, 32)) }
+
+func benchJobMsgs(b *testing.B, bm *benchMarket) {
 	c := bm.c
 	const requester = 3
 	addr := func(i int) string { return c.Accounts[i].Bech32 }
@@ -180,17 +222,22 @@ func BenchmarkJobMsgsVsBankSends(b *testing.B) {
 		kindBid = iota
 		kindReceipt
 		kindBank
+		kindFinalize
 	)
-	names := []string{"bid", "receipt", "bank"}
-	var wall, cpu [3]time.Duration
-	var count [3]int
+	names := []string{"bid", "receipt", "bank", "finalize"}
+	var wall, cpu [4]time.Duration
+	var count [4]int
 	run := func(kind int, txs [][]byte) {
 		runtime.GC()
 		start, startCPU := time.Now(), benchCPUTime(b)
 		pprof.Do(context.Background(), pprof.Labels("block", names[kind]), func(context.Context) { c.MustBlock(txs) })
 		wall[kind] += time.Since(start)
 		cpu[kind] += benchCPUTime(b) - startCPU
-		count[kind] += len(txs)
+		if kind == kindFinalize {
+			count[kind] += benchMarketTxs // settlements in the block's EndBlock
+		} else {
+			count[kind] += len(txs)
+		}
 	}
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
@@ -207,6 +254,7 @@ func BenchmarkJobMsgsVsBankSends(b *testing.B) {
 		run(kindBid, bidBlock(firstJob))
 		run(kindBank, sendBlock())
 		run(kindReceipt, receiptBlock(firstJob))
+		run(kindFinalize, nil)
 		if n%2 == 0 {
 			run(kindBank, sendBlock())
 		}
@@ -214,20 +262,23 @@ func BenchmarkJobMsgsVsBankSends(b *testing.B) {
 	b.StopTimer()
 
 	ctx := c.Context()
-	pending, err := c.App.InferenceKeeper.Jobs.Get(ctx, 1)
-	if err != nil || pending.Status != types.JOB_STATUS_PENDING {
-		b.Fatalf("job 1 after the run: %s %v", pending.Status, err)
+	for id := uint64(1); id <= uint64(b.N*benchMarketTxs); id++ {
+		j, err := c.App.InferenceKeeper.Jobs.Get(ctx, id)
+		if err != nil || j.Status != types.JOB_STATUS_FINALIZED {
+			b.Fatalf("job %d after the run: %s %v", id, j.Status, err)
+		}
 	}
 	if err := c.App.InferenceKeeper.AllInvariants(ctx); err != nil {
 		b.Fatal(err)
 	}
-	rate := func(k int, d [3]time.Duration) float64 { return float64(count[k]) / d[k].Seconds() }
+	rate := func(k int, d [4]time.Duration) float64 { return float64(count[k]) / d[k].Seconds() }
 	for k, name := range names {
 		b.ReportMetric(rate(k, cpu), name+"-tx/cpu-s")
 		b.ReportMetric(float64(cpu[k].Nanoseconds())/float64(count[k]), name+"-cpu-ns/tx")
 	}
 	b.ReportMetric(rate(kindBid, cpu)/rate(kindBank, cpu), "bid-ratio")
 	b.ReportMetric(rate(kindReceipt, cpu)/rate(kindBank, cpu), "receipt-ratio")
+	b.ReportMetric(rate(kindFinalize, cpu)/rate(kindBank, cpu), "finalize-ratio")
 	b.ReportMetric(rate(kindBid, wall)/rate(kindBank, wall), "bid-wall-ratio")
 	b.ReportMetric(rate(kindReceipt, wall)/rate(kindBank, wall), "receipt-wall-ratio")
 }

@@ -17,6 +17,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/openledger/openledger/x/inference/types"
+	"github.com/openledger/openledger/x/internal/fields"
 )
 
 // Key shapes used by the collections.
@@ -128,7 +129,7 @@ func NewKeeper(
 	heightID := collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)
 	addrID := collections.PairKeyCodec(sdk.AccAddressKey, collections.Uint64Key)
 	k := Keeper{
-		cdc: cdc, addressCodec: addressCodec, authority: authority,
+		cdc: cdc, addressCodec: fields.FastAddressCodec(addressCodec), authority: authority,
 		acct: ak, bank: bk, distr: dk, models: mk, rewards: rk,
 		Params:        collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),
 		JobSeq:        collections.NewSequence(sb, types.JobSeqKey, "job_seq"),

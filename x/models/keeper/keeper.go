@@ -14,6 +14,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/openledger/openledger/x/internal/fields"
 	"github.com/openledger/openledger/x/models/types"
 )
 
@@ -74,7 +75,7 @@ func NewKeeper(
 	sb := collections.NewSchemaBuilder(storeService)
 	k := Keeper{
 		cdc:           cdc,
-		addressCodec:  addressCodec,
+		addressCodec:  fields.FastAddressCodec(addressCodec),
 		authority:     authority,
 		datanet:       dk,
 		Params:        collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),

@@ -16,6 +16,7 @@ import (
 	"github.com/cosmos/cosmos-sdk/codec"
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/openledger/openledger/x/internal/fields"
 	"github.com/openledger/openledger/x/rewards/types"
 )
 
@@ -72,7 +73,7 @@ func NewKeeper(
 	}
 	sb := collections.NewSchemaBuilder(storeService)
 	k := Keeper{
-		cdc: cdc, addressCodec: addressCodec, authority: authority,
+		cdc: cdc, addressCodec: fields.FastAddressCodec(addressCodec), authority: authority,
 		acct: ak, bank: bk, distr: dk, datanet: nk, models: mk,
 		Params: collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),
 		Accruals: collections.NewMap(sb, types.AccrualsKey, "accruals",
