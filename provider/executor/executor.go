@@ -409,23 +409,42 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 		return Result{}, engine, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
 	}
 
+	// The output is added to IPFS (a durable pin) while the record is computed
+	// and added: the two pins' syncs overlap instead of queueing.
 	out := resp.Output
 	outSum := sha256.Sum256(out)
-	added, err := p.deps.Storage.Add(ctx, files.NewBytesFile(out), storage.AddOptions{
-		PinReason: fmt.Sprintf("inference job %d output sha256:%x", job.ID, outSum), Name: "output", SHA256: true,
-	})
-	if err != nil {
-		return Result{}, engine, fmt.Errorf("adding the output to IPFS: %w", err)
+	type addDone struct {
+		res storage.AddResult
+		err error
+	}
+	outDone := make(chan addDone, 1)
+	go func() {
+		r, err := p.deps.Storage.Add(ctx, files.NewBytesFile(out), storage.AddOptions{
+			PinReason: fmt.Sprintf("inference job %d output sha256:%x", job.ID, outSum), Name: "output", SHA256: true,
+		})
+		outDone <- addDone{r, err}
+	}()
+	waitOut := func() (storage.AddResult, error) {
+		d := <-outDone
+		if d.err != nil {
+			return d.res, fmt.Errorf("adding the output to IPFS: %w", d.err)
+		}
+		return d.res, nil
 	}
 
 	recBytes, summary, err := p.attribute(ctx, job, v, w, countTok, out)
 	if err != nil {
+		_, _ = waitOut()
 		return Result{}, engine, fmt.Errorf("attribution: %w", err)
 	}
 	recSum := sha256.Sum256(recBytes)
 	recAdded, err := p.deps.Storage.Add(ctx, files.NewBytesFile(recBytes), storage.AddOptions{
 		PinReason: fmt.Sprintf("inference job %d attribution record sha256:%x", job.ID, recSum), Name: "record", SHA256: true,
 	})
+	added, outErr := waitOut()
+	if outErr != nil {
+		return Result{}, engine, outErr
+	}
 	if err != nil {
 		return Result{}, engine, fmt.Errorf("adding the attribution record to IPFS: %w", err)
 	}
