@@ -142,9 +142,10 @@ func benchSummary(datanets, perDatanet, topK int) rewardstypes.AttributionSummar
 // blocks of signed MsgBid txs (each provider bids on its own fresh job; the
 // block's EndBlock then awards every job), blocks of signed MsgSubmitReceipt txs
 // (libp2p-signed receipts, summary validated against x/rewards) and blocks of
-// signed bank sends, each through FinalizeBlock and Commit with the ante handler,
-// and the empty block after each receipt block, whose EndBlock finalises the 100
-// receipts: 100 x/rewards settlements (the split of issue 8) with their refunds.
+// signed bank sends, each through FinalizeBlock and Commit with the ante handler;
+// and the empty blocks whose EndBlock closes the 100 auctions ("award") and, after
+// each receipt block, finalises the 100 receipts ("finalize": 100 x/rewards
+// settlements, the split of issue 8, with their refunds).
 // The jobs are created in untimed blocks; signing and its garbage are untimed. It
 // reports tx/s per CPU-second and wall clock and the ratios to bank sends.
 //
@@ -170,7 +171,7 @@ func benchJobMsgs(b *testing.B, bm *benchMarket) {
 			txs = append(txs, c.Sign(requester, &types.MsgCreateJob{
 				Requester: addr(requester), DeploymentId: bm.deployment, InputCid: inCID, InputSha256: sha,
 				MaxTokens: 1_000, MaxComputePricePerThousandTokens: sdk.NewInt64Coin(tk.Denom, 1_000),
-				BidWindowBlocks: 1, ExecutionBlocks: 1_000,
+				BidWindowBlocks: 2, ExecutionBlocks: 1_000,
 			}))
 		}
 		return txs
@@ -223,18 +224,19 @@ func benchJobMsgs(b *testing.B, bm *benchMarket) {
 		kindReceipt
 		kindBank
 		kindFinalize
+		kindAward
 	)
-	names := []string{"bid", "receipt", "bank", "finalize"}
-	var wall, cpu [4]time.Duration
-	var count [4]int
+	names := []string{"bid", "receipt", "bank", "finalize", "award"}
+	var wall, cpu [5]time.Duration
+	var count [5]int
 	run := func(kind int, txs [][]byte) {
 		runtime.GC()
 		start, startCPU := time.Now(), benchCPUTime(b)
 		pprof.Do(context.Background(), pprof.Labels("block", names[kind]), func(context.Context) { c.MustBlock(txs) })
 		wall[kind] += time.Since(start)
 		cpu[kind] += benchCPUTime(b) - startCPU
-		if kind == kindFinalize {
-			count[kind] += benchMarketTxs // settlements in the block's EndBlock
+		if kind == kindFinalize || kind == kindAward {
+			count[kind] += benchMarketTxs // awards or settlements in the block's EndBlock
 		} else {
 			count[kind] += len(txs)
 		}
@@ -252,6 +254,7 @@ func benchJobMsgs(b *testing.B, bm *benchMarket) {
 		}
 		c.MustBlock(createBlock()) // untimed
 		run(kindBid, bidBlock(firstJob))
+		run(kindAward, nil)
 		run(kindBank, sendBlock())
 		run(kindReceipt, receiptBlock(firstJob))
 		run(kindFinalize, nil)
@@ -271,7 +274,7 @@ func benchJobMsgs(b *testing.B, bm *benchMarket) {
 	if err := c.App.InferenceKeeper.AllInvariants(ctx); err != nil {
 		b.Fatal(err)
 	}
-	rate := func(k int, d [4]time.Duration) float64 { return float64(count[k]) / d[k].Seconds() }
+	rate := func(k int, d [5]time.Duration) float64 { return float64(count[k]) / d[k].Seconds() }
 	for k, name := range names {
 		b.ReportMetric(rate(k, cpu), name+"-tx/cpu-s")
 		b.ReportMetric(float64(cpu[k].Nanoseconds())/float64(count[k]), name+"-cpu-ns/tx")
@@ -279,6 +282,7 @@ func benchJobMsgs(b *testing.B, bm *benchMarket) {
 	b.ReportMetric(rate(kindBid, cpu)/rate(kindBank, cpu), "bid-ratio")
 	b.ReportMetric(rate(kindReceipt, cpu)/rate(kindBank, cpu), "receipt-ratio")
 	b.ReportMetric(rate(kindFinalize, cpu)/rate(kindBank, cpu), "finalize-ratio")
+	b.ReportMetric(rate(kindAward, cpu)/rate(kindBank, cpu), "award-ratio")
 	b.ReportMetric(rate(kindBid, wall)/rate(kindBank, wall), "bid-wall-ratio")
 	b.ReportMetric(rate(kindReceipt, wall)/rate(kindBank, wall), "receipt-wall-ratio")
 }
