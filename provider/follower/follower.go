@@ -473,7 +473,15 @@ func decode(ie store.InboxEvent) (Event, error) {
 	}
 	ev := Event{Key: ie.Key, TxHash: ie.TxHash, Type: raw.Type, Raw: raw}
 	if proto.MessageType(raw.Type) != nil && strings.Contains(raw.Type, ".") {
-		msg, err := sdk.ParseTypedEvent(raw)
+		// Block-level events carry a "mode" attribute (BeginBlock/EndBlock) that is
+		// not a field of the typed event (nor JSON): parse without it.
+		typed := abci.Event{Type: raw.Type}
+		for _, a := range raw.Attributes {
+			if a.Key != "mode" {
+				typed.Attributes = append(typed.Attributes, a)
+			}
+		}
+		msg, err := sdk.ParseTypedEvent(typed)
 		if err != nil {
 			return Event{}, fmt.Errorf("typed event %s: %w", raw.Type, err)
 		}
