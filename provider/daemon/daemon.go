@@ -581,9 +581,3 @@ func isLoopback(hostport string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
-
-// DefaultExecutor builds the built-in executor pool (provider/executor) over the
-// daemon's IPFS node and the configured backends.
-func DefaultExecutor(_ context.Context, _ ExecEnv) (receipts.Executor, error) {
-	return nil, errors.New("the executor pool (provider/executor) is not available in this build")
-}

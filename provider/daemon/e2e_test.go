@@ -226,7 +226,10 @@ func startDaemon(t *testing.T, m *market, path string, calls *atomic.Int64, hook
 	case <-time.After(60 * time.Second):
 		t.Fatalf("daemon %s not ready in 60 s", path)
 	}
-	t.Cleanup(func() { r.cancel(); <-r.done })
+	t.Cleanup(func() {
+		r.cancel()
+		r.once.Do(func() { r.err = <-r.done })
+	})
 	return r
 }
 
