@@ -61,13 +61,24 @@ func (s *Service) Handle(ctx context.Context, ev follower.Event) error {
 	case *inferencetypes.EventJobCreated:
 		return s.onCreated(ctx, ev, m)
 	case *inferencetypes.EventJobAwarded:
-		return s.ack(ev, func(tx *store.Tx) error { return s.onAwarded(tx, m) })
+		return s.ack(ev, func(tx *store.Tx) error {
+			if err := forgetBid(tx, m.JobId); err != nil {
+				return err
+			}
+			return s.onAwarded(tx, m)
+		})
 	case *inferencetypes.EventJobClosed:
 		return s.ack(ev, func(tx *store.Tx) error {
+			if err := forgetBid(tx, m.JobId); err != nil {
+				return err
+			}
 			return giveUp(tx, m.JobId, "job closed: "+m.Status.String(), store.StateSeen, store.StateBid)
 		})
 	case *inferencetypes.EventJobReauctioned:
 		return s.ack(ev, func(tx *store.Tx) error {
+			if err := forgetBid(tx, m.JobId); err != nil {
+				return err
+			}
 			reason := "re-auctioned"
 			if m.Defaulted == s.chain.Address() {
 				reason = "missed the deadline; re-auctioned"
@@ -148,7 +159,7 @@ func (s *Service) onCreated(ctx context.Context, ev follower.Event, m *inference
 // a refused bid gives the job up; an unreachable chain leaves it for Run.
 func (s *Service) send(ctx context.Context, jobID uint64, price sdk.Coin) {
 	msg := &inferencetypes.MsgBid{Provider: s.chain.Address(), JobId: jobID, Price: price}
-	sub, err := s.chain.Submit(ctx, fmt.Sprintf("bid job %d", jobID), msg)
+	sub, err := s.chain.Submit(ctx, BidNote(jobID), msg)
 	var txErr *chainclient.TxError
 	switch {
 	case err == nil:
@@ -195,6 +206,31 @@ func (s *Service) onAwarded(tx *store.Tx, m *inferencetypes.EventJobAwarded) err
 		return err
 	}
 	return giveUp(tx, m.JobId, "lost the auction to "+m.Winner, store.StateBid)
+}
+
+// BidNote is the journal note of a job's bid tx.
+func BidNote(jobID uint64) string { return fmt.Sprintf("bid job %d", jobID) }
+
+// forgetBid drops a job's journaled bid txs once its auction is decided (awarded,
+// closed or re-auctioned): by then each bid is in a block or never will be (the
+// chain refuses bids after the close). Without this the chain client's journal
+// kept every sent bid until the next restart's resume, and `provider status`
+// showed it as a pending tx.
+func forgetBid(tx *store.Tx, jobID uint64) error {
+	txs, err := tx.PendingTxs()
+	if err != nil {
+		return err
+	}
+	note := BidNote(jobID)
+	for _, p := range txs {
+		if p.Note != note {
+			continue
+		}
+		if err := tx.DeletePendingTx(p.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // giveUp moves a job in one of the states `from` to given_up; others are left.
@@ -278,6 +314,9 @@ func (s *Service) retryUnsent(ctx context.Context) error {
 		}
 		if height > j.BidCloseHeight {
 			if err := s.st.Update(func(tx *store.Tx) error {
+				if err := forgetBid(tx, j.ID); err != nil {
+					return err
+				}
 				return giveUp(tx, j.ID, "auction closed before the bid was sent", store.StateBid)
 			}); err != nil {
 				s.mu.Unlock()

@@ -190,3 +190,48 @@ func TestServiceClosedJob(t *testing.T) {
 		t.Fatalf("closed job: %+v", j)
 	}
 }
+
+// TestServiceForgetsDecidedBids: a sent bid stays in the chain client's journal
+// (here written as the client would) only until its auction is decided; other
+// journaled txs are kept.
+func TestServiceForgetsDecidedBids(t *testing.T) {
+	s, st, _ := newService(t)
+	ctx := context.Background()
+	for _, id := range []uint64{1, 2} {
+		if err := s.Handle(ctx, ev(100, created(id, 5, 50))); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SavePendingTx(fmt.Sprintf("B%d", id), id, []byte("bid"), BidNote(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SavePendingTx("R9", 9, []byte("receipt"), "receipt job 9"); err != nil {
+		t.Fatal(err)
+	}
+	notes := func() []string {
+		txs, err := st.PendingTxs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range txs {
+			out = append(out, p.Note)
+		}
+		return out
+	}
+	if err := s.Handle(ctx, ev(111, &inferencetypes.EventJobAwarded{JobId: 1, Winner: self, Price: coin(10), DeadlineHeight: 150})); err != nil {
+		t.Fatal(err)
+	}
+	if got := notes(); len(got) != 2 || got[0] != BidNote(2) || got[1] != "receipt job 9" {
+		t.Fatalf("after the award of job 1: pending %v", got)
+	}
+	if err := s.Handle(ctx, ev(112, &inferencetypes.EventJobClosed{JobId: 2, Status: inferencetypes.JOB_STATUS_CANCELLED})); err != nil {
+		t.Fatal(err)
+	}
+	if got := notes(); len(got) != 1 || got[0] != "receipt job 9" {
+		t.Fatalf("after job 2 closed: pending %v", got)
+	}
+	if j, _ := st.Job(1); j.State != store.StateAwarded {
+		t.Fatalf("job 1: %+v", j)
+	}
+}
