@@ -1,0 +1,311 @@
+package sessions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/openledger/openledger/inference/voucher"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
+)
+
+// Kick makes the settlement loop run a pass now.
+func (m *Manager) Kick() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run settles sessions until ctx ends: every ScanInterval (and on Kick) each
+// session with an unsettled voucher is settled when its unsettled amount
+// reaches the threshold, when Interval has passed, when it is final, or when
+// the height reaches expiry − margin.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		if h, err := m.chain.Height(ctx); err == nil {
+			m.height.Store(h)
+		}
+		m.SettleDue(ctx, false)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-m.kick:
+		}
+	}
+}
+
+// SettleDue runs one settlement pass; all settles every unsettled session.
+// It returns how many settlements were submitted.
+func (m *Manager) SettleDue(ctx context.Context, all bool) int {
+	var due []record
+	now := m.now()
+	h := m.height.Load()
+	err := m.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(_, b []byte) error {
+			var r record
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			if r.Closed || r.LastSeq <= r.SettledSeq {
+				return nil
+			}
+			unsettled := intOr0(r.VAmount).Sub(intOr0(r.SettledAmount))
+			switch {
+			case all, r.Final, unsettled.GTE(m.cfg.Threshold),
+				!r.UnsettledAt.IsZero() && now.Sub(r.UnsettledAt) >= m.cfg.Interval,
+				h > 0 && r.ExpiryHeight > 0 && h >= r.ExpiryHeight-m.cfg.ExpiryMargin:
+				due = append(due, r)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		m.log.Error("settlement scan", "err", err)
+		return 0
+	}
+	n := 0
+	for _, r := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := m.settle(ctx, r); err != nil {
+			m.stats.SettleFailures.Add(1)
+			m.log.Warn("settlement failed; retried at the next pass", "session", r.ID, "sequence", r.LastSeq, "err", err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// batchRecord is the settlement's record on IPFS: the requests it covers with
+// their attribution records and weights (tokens).
+type batchRecord struct {
+	SessionID   uint64        `json:"session_id,string"`
+	Sequence    uint64        `json:"voucher_sequence,string"`
+	FromRequest uint64        `json:"from_request,string"`
+	ToRequest   uint64        `json:"to_request,string"`
+	Records     []batchRecEnt `json:"records"`
+}
+
+type batchRecEnt struct {
+	RequestSeq   uint64 `json:"request_seq,string"`
+	RecordCID    string `json:"record_cid,omitempty"`
+	RecordSha256 string `json:"record_sha256,omitempty"`
+	Tokens       uint64 `json:"tokens,string"`
+}
+
+func (m *Manager) settle(ctx context.Context, r record) error {
+	v, err := voucher.DecodeVoucher(r.Voucher)
+	if err != nil {
+		return fmt.Errorf("stored voucher: %w", err)
+	}
+	info, err := m.chain.Session(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if info.LastSequence >= v.Sequence { // settled before a crash, or by hand
+		return m.markSettled(r.ID, v, info.Open)
+	}
+	if !info.Open {
+		return m.markSettled(r.ID, v, false)
+	}
+	rs, err := m.Receipts(r.ID, r.SettledCount, int(v.ReceiptCount-min(r.SettledCount, v.ReceiptCount)))
+	if err != nil {
+		return err
+	}
+	batch := batchRecord{SessionID: r.ID, Sequence: v.Sequence, FromRequest: r.SettledCount + 1, ToRequest: v.ReceiptCount}
+	for _, rc := range rs {
+		batch.Records = append(batch.Records, batchRecEnt{
+			RequestSeq: rc.RequestSeq, RecordCID: rc.RecordCID, RecordSha256: rc.Summary.RecordSha256,
+			Tokens: rc.PromptTokens + rc.CompletionTokens,
+		})
+	}
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	if m.records == nil {
+		return errors.New("no record store to put the batch record on")
+	}
+	cid, err := m.records.Add(ctx, body)
+	if err != nil {
+		return fmt.Errorf("batch record: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	summary := MergeSummaries(rs, m.cfg.TopK)
+	if len(summary.Top)+len(summary.Pools) > 0 {
+		summary.RecordSha256 = hex.EncodeToString(sum[:])
+	}
+	msg := &inferencetypes.MsgSettleSession{
+		Provider: m.cfg.Operator, SessionId: r.ID, RecordCid: cid, Summary: summary,
+		Voucher: inferencetypes.Voucher{
+			Sequence: v.Sequence, CumulativeAmount: v.CumulativeAmount, CumulativeTokens: v.CumulativeTokens,
+			ReceiptCount: v.ReceiptCount, ReceiptsRoot: v.ReceiptsRoot[:], Signature: v.Signature,
+		},
+	}
+	if err := m.chain.Settle(ctx, msg); err != nil {
+		if errors.Is(err, inferencetypes.ErrStaleVoucher) {
+			if info, ierr := m.chain.Session(ctx, r.ID); ierr == nil && info.LastSequence >= v.Sequence {
+				return m.markSettled(r.ID, v, info.Open)
+			}
+		}
+		return err
+	}
+	m.stats.Settlements.Add(1)
+	m.log.Info("session settled", "session", r.ID, "sequence", v.Sequence, "amount", v.CumulativeAmount, "tokens", v.CumulativeTokens, "requests", v.ReceiptCount, "record", cid)
+	return m.markSettled(r.ID, v, true)
+}
+
+func (m *Manager) markSettled(id uint64, v voucher.Voucher, open bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var rec record
+	if l := m.sessions[id]; l != nil {
+		rec = l.rec
+	} else {
+		r, found, err := m.loadRecord(id)
+		if err != nil || !found {
+			return fmt.Errorf("session %d record: %v", id, err)
+		}
+		rec = r
+	}
+	if v.Sequence > rec.SettledSeq {
+		rec.SettledSeq, rec.SettledCount, rec.SettledAmount = v.Sequence, v.ReceiptCount, v.CumulativeAmount.String()
+		rec.SettledAt = m.now().UTC()
+	}
+	rec.UnsettledAt = time.Time{}
+	if rec.LastSeq > rec.SettledSeq {
+		rec.UnsettledAt = m.now().UTC()
+	}
+	rec.Closed = !open
+	if err := m.db.Update(func(tx *bolt.Tx) error { return putRecord(tx, &rec) }); err != nil {
+		return err
+	}
+	if l := m.sessions[id]; l != nil {
+		l.rec = rec
+	}
+	return nil
+}
+
+// MergeSummaries aggregates the receipts' attribution summaries into one,
+// weighting each request by its tokens (the price is the session's, so this is
+// weighting by cost). At most topK contributions are kept by name; the rest
+// fold into their dataset version's pool. The ppms sum to exactly 1,000,000
+// (largest remainders); the result is empty when no receipt carries a summary.
+// RecordSha256 is left for the caller.
+func MergeSummaries(rs []voucher.Receipt, topK int) rewardstypes.AttributionSummary {
+	type key struct{ d, v, c uint64 }
+	type ent struct {
+		k    key
+		pool bool
+		w    *big.Int
+	}
+	top := map[key]*ent{}
+	pools := map[key]*ent{}
+	add := func(m map[key]*ent, k key, pool bool, w *big.Int) {
+		e := m[k]
+		if e == nil {
+			e = &ent{k: k, pool: pool, w: new(big.Int)}
+			m[k] = e
+		}
+		e.w.Add(e.w, w)
+	}
+	for _, r := range rs {
+		t := new(big.Int).SetUint64(r.PromptTokens + r.CompletionTokens)
+		if t.Sign() == 0 {
+			t.SetInt64(1)
+		}
+		for _, e := range r.Summary.Top {
+			add(top, key{e.DatanetID, e.Version, e.ContributionID}, false, new(big.Int).Mul(t, big.NewInt(int64(e.Ppm))))
+		}
+		for _, e := range r.Summary.Pools {
+			add(pools, key{e.DatanetID, e.Version, 0}, true, new(big.Int).Mul(t, big.NewInt(int64(e.Ppm))))
+		}
+	}
+	order := func(es []*ent) {
+		sort.Slice(es, func(i, j int) bool {
+			if c := es[i].w.Cmp(es[j].w); c != 0 {
+				return c > 0
+			}
+			a, b := es[i].k, es[j].k
+			if a.d != b.d {
+				return a.d < b.d
+			}
+			if a.v != b.v {
+				return a.v < b.v
+			}
+			return a.c < b.c
+		})
+	}
+	var tops []*ent
+	for _, e := range top {
+		tops = append(tops, e)
+	}
+	order(tops)
+	if len(tops) > topK {
+		for _, e := range tops[topK:] {
+			add(pools, key{e.k.d, e.k.v, 0}, true, e.w)
+		}
+		tops = tops[:topK]
+	}
+	var ps []*ent
+	for _, e := range pools {
+		ps = append(ps, e)
+	}
+	order(ps)
+	all := append(append([]*ent{}, tops...), ps...)
+	total := new(big.Int)
+	for _, e := range all {
+		total.Add(total, e.w)
+	}
+	var out rewardstypes.AttributionSummary
+	if total.Sign() == 0 {
+		return out
+	}
+	// Largest remainder apportionment of 1,000,000 ppm.
+	scale := big.NewInt(voucher.PpmScale)
+	ppm := make([]uint64, len(all))
+	rem := make([]*big.Int, len(all))
+	var given uint64
+	for i, e := range all {
+		q, r := new(big.Int).QuoRem(new(big.Int).Mul(e.w, scale), total, new(big.Int))
+		ppm[i], rem[i] = q.Uint64(), r
+		given += ppm[i]
+	}
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rem[idx[a]].Cmp(rem[idx[b]]) > 0 })
+	for i := 0; given < voucher.PpmScale; i++ {
+		ppm[idx[i%len(idx)]]++
+		given++
+	}
+	// Entries left at 0 ppm are dropped; their (zero) share needs no moving.
+	for i, e := range all {
+		if ppm[i] == 0 {
+			continue
+		}
+		if e.pool {
+			out.Pools = append(out.Pools, rewardstypes.PoolWeight{DatanetId: e.k.d, Version: e.k.v, Ppm: uint32(ppm[i])})
+		} else {
+			out.Top = append(out.Top, rewardstypes.ContributionWeight{DatanetId: e.k.d, Version: e.k.v, ContributionId: e.k.c, Ppm: uint32(ppm[i])})
+		}
+	}
+	return out
+}
+
