@@ -308,4 +308,3 @@ func MergeSummaries(rs []voucher.Receipt, topK int) rewardstypes.AttributionSumm
 	}
 	return out
 }
-
