@@ -70,15 +70,7 @@ func (m msgServer) RegisterProvider(ctx context.Context, msg *types.MsgRegisterP
 // the current one.
 func (m msgServer) UpdateProvider(ctx context.Context, msg *types.MsgUpdateProvider) (*types.MsgUpdateProviderResponse, error) {
 	k := m.k
-	op, err := k.parseAddress("operator", msg.Operator)
-	if err != nil {
-		return nil, err
-	}
-	params, err := k.Params.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := k.GetProvider(ctx, op)
+	op, params, p, err := k.operatorProvider(ctx, msg.Operator)
 	if err != nil {
 		return nil, err
 	}
@@ -112,15 +104,7 @@ func (m msgServer) UpdateProvider(ctx context.Context, msg *types.MsgUpdateProvi
 // ACTIVE again (a JAILED one stays jailed).
 func (m msgServer) AddStake(ctx context.Context, msg *types.MsgAddStake) (*types.MsgAddStakeResponse, error) {
 	k := m.k
-	op, err := k.parseAddress("operator", msg.Operator)
-	if err != nil {
-		return nil, err
-	}
-	params, err := k.Params.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := k.GetProvider(ctx, op)
+	op, params, p, err := k.operatorProvider(ctx, msg.Operator)
 	if err != nil {
 		return nil, err
 	}
@@ -146,15 +130,7 @@ func (m msgServer) AddStake(ctx context.Context, msg *types.MsgAddStake) (*types
 // becomes UNBONDED.
 func (m msgServer) UnbondStake(ctx context.Context, msg *types.MsgUnbondStake) (*types.MsgUnbondStakeResponse, error) {
 	k := m.k
-	op, err := k.parseAddress("operator", msg.Operator)
-	if err != nil {
-		return nil, err
-	}
-	params, err := k.Params.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := k.GetProvider(ctx, op)
+	op, params, p, err := k.operatorProvider(ctx, msg.Operator)
 	if err != nil {
 		return nil, err
 	}
@@ -200,15 +176,7 @@ func (m msgServer) UnbondStake(ctx context.Context, msg *types.MsgUnbondStake) (
 // its stake is at least the minimum.
 func (m msgServer) UnjailProvider(ctx context.Context, msg *types.MsgUnjailProvider) (*types.MsgUnjailProviderResponse, error) {
 	k := m.k
-	op, err := k.parseAddress("operator", msg.Operator)
-	if err != nil {
-		return nil, err
-	}
-	params, err := k.Params.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p, err := k.GetProvider(ctx, op)
+	op, params, p, err := k.operatorProvider(ctx, msg.Operator)
 	if err != nil {
 		return nil, err
 	}
@@ -279,4 +247,22 @@ func (m msgServer) RemoveOffer(ctx context.Context, msg *types.MsgRemoveOffer) (
 		return nil, err
 	}
 	return &types.MsgRemoveOfferResponse{}, marketEmit(ctx, &types.EventOfferRemoved{Operator: k.addrString(op), DeploymentId: msg.DeploymentId})
+}
+
+// operatorProvider resolves a provider msg's operator: its address, the params and
+// the registered provider.
+func (k Keeper) operatorProvider(ctx context.Context, operator string) (sdk.AccAddress, types.Params, types.Provider, error) {
+	op, err := k.parseAddress("operator", operator)
+	if err != nil {
+		return nil, types.Params{}, types.Provider{}, err
+	}
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return nil, types.Params{}, types.Provider{}, err
+	}
+	p, err := k.GetProvider(ctx, op)
+	if err != nil {
+		return nil, types.Params{}, types.Provider{}, err
+	}
+	return op, params, p, nil
 }
