@@ -17,7 +17,7 @@ BUF_VERSION          := v1.75.0
 GOCOSMOS_VERSION     := v1.7.2
 GRPC_GATEWAY_VERSION := v1.16.0
 
-.PHONY: all build install test test-short test-long bench lint proto-tools proto-gen proto-check localnet clean
+.PHONY: all build install test test-short test-long bench lint proto-tools proto-gen proto-check localnet demo clean
 
 all: build
 
@@ -64,9 +64,15 @@ proto-gen: proto-tools
 proto-check: proto-gen
 	git diff --exit-code -- '*.pb.go' '*.pb.gw.go' client/openapi
 
-## localnet: a fresh single-validator chain in the foreground (Ctrl-C stops it).
+## localnet: the whole stack in the foreground (Ctrl-C stops it): a fresh single-validator chain,
+## its IPFS node, the demo model deployed with a royalty, and a provider daemon serving it.
 localnet: build
 	BIN=$(BINARY) ./scripts/localnet.sh
+
+## demo: against the running localnet, a job from prompt to paid contributors, step by step.
+demo:
+	@test -x $(BINARY) || (echo "error: $(BINARY) not found: start the localnet first with 'make localnet'"; exit 1)
+	$(BINARY) demo --home $(CURDIR)/.localnet
 
 clean:
 	rm -rf $(BINDIR) .localnet

@@ -23,6 +23,7 @@ import (
 
 	"github.com/openledger/openledger/app"
 	attributioncli "github.com/openledger/openledger/attribution/cli"
+	"github.com/openledger/openledger/cmd/openledgerd/porcelain/demo"
 	mlcli "github.com/openledger/openledger/ml/cli"
 	providercli "github.com/openledger/openledger/provider/cli"
 	storagecli "github.com/openledger/openledger/storage/cli"
@@ -52,6 +53,7 @@ func initRootCmd(rootCmd *cobra.Command, tempApp *app.App) {
 		mlcli.NewModelCommand(),
 		attributioncli.NewAttributionCommand(),
 		providercli.NewProviderCommand(),
+		demo.NewDemoCommand(),
 	)
 }
 
