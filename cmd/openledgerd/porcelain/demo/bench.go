@@ -52,7 +52,7 @@ from the provider's log ('job done' lines): total time per job vs the engine's g
 	f.IntVar(&o.jobs, "jobs", 20, "jobs to post")
 	f.IntVar(&o.concurrency, "concurrency", 4, "jobs in flight at once")
 	f.Uint64Var(&o.maxTokens, "max-tokens", 96, "max tokens per job (prompt + output)")
-	f.StringVar(&o.grpc, "grpc", "127.0.0.1:9090", "gRPC endpoint of the localnet")
+	f.StringVar(&o.grpc, "grpc-addr", "127.0.0.1:9090", "gRPC endpoint of the localnet (not --grpc: the node config binds that name)")
 	return cmd
 }
 
