@@ -18,6 +18,7 @@ import (
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/openledger/openledger/app"
+	gatewayporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/gateway"
 	inferenceporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/inference"
 	modelsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/models"
 	rewardsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/rewards"
@@ -112,6 +113,7 @@ func addPorcelain(rootCmd *cobra.Command) {
 			inferenceporcelain.NewSubmitReceiptCmd(), inferenceporcelain.NewSettleSessionCmd())
 	}
 	rootCmd.AddCommand(inferenceporcelain.NewSessionCmd())
+	rootCmd.AddCommand(gatewayporcelain.NewCmd())
 	// `attribution`: the issue's names for x/rewards (whose autocli group stays).
 	if queryCmd, _, err := rootCmd.Find([]string{"query"}); err == nil && queryCmd.Name() == "query" {
 		queryCmd.AddCommand(rewardsporcelain.NewQueryGroup())
