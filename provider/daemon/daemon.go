@@ -43,7 +43,9 @@ import (
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/config"
 	"github.com/openledger/openledger/provider/follower"
+	"github.com/openledger/openledger/provider/openai"
 	"github.com/openledger/openledger/provider/receipts"
+	"github.com/openledger/openledger/provider/sessions"
 	"github.com/openledger/openledger/provider/store"
 	"github.com/openledger/openledger/storage"
 	ipfsdaemon "github.com/openledger/openledger/storage/daemon"
@@ -98,6 +100,15 @@ type Deps struct {
 	// ScanInterval, when positive, overrides settlement's scan period.
 	ScanInterval time.Duration
 	Hooks        Hooks
+	// API is the listen address (loopback host:port) of the OpenAI-compatible
+	// API paid by session vouchers (provider/openai, docs/openai-api.md); it is
+	// served when NewEngine is set too.
+	API string
+	// NewEngine builds the API's engine once the IPFS node is up.
+	NewEngine func(ctx context.Context, env ExecEnv) (openai.Engine, error)
+	// Sessions overrides provider/sessions' settlement policy (ChainID and
+	// Operator are filled in).
+	Sessions sessions.Config
 	// OnReady is called once every component runs.
 	OnReady func(Info)
 }
@@ -111,6 +122,8 @@ type Info struct {
 	IPFSAddrs  []string
 	// URL of the metrics (/metrics) and status (/status) endpoint.
 	URL string
+	// APIURL is the OpenAI-compatible API's base URL ("" when off).
+	APIURL string
 }
 
 // Run runs the daemon until ctx ends (then it returns nil once everything has
@@ -320,6 +333,14 @@ func (d *daemonState) run(ctx context.Context, deps Deps, key crypto.PrivKey, h 
 	component("receipts", rs.Run)
 	component("follower", fl.Run)
 	component("chain height", d.pollHeight)
+	apiURL := ""
+	if deps.API != "" && deps.NewEngine != nil {
+		if apiURL, err = d.startAPI(gctx, deps, key, node, gas, component, g); err != nil {
+			stopIPFS()
+			_ = g.Wait()
+			return err
+		}
+	}
 	g.Go(func() error {
 		go func() {
 			<-gctx.Done()
@@ -333,7 +354,7 @@ func (d *daemonState) run(ctx context.Context, deps Deps, key crypto.PrivKey, h 
 		return nil
 	})
 
-	info := Info{Operator: d.cl.Address(), PeerID: d.peerID, P2PAddrs: d.p2pAddrs, IPFSPeerID: d.ipfsPeer, IPFSAddrs: d.ipfsAddrs, URL: url}
+	info := Info{Operator: d.cl.Address(), PeerID: d.peerID, P2PAddrs: d.p2pAddrs, IPFSPeerID: d.ipfsPeer, IPFSAddrs: d.ipfsAddrs, URL: url, APIURL: apiURL}
 	log.Info("provider daemon running", "operator", info.Operator, "peer", info.PeerID, "p2p", info.P2PAddrs,
 		"ipfs_peer", info.IPFSPeerID, "status", url+"/status", "metrics", url+"/metrics")
 	if deps.OnReady != nil {

@@ -1,0 +1,139 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"golang.org/x/sync/errgroup"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/openledger/openledger/provider/chainclient"
+	"github.com/openledger/openledger/provider/config"
+	"github.com/openledger/openledger/provider/openai"
+	"github.com/openledger/openledger/provider/sessions"
+	"github.com/openledger/openledger/storage"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
+)
+
+// sessionsChain is provider/sessions' chain over the daemon's client; its
+// settlements go through the one sequence manager (and Hooks.BeforeSubmit).
+type sessionsChain struct {
+	cl     *chainclient.Client
+	submit hookedChain
+}
+
+func (c sessionsChain) Session(ctx context.Context, id uint64) (sessions.Info, error) {
+	res, err := c.cl.Inference().Session(ctx, &inferencetypes.QuerySessionRequest{SessionId: id})
+	if status.Code(err) == codes.NotFound {
+		return sessions.Info{}, fmt.Errorf("%w: %d", sessions.ErrUnknownSession, id)
+	}
+	if err != nil {
+		return sessions.Info{}, err
+	}
+	s := res.Session
+	return sessions.Info{
+		ID: s.Id, Requester: s.Requester, Provider: s.Provider, DeploymentID: s.DeploymentId, Deposit: s.Deposit,
+		Royalty: s.RoyaltyPerThousandTokens.Amount, PubKey: ed25519.PublicKey(s.SessionPubkey),
+		Open: s.Status == inferencetypes.SESSION_STATUS_OPEN, ExpiryHeight: s.ExpiryHeight, LastSequence: s.LastSequence,
+	}, nil
+}
+
+func (c sessionsChain) Height(ctx context.Context) (int64, error) { return c.cl.LatestHeight(ctx) }
+
+func (c sessionsChain) ComputePrice(ctx context.Context, dep uint64) (sdk.Coin, error) {
+	res, err := c.cl.Inference().ProviderOffers(ctx, &inferencetypes.QueryProviderOffersRequest{Operator: c.cl.Address()})
+	if err != nil {
+		return sdk.Coin{}, err
+	}
+	for _, o := range res.Offers {
+		if o.DeploymentId == dep {
+			return o.ComputePricePerThousandTokens, nil
+		}
+	}
+	return sdk.Coin{}, fmt.Errorf("no offer for deployment %d", dep)
+}
+
+func (c sessionsChain) Settle(ctx context.Context, msg *inferencetypes.MsgSettleSession) error {
+	s, err := c.submit.Submit(ctx, fmt.Sprintf("settle session %d", msg.SessionId), msg)
+	if err != nil {
+		return err
+	}
+	_, err = c.cl.WaitTx(ctx, s.Hash)
+	return err
+}
+
+// ipfsRecords puts settlement batch records on the daemon's IPFS node.
+type ipfsRecords struct{ node *storage.Node }
+
+func (r ipfsRecords) Add(ctx context.Context, b []byte) (string, error) {
+	res, err := r.node.AddFile(ctx, bytes.NewReader(b), "session settlement record")
+	if err != nil {
+		return "", err
+	}
+	return res.RootStr, nil
+}
+
+// startAPI starts the sessions manager (its settlement loop a component) and
+// the OpenAI-compatible API under the daemon's errgroup; it returns the API's URL.
+func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKey, node *storage.Node, gas hookedChain,
+	component func(string, func(context.Context) error), g *errgroup.Group,
+) (string, error) {
+	if !isLoopback(deps.API) {
+		return "", fmt.Errorf("provider daemon: the API %s must be on loopback", deps.API)
+	}
+	eng, err := deps.NewEngine(ctx, ExecEnv{Config: d.cfg, ConfigPath: deps.ConfigPath, IPFS: node, Chain: d.cl, Log: d.log})
+	if err != nil {
+		return "", fmt.Errorf("api engine: %w", err)
+	}
+	scfg := deps.Sessions
+	scfg.ChainID, scfg.Operator = d.cfg.Chain.ID, d.cl.Address()
+	dataDir := config.Resolve(deps.ConfigPath, d.cfg.DataDir)
+	sm, err := sessions.Open(dataDir, scfg, sessionsChain{cl: d.cl, submit: gas}, ipfsRecords{node: node}, key, d.log.With("component", "sessions"))
+	if err != nil {
+		return "", err
+	}
+	srv := openai.New(openai.Config{Operator: d.cl.Address(), MaxConcurrency: int(d.cfg.Price.MaxConcurrency)}, eng, sm, d.log.With("component", "api"))
+	hs := srv.NewHTTPServer()
+	ln, err := net.Listen("tcp", deps.API)
+	if err != nil {
+		sm.Close()
+		return "", fmt.Errorf("api %s: %w", deps.API, err)
+	}
+	served := make(chan struct{})
+	component("sessions", func(ctx context.Context) error {
+		defer func() { <-served; sm.Close() }() // the API stops using the store first
+		err := sm.Run(ctx)
+		// Settle what is due once more on the way out (bounded).
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		sm.SettleDue(sctx, false)
+		return err
+	})
+	g.Go(func() error {
+		defer close(served)
+		go func() {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+			defer c()
+			_ = hs.Shutdown(sctx)
+		}()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("api: %w", err)
+		}
+		return nil
+	})
+	url := "http://" + ln.Addr().String()
+	d.log.Info("OpenAI-compatible API listening", "url", url+"/v1")
+	return url, nil
+}
