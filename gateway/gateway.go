@@ -486,7 +486,9 @@ func (g *Gateway) nextVoucher(s *session, m uint64, final bool) (voucher.Voucher
 		*s = prev
 		return voucher.Voucher{}, fmt.Errorf("persisting the voucher state: %w", err)
 	}
-	_ = saveKey(g.cfg.Home, s.key, s.Sequence) // informational: `session voucher` continues above it
+	if final {
+		_ = saveKey(g.cfg.Home, s.key, s.Sequence) // `session voucher` continues above it
+	}
 	return v, nil
 }
 
@@ -610,14 +612,16 @@ func (g *Gateway) verify(s *session, req *request, enc string, output []byte, us
 	return rc, nil
 }
 
-// record appends a verified receipt to the session and persists it.
+// record appends a verified receipt to the session. It is persisted with the
+// next voucher (before that is sent): a receipt lost in a crash is recovered
+// from the provider (resync), so no fsync is spent on it here.
 func (g *Gateway) record(s *session, rc voucher.Receipt) error {
 	acc := s.acc()
 	acc.Append(rc.LeafHash())
 	b, _ := acc.MarshalBinary()
 	s.Acc = b
 	s.Served += rc.PromptTokens + rc.CompletionTokens
-	return s.save()
+	return nil
 }
 
 // relay answers the application from a 200 response and checks the receipt.
@@ -761,6 +765,9 @@ func (g *Gateway) resync(ctx context.Context, s *session) error {
 			if err := g.record(s, rc); err != nil {
 				return err
 			}
+			if err := s.save(); err != nil {
+				return err
+			}
 			g.log.Warn("receipt recovered from the provider", "session", s.ID, "request", rc.RequestSeq)
 		}
 	}
@@ -774,27 +781,39 @@ func (g *Gateway) finalise(s *session) {
 	if s.Final {
 		return
 	}
-	v, err := g.nextVoucher(s, 0, true)
-	if err != nil {
-		g.log.Warn("final voucher", "session", s.ID, "err", err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/openledger/sessions/%d/final", s.APIURL, s.ID), nil)
-	hr.Header.Set(openai.HeaderVoucher, v.Encode())
-	resp, err := g.cfg.HTTPClient.Do(hr)
-	if err != nil {
-		g.log.Warn("final voucher not delivered", "session", s.ID, "err", err)
+	for try := 0; try < 2; try++ {
+		v, err := g.nextVoucher(s, 0, true)
+		if err != nil {
+			g.log.Warn("final voucher", "session", s.ID, "err", err)
+			return
+		}
+		hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/openledger/sessions/%d/final", s.APIURL, s.ID), nil)
+		hr.Header.Set(openai.HeaderVoucher, v.Encode())
+		resp, err := g.cfg.HTTPClient.Do(hr)
+		if err != nil {
+			g.log.Warn("final voucher not delivered", "session", s.ID, "err", err)
+			return
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusConflict && try == 0 {
+			// Receipts this gateway never saw (a crash): fetch them, sign again.
+			if err := g.resync(ctx, s); err != nil {
+				g.log.Warn("final voucher: resync", "session", s.ID, "err", err)
+				return
+			}
+			s.Final = false
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			g.log.Warn("final voucher refused", "session", s.ID, "status", resp.StatusCode, "body", string(b))
+			return
+		}
+		g.log.Info("final voucher delivered", "session", s.ID, "sequence", v.Sequence, "amount", v.CumulativeAmount, "tokens", v.CumulativeTokens, "requests", v.ReceiptCount)
 		return
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		g.log.Warn("final voucher refused", "session", s.ID, "status", resp.StatusCode, "body", string(b))
-		return
-	}
-	g.log.Info("final voucher delivered", "session", s.ID, "sequence", v.Sequence, "amount", v.CumulativeAmount, "tokens", v.CumulativeTokens, "requests", v.ReceiptCount)
 }
 
 // FinaliseIdle sends the final voucher of every session idle for IdleFinal

@@ -356,3 +356,13 @@ func TestGatewayRestartAndLostResponse(t *testing.T) {
 		t.Fatalf("settled %+v, provider %+v", s.Voucher, st)
 	}
 }
+
+func offerOf(p *openaitest.Provider, compute int64) gateway.Offer {
+	return gateway.Offer{Operator: p.Operator, PeerID: p.PeerID, APIURL: p.HTTP.URL,
+		Compute: sdk.NewInt64Coin(openaitest.Denom, compute), Royalty: sdk.NewInt64Coin(openaitest.Denom, royalty)}
+}
+
+func io_Discard(resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	return io.Copy(io.Discard, resp.Body)
+}

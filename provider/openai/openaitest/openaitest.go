@@ -213,6 +213,13 @@ type Provider struct {
 // engine; dir "" picks a temporary directory.
 func StartProvider(t testing.TB, chain *Chain, operator string, compute int64, eng *Engine, dir string) *Provider {
 	t.Helper()
+	return StartProviderWith(t, chain, operator, compute, eng, dir, sessions.Config{NoSync: true})
+}
+
+// StartProviderWith is StartProvider with a sessions configuration (ChainID and
+// Operator are filled in).
+func StartProviderWith(t testing.TB, chain *Chain, operator string, compute int64, eng *Engine, dir string, scfg sessions.Config) *Provider {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -225,7 +232,8 @@ func StartProvider(t testing.TB, chain *Chain, operator string, compute int64, e
 		t.Fatal(err)
 	}
 	chain.SetCompute(operator, compute)
-	m, err := sessions.Open(dir, sessions.Config{ChainID: ChainID, Operator: operator, NoSync: true}, chain.For(operator), memRecords{}, key, nil)
+	scfg.ChainID, scfg.Operator = ChainID, operator
+	m, err := sessions.Open(dir, scfg, chain.For(operator), memRecords{}, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
