@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -90,26 +89,41 @@ max_claim_items param); a "more" line gives the --start to continue.`,
 func WriteBreakdown(w io.Writer, address string, res *types.QueryPendingRewardsResponse) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rewards claimable by %s\n", address)
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
-	section := func(title string, n int) {
-		fmt.Fprintf(tw, "\n%s (%d)\t\n", title, n)
+	// Rows: a section title (no amount) or a label with its amount; labels are
+	// left-aligned and amounts right-aligned in one column across all sections.
+	type row struct{ label, amount string }
+	var rows []row
+	section := func(title string, n int) { rows = append(rows, row{}, row{label: fmt.Sprintf("%s (%d)", title, n)}) }
+	line := func(label string, amt fmt.Stringer) {
+		rows = append(rows, row{label: "  " + label, amount: amt.String() + res.Denom})
 	}
 	section("Deployment developer shares", len(res.Developer))
 	for _, a := range res.Developer {
-		fmt.Fprintf(tw, "  deployment %d\t%s%s\t\n", a.SourceId, a.Amount, res.Denom)
+		line(fmt.Sprintf("deployment %d", a.SourceId), a.Amount)
 	}
 	section("Direct contribution credits (top-K)", len(res.Direct))
 	for _, a := range res.Direct {
-		fmt.Fprintf(tw, "  contribution %d\t%s%s\t\n", a.SourceId, a.Amount, res.Denom)
+		line(fmt.Sprintf("contribution %d", a.SourceId), a.Amount)
 	}
 	section("Dataset-version pool shares", len(res.Pools))
 	for _, p := range res.Pools {
-		fmt.Fprintf(tw, "  datanet %d version %d contribution %d (%d shares)\t%s%s\t\n",
-			p.DatanetId, p.Version, p.ContributionId, p.Shares, p.Amount, res.Denom)
+		line(fmt.Sprintf("datanet %d version %d contribution %d (%d shares)", p.DatanetId, p.Version, p.ContributionId, p.Shares), p.Amount)
 	}
-	fmt.Fprintf(tw, "\nTotal\t%s%s\t\n", res.Total, res.Denom)
-	if err := tw.Flush(); err != nil {
-		return err
+	rows = append(rows, row{})
+	line("Total", res.Total)
+	rows[len(rows)-1].label = "Total"
+	labelW, amountW := 0, 0
+	for _, r := range rows {
+		if r.amount != "" {
+			labelW, amountW = max(labelW, len(r.label)), max(amountW, len(r.amount))
+		}
+	}
+	for _, r := range rows {
+		if r.amount == "" {
+			fmt.Fprintln(&b, r.label)
+			continue
+		}
+		fmt.Fprintf(&b, "%-*s  %*s\n", labelW, r.label, amountW, r.amount)
 	}
 	if res.NextContributionId != 0 {
 		fmt.Fprintf(&b, "\nmore: pool shares of further contributions not listed; continue with --start %d\n", res.NextContributionId)
