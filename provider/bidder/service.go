@@ -12,6 +12,7 @@ import (
 
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/follower"
+	"github.com/openledger/openledger/provider/internal/failpoint"
 	"github.com/openledger/openledger/provider/store"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
@@ -61,12 +62,16 @@ func (s *Service) Handle(ctx context.Context, ev follower.Event) error {
 	case *inferencetypes.EventJobCreated:
 		return s.onCreated(ctx, ev, m)
 	case *inferencetypes.EventJobAwarded:
-		return s.ack(ev, func(tx *store.Tx) error {
+		err := s.ack(ev, func(tx *store.Tx) error {
 			if err := forgetBid(tx, m.JobId); err != nil {
 				return err
 			}
 			return s.onAwarded(tx, m)
 		})
+		if err == nil && m.Winner == s.chain.Address() {
+			failpoint.Hit("bid.awarded")
+		}
+		return err
 	case *inferencetypes.EventJobClosed:
 		return s.ack(ev, func(tx *store.Tx) error {
 			if err := forgetBid(tx, m.JobId); err != nil {
@@ -150,6 +155,7 @@ func (s *Service) onCreated(ctx context.Context, ev follower.Event, m *inference
 	}
 	s.log.Info("job seen", "job", m.JobId, "deployment", m.DeploymentId, "max_price", m.MaxComputePricePerThousandTokens.String(), "decision", d.String())
 	if d.Bid {
+		failpoint.Hit("bid.persisted")
 		s.send(ctx, m.JobId, d.Price)
 	}
 	return nil
@@ -164,6 +170,7 @@ func (s *Service) send(ctx context.Context, jobID uint64, price sdk.Coin) {
 	switch {
 	case err == nil:
 		s.edit(jobID, func(j *store.Job) { j.BidTxHash = sub.Hash; j.Attempts++ })
+		failpoint.Hit("bid.sent")
 		s.log.Info("bid sent", "job", jobID, "price", price.String(), "tx", sub.Hash)
 	case errors.As(err, &txErr):
 		s.log.Warn("bid refused", "job", jobID, "err", err)

@@ -175,7 +175,32 @@ func markIncluded(tx *store.Tx, id uint64, hash string) (bool, error) {
 	if _, err := tx.Transition(id, store.StateIncluded, edit); err != nil {
 		return false, err
 	}
+	if err := forgetReceiptTxs(tx, id); err != nil {
+		return false, err
+	}
 	return true, tx.DeleteReceipt(id)
+}
+
+// forgetReceiptTxs drops a job's journaled receipt txs once its receipt is on
+// chain: each is that receipt's tx or one the chain refuses. Without this a
+// receipt tx journaled before a crash stayed in the journal for good when the
+// restarted daemon learnt of the inclusion from the chain (or the follower's
+// event came before the wait for the tx), and `provider status` counted it as
+// pending.
+func forgetReceiptTxs(tx *store.Tx, id uint64) error {
+	txs, err := tx.PendingTxs()
+	if err != nil {
+		return err
+	}
+	for _, p := range txs {
+		if p.Note != Note(id) {
+			continue
+		}
+		if err := tx.DeletePendingTx(p.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) giveUp(id uint64, reason string) (store.State, error) {

@@ -35,6 +35,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/internal/failpoint"
 	"github.com/openledger/openledger/provider/store"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
@@ -233,6 +234,9 @@ func (s *Service) work(ctx context.Context, id uint64) {
 		switch {
 		case err == nil:
 			backoff = s.cfg.MinBackoff
+			if to != "" {
+				failpoint.Hit("receipts." + string(to))
+			}
 			if to != "" && s.hooks.AfterStep != nil {
 				if herr := s.hooks.AfterStep(id, to); herr != nil {
 					s.log.Info("stopped between steps", "job", id, "state", to, "reason", herr)
