@@ -339,28 +339,15 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 		return Result{}, 0, err
 	}
 
-	var w *loadedWeights
-	if be.Info().Local {
-		if w, err = p.loadWeights(ctx, v); err != nil {
-			return Result{}, 0, err
-		}
-		defer w.release()
+	w, countTok, release, err := p.load(ctx, v, mdl, be)
+	if err != nil {
+		return Result{}, 0, err
 	}
+	defer release()
 	params := backend.ParamsFromChain(job.Params)
 	req := backend.Request{Prompt: string(input), Model: mdl.Name, Params: params}
-
-	// Prompt length: counted with the model's own tokenizer when it is known.
-	var countTok *tokenizer.Tokenizer
 	if w != nil {
-		countTok = w.weights.Base.Tok
 		req.Weights = &w.weights
-	} else if mdl.TokenizerCid != "" {
-		tok, release, err := p.tokenizer(ctx, mdl.TokenizerCid)
-		if err != nil {
-			return Result{}, 0, err
-		}
-		defer release()
-		countTok = tok
 	}
 	maxNew := job.MaxTokens
 	if countTok != nil {
@@ -409,6 +396,39 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 		return Result{}, engine, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
 	}
 
+	res, err := p.record(ctx, job, fmt.Sprintf("inference job %d", job.ID), v, w, countTok, resp)
+	return res, engine, err
+}
+
+// load returns what a backend needs to run a version: for a local backend the
+// resident weights (nil for a remote one), and the tokenizer that counts the
+// prompt — the model's own when it is known (nil otherwise). release gives
+// them back.
+func (p *Pool) load(ctx context.Context, v modelstypes.ModelVersion, mdl modelstypes.Model, be backend.Backend,
+) (*loadedWeights, *tokenizer.Tokenizer, func(), error) {
+	if be.Info().Local {
+		w, err := p.loadWeights(ctx, v)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return w, w.weights.Base.Tok, w.release, nil
+	}
+	if mdl.TokenizerCid != "" {
+		tok, release, err := p.tokenizer(ctx, mdl.TokenizerCid)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, tok, release, nil
+	}
+	return nil, nil, func() {}, nil
+}
+
+// record adds a generation's output to IPFS, computes its attribution record
+// (see attribute), adds the record too, and returns the result; what names the
+// request in the pins' reasons ("inference job 7").
+func (p *Pool) record(ctx context.Context, job Job, what string, v modelstypes.ModelVersion, w *loadedWeights,
+	countTok *tokenizer.Tokenizer, resp backend.Response,
+) (Result, error) {
 	// The output is added to IPFS (a durable pin) while the record is computed
 	// and added: the two pins' syncs overlap instead of queueing.
 	out := resp.Output
@@ -420,7 +440,7 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 	outDone := make(chan addDone, 1)
 	go func() {
 		r, err := p.deps.Storage.Add(ctx, files.NewBytesFile(out), storage.AddOptions{
-			PinReason: fmt.Sprintf("inference job %d output sha256:%x", job.ID, outSum), Name: "output", SHA256: true,
+			PinReason: fmt.Sprintf("%s output sha256:%x", what, outSum), Name: "output", SHA256: true,
 		})
 		outDone <- addDone{r, err}
 	}()
@@ -435,25 +455,25 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 	recBytes, summary, err := p.attribute(ctx, job, v, w, countTok, out)
 	if err != nil {
 		_, _ = waitOut()
-		return Result{}, engine, fmt.Errorf("attribution: %w", err)
+		return Result{}, fmt.Errorf("attribution: %w", err)
 	}
 	recSum := sha256.Sum256(recBytes)
 	recAdded, err := p.deps.Storage.Add(ctx, files.NewBytesFile(recBytes), storage.AddOptions{
-		PinReason: fmt.Sprintf("inference job %d attribution record sha256:%x", job.ID, recSum), Name: "record", SHA256: true,
+		PinReason: fmt.Sprintf("%s attribution record sha256:%x", what, recSum), Name: "record", SHA256: true,
 	})
 	added, outErr := waitOut()
 	if outErr != nil {
-		return Result{}, engine, outErr
+		return Result{}, outErr
 	}
 	if err != nil {
-		return Result{}, engine, fmt.Errorf("adding the attribution record to IPFS: %w", err)
+		return Result{}, fmt.Errorf("adding the attribution record to IPFS: %w", err)
 	}
 	return Result{
 		OutputCID: added.RootStr, OutputSHA256: outSum, Output: out,
 		PromptTokens: resp.PromptTokens, CompletionTokens: resp.CompletionTokens,
 		EngineName: resp.EngineName, EngineVersion: resp.EngineVersion,
 		RecordCID: recAdded.RootStr, Summary: summary,
-	}, engine, nil
+	}, nil
 }
 
 // pickBackend returns the first backend that serves the version: a local one

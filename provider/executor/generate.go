@@ -1,0 +1,137 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openledger/openledger/provider/backend"
+)
+
+// ErrBusy: no worker became free within Generation.QueueWait.
+var ErrBusy = errors.New("executor: every worker is busy")
+
+// Generation is one interactive request (the provider's OpenAI-compatible API,
+// provider/openai): the prompt inline rather than on IPFS, on a deployment's
+// model version, with a cap on the completion alone (a Job's MaxTokens bounds
+// prompt and completion together).
+type Generation struct {
+	DeploymentID uint64
+	Prompt       string
+	// MaxNewTokens caps the completion's tokens (at least 1).
+	MaxNewTokens uint64
+	Params       backend.Params
+	// Label names the request in logs and in the reasons of its pins (default
+	// "api request").
+	Label string
+	// QueueWait bounds the wait for a free worker (0: until ctx ends); past it
+	// Generate returns ErrBusy.
+	QueueWait time.Duration
+}
+
+// Generated is a finished generation: everything a receipt needs (the output
+// on IPFS, token counts, the attribution record and summary, exactly as
+// Execute computes them), the model version that ran and why the completion
+// ended ("stop" or "length").
+type Generated struct {
+	Result
+	ModelID, ModelVersion uint64
+	FinishReason          string
+}
+
+// Generate runs one interactive generation on one of the pool's workers (the
+// jobs' workers: the two share the resident weights and the slots). The
+// deployment's model version is looked up on chain (cached, see
+// Config.ChainCacheTTL); the model source must look deployments up
+// (ChainModels does).
+func (p *Pool) Generate(ctx context.Context, g Generation) (Generated, error) {
+	wait, cancelWait := ctx, context.CancelFunc(func() {})
+	if g.QueueWait > 0 {
+		wait, cancelWait = context.WithTimeout(ctx, g.QueueWait)
+	}
+	select {
+	case p.slots <- struct{}{}:
+		cancelWait()
+	case <-wait.Done():
+		cancelWait()
+		if ctx.Err() != nil {
+			return Generated{}, fmt.Errorf("executor: waiting for a free worker: %w", ctx.Err())
+		}
+		return Generated{}, fmt.Errorf("%w (waited %s)", ErrBusy, g.QueueWait)
+	}
+	defer func() { <-p.slots }()
+	jctx, cancel := context.WithTimeout(ctx, p.cfg.JobTimeout)
+	defer cancel()
+	if g.Label == "" {
+		g.Label = "api request"
+	}
+	start := time.Now()
+	res, err := p.generate(jctx, g)
+	if err != nil {
+		if errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("%w (per-job timeout %s)", err, p.cfg.JobTimeout)
+		}
+		p.log.Debug("generation failed", "request", g.Label, "deployment", g.DeploymentID, "err", err)
+		return Generated{}, fmt.Errorf("%s: %w", g.Label, err)
+	}
+	p.log.Debug("generation done", "request", g.Label, "deployment", g.DeploymentID, "output", res.OutputCID,
+		"prompt_tokens", res.PromptTokens, "completion_tokens", res.CompletionTokens, "elapsed", time.Since(start))
+	return res, nil
+}
+
+func (p *Pool) generate(ctx context.Context, g Generation) (Generated, error) {
+	if g.MaxNewTokens == 0 {
+		return Generated{}, fmt.Errorf("%w: max_tokens is 0", ErrInvalidJob)
+	}
+	dep, known, err := p.chain.deployment(ctx, g.DeploymentID)
+	if err != nil {
+		return Generated{}, err
+	}
+	if !known {
+		return Generated{}, fmt.Errorf("%w: the model source cannot look deployment %d up", ErrInvalidJob, g.DeploymentID)
+	}
+	job := Job{DeploymentID: g.DeploymentID, ModelID: dep.ModelId, ModelVersion: dep.Version}
+	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
+	if err != nil {
+		return Generated{}, err
+	}
+	mdl, err := p.chain.model(ctx, job.ModelID)
+	if err != nil {
+		return Generated{}, err
+	}
+	be, err := p.pickBackend(v)
+	if err != nil {
+		return Generated{}, err
+	}
+	w, countTok, release, err := p.load(ctx, v, mdl, be)
+	if err != nil {
+		return Generated{}, err
+	}
+	defer release()
+	req := backend.Request{Prompt: g.Prompt, Model: mdl.Name, Params: g.Params, MaxNewTokens: int(min(g.MaxNewTokens, uint64(1<<30)))}
+	if w != nil {
+		req.Weights = &w.weights
+		if n := len(countTok.Encode([]byte(g.Prompt))); n >= w.weights.Base.Params.Cfg.ContextLen {
+			return Generated{}, fmt.Errorf("%w: the prompt has %d tokens; the model's context holds %d", ErrTooLong, n, w.weights.Base.Params.Cfg.ContextLen)
+		}
+	}
+	resp, err := be.Generate(ctx, req)
+	if err != nil {
+		if !errors.Is(err, ErrBackend) {
+			err = fmt.Errorf("%w: %v", ErrBackend, err)
+		}
+		return Generated{}, err
+	}
+	if resp.CompletionTokens > g.MaxNewTokens {
+		return Generated{}, fmt.Errorf("%w: the engine produced %d completion tokens, asked for at most %d", ErrBackend, resp.CompletionTokens, g.MaxNewTokens)
+	}
+	if resp.EngineName == "" || resp.EngineVersion == "" {
+		return Generated{}, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
+	}
+	res, err := p.record(ctx, job, g.Label, v, w, countTok, resp)
+	if err != nil {
+		return Generated{}, err
+	}
+	return Generated{Result: res, ModelID: job.ModelID, ModelVersion: job.ModelVersion, FinishReason: resp.FinishReason}, nil
+}

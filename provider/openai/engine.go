@@ -1,0 +1,89 @@
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/executor"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
+)
+
+// Generator is what PoolEngine runs requests on: *executor.Pool.
+type Generator interface {
+	Generate(ctx context.Context, g executor.Generation) (executor.Generated, error)
+}
+
+var _ Generator = (*executor.Pool)(nil)
+
+// PoolEngine is the Engine of a real provider: each request runs on the
+// executor's pool (provider/executor), on the deployment's model version as
+// the chain records it, with the same resident weights, backends and
+// attribution as the inference jobs — the output and the attribution record
+// are added to the provider's IPFS node and the receipt carries their CIDs and
+// the record's summary. The completion is capped by the request's max_tokens.
+//
+// The built-in engine does not stream: a streamed request gets its text in one
+// chunk (the SSE framing is unchanged).
+type PoolEngine struct {
+	Pool Generator
+	// Offered are the deployments this provider serves (GET /v1/models).
+	Offered []uint64
+	// QueueWait bounds a request's wait for a free worker; past it the request
+	// gets 503 busy (default 30 s).
+	QueueWait time.Duration
+}
+
+var _ Engine = (*PoolEngine)(nil)
+
+// Deployments implements Engine.
+func (e *PoolEngine) Deployments(context.Context) ([]uint64, error) {
+	return slices.Clone(e.Offered), nil
+}
+
+// Generate implements Engine. A chat request's prompt is the rendered chat
+// (RenderChat) and its completion ends at ChatStop, the start of the next turn.
+func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, _ func(string) error) (GenResult, error) {
+	wait := e.QueueWait
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	params := req.Params
+	if req.Chat && !slices.Contains(params.Stop, ChatStop) {
+		params.Stop = append(slices.Clone(params.Stop), ChatStop)
+	}
+	g, err := e.Pool.Generate(ctx, executor.Generation{
+		DeploymentID: req.DeploymentID, Prompt: req.Prompt, MaxNewTokens: req.MaxTokens, Params: params,
+		Label: fmt.Sprintf("api request on deployment %d", req.DeploymentID), QueueWait: wait,
+	})
+	if errors.Is(err, executor.ErrBusy) {
+		return GenResult{}, fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	if err != nil {
+		return GenResult{}, err
+	}
+	finish := g.FinishReason
+	if finish == "" {
+		finish = "stop"
+	}
+	return GenResult{
+		Output: g.Output, PromptTokens: g.PromptTokens, CompletionTokens: g.CompletionTokens, FinishReason: finish,
+		EngineName: g.EngineName, EngineVersion: g.EngineVersion, ModelID: g.ModelID, ModelVersion: g.ModelVersion,
+		OutputCID: g.OutputCID, RecordCID: g.RecordCID, Summary: voucherSummary(g.Summary),
+	}, nil
+}
+
+// voucherSummary converts the executor's chain summary to the receipt's form.
+func voucherSummary(s rewardstypes.AttributionSummary) voucher.Summary {
+	out := voucher.Summary{RecordSha256: s.RecordSha256}
+	for _, t := range s.Top {
+		out.Top = append(out.Top, voucher.TopEntry{DatanetID: t.DatanetId, Version: t.Version, ContributionID: t.ContributionId, Ppm: t.Ppm})
+	}
+	for _, p := range s.Pools {
+		out.Pools = append(out.Pools, voucher.PoolEntry{DatanetID: p.DatanetId, Version: p.Version, Ppm: p.Ppm})
+	}
+	return out
+}
