@@ -59,7 +59,7 @@ func NewProviderCommandWith(opts Options) *cobra.Command {
 bids on jobs of the deployments it offers by its price policy, executes the jobs it
 wins and posts signed receipts, surviving restarts without losing or repeating work.
 
-  openledgerd provider init --key provider --deployment 1=200uopen --register
+  openledgerd provider init --key provider --deployment 1=200uopen --register --api
   openledgerd provider start
   openledgerd provider status`,
 		SilenceUsage: true,
@@ -104,8 +104,9 @@ func configPath(cmd *cobra.Command) (string, error) {
 func newInitCmd() *cobra.Command {
 	var (
 		chainID, key, keyringBackend, rpc, grpc, stake, moniker, gasPrice string
+		apiListen, apiPublicURL                                           string
 		deployments, listen                                               []string
-		force, register, loopback                                         bool
+		force, register, loopback, api                                    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -144,6 +145,9 @@ An existing config is kept unless --force.`,
 				cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 			}
 			cfg.Bid.RegisterOnStart = register
+			cfg.API.Enabled = api
+			set("api-listen", &cfg.API.Listen, apiListen)
+			set("api-public-url", &cfg.API.PublicURL, apiPublicURL)
 			for _, d := range deployments {
 				dp, err := parseDeployment(d)
 				if err != nil {
@@ -176,6 +180,9 @@ An existing config is kept unless --force.`,
 			if len(cfg.Price.Deployments) == 0 {
 				fmt.Fprintln(out, "no deployments offered yet: add [[price.deployments]] or re-run with --deployment ID=PRICE")
 			}
+			if cfg.API.Enabled {
+				fmt.Fprintf(out, "OpenAI-compatible API: http://%s/v1 (registered on chain as %s)\n", cfg.API.Listen, cfg.APIURL(cfg.API.Listen))
+			}
 			return nil
 		},
 	}
@@ -193,6 +200,9 @@ An existing config is kept unless --force.`,
 	f.BoolVar(&register, "register", false, "register the provider and its offers on first start (bid.register_on_start)")
 	f.BoolVar(&loopback, "loopback", false, "listen on ephemeral loopback ports only (libp2p and IPFS; local networks, tests)")
 	f.BoolVar(&force, "force", false, "overwrite an existing config (the identity is kept)")
+	f.BoolVar(&api, "api", false, "serve the OpenAI-compatible API paid by session vouchers (api.enabled)")
+	f.StringVar(&apiListen, "api-listen", "", "loopback host:port of the API (api.listen, default "+config.DefaultAPIListen+")")
+	f.StringVar(&apiPublicURL, "api-public-url", "", "URL registered on chain for clients to reach the API (api.public_url; default http://<api-listen>)")
 	return cmd
 }
 
@@ -254,6 +264,9 @@ func newStartCmd(opts Options) *cobra.Command {
 					}
 					fmt.Fprintf(out, "ipfs peer id: %s\n", i.IPFSPeerID)
 					fmt.Fprintf(out, "status: %s/status\nmetrics: %s/metrics\n", i.URL, i.URL)
+					if i.APIURL != "" {
+						fmt.Fprintf(out, "api: %s/v1\n", i.APIURL)
+					}
 					fmt.Fprintln(out, "provider is running")
 				},
 			})

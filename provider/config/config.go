@@ -25,6 +25,9 @@ import (
 // FileName is the config file's name inside the provider's directory.
 const FileName = "provider.toml"
 
+// DefaultAPIListen is api.listen's default.
+const DefaultAPIListen = "127.0.0.1:8088"
+
 // Built-in engine name, as recorded in receipts.
 const EngineBuiltin = "openledger-ml"
 
@@ -40,6 +43,7 @@ type Config struct {
 	Price    Price     `toml:"price" comment:"Price policy of the bidder."`
 	Bid      Bid       `toml:"bid" comment:"Bidding behaviour."`
 	Gas      Gas       `toml:"gas" comment:"Transaction fees: fee = gas limit x gas price."`
+	API      API       `toml:"api" comment:"The OpenAI-compatible HTTP API, paid by session vouchers (docs/openai-api.md): GET /v1/models, POST /v1/completions and /v1/chat/completions. 'openledgerd gateway' finds it by the api_url registered on chain."`
 }
 
 // Chain locates the chain.
@@ -138,6 +142,26 @@ type Gas struct {
 	Price string `toml:"price" comment:"Gas price, at least the validators' minimum-gas-prices, e.g. \"0.0025uopen\"."`
 }
 
+// API configures the OpenAI-compatible API (provider/openai). Requests run on
+// the executor's workers (the configured backends) with the jobs.
+type API struct {
+	// Enabled serves the API on `provider start`.
+	Enabled bool `toml:"enabled" comment:"Serve the API on 'provider start' ('provider init --api' sets it)."`
+	// Listen is the API's loopback host:port.
+	Listen string `toml:"listen" comment:"Loopback host:port the API listens on (127.0.0.1:0 picks a free port). Put a reverse proxy in front of it to serve other machines."`
+	// PublicURL is the base URL registered on chain as the provider's api_url.
+	PublicURL string `toml:"public_url" comment:"Base URL clients reach the API at, registered on chain as the provider's api_url (the daemon sends MsgUpdateProvider on start when it differs), e.g. https://provider.example.org behind a reverse proxy. Empty: http://<listen>, reachable from this machine only."`
+}
+
+// APIURL is the URL registered on chain for an API listening at addr
+// (host:port, the bound address): api.public_url, else http://addr.
+func (c Config) APIURL(addr string) string {
+	if c.API.PublicURL != "" {
+		return strings.TrimRight(c.API.PublicURL, "/")
+	}
+	return "http://" + addr
+}
+
 // Default returns the configuration used for every key a file leaves out.
 func Default() Config {
 	return Config{
@@ -161,6 +185,7 @@ func Default() Config {
 		Price: Price{MarkupBPSPerLoad: 5000, MaxConcurrency: 4, RefuseWhenSaturated: true},
 		Bid:   Bid{MarginBlocks: 1, RegisterOnStart: false, Stake: "1000000uopen", Moniker: "openledger-provider"},
 		Gas:   Gas{Limit: 400_000, Adjustment: 1.3, Price: "0.0025uopen"},
+		API:   API{Enabled: false, Listen: DefaultAPIListen},
 	}
 }
 
@@ -404,6 +429,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.GasPrice(); err != nil {
 		add(fieldErr("gas.price", "%v", err))
+	}
+	if h, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		add(fieldErr("api.listen", "%q is not host:port: %v", c.API.Listen, err))
+	} else if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		add(fieldErr("api.listen", "%q is not a loopback address (the API serves this machine; put a reverse proxy in front of it)", c.API.Listen))
+	}
+	if c.API.PublicURL != "" {
+		u, err := url.Parse(c.API.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			add(fieldErr("api.public_url", "%q is not an http(s) base URL", c.API.PublicURL))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -137,3 +137,25 @@ func TestResolve(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestAPISection(t *testing.T) {
+	c := Default()
+	if c.API.Enabled || c.API.Listen != DefaultAPIListen {
+		t.Fatalf("default api: %+v", c.API)
+	}
+	if got := c.APIURL("127.0.0.1:8088"); got != "http://127.0.0.1:8088" {
+		t.Fatal(got)
+	}
+	got, err := Parse([]byte("[api]\nenabled = true\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://p.example.org/\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.API.Enabled || got.API.Listen != "127.0.0.1:9000" || got.APIURL("127.0.0.1:9000") != "https://p.example.org" {
+		t.Fatalf("%+v", got.API)
+	}
+	for _, f := range []string{"[api]\nlisten = \"0.0.0.0:8088\"\n", "[api]\nlisten = \"8088\"\n", "[api]\npublic_url = \"ftp://x\"\n"} {
+		if _, err := Parse([]byte(f)); err == nil || !strings.Contains(err.Error(), "api.") {
+			t.Fatalf("%q: %v", f, err)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKe
 	if !isLoopback(deps.API) {
 		return "", fmt.Errorf("provider daemon: the API %s must be on loopback", deps.API)
 	}
-	eng, err := deps.NewEngine(ctx, ExecEnv{Config: d.cfg, ConfigPath: deps.ConfigPath, IPFS: node, Chain: d.cl, Log: d.log})
+	eng, err := deps.NewEngine(ctx, ExecEnv{Config: d.cfg, ConfigPath: deps.ConfigPath, IPFS: node, Chain: d.cl, Log: d.log, Executor: d.exec})
 	if err != nil {
 		return "", fmt.Errorf("api engine: %w", err)
 	}
@@ -135,5 +135,9 @@ func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKe
 	})
 	url := "http://" + ln.Addr().String()
 	d.log.Info("OpenAI-compatible API listening", "url", url+"/v1")
+	if err := d.registerAPIURL(ctx, d.cfg.APIURL(ln.Addr().String())); err != nil {
+		// The API serves anyway; gateways do not find it until it is registered.
+		d.log.Warn("registering the API URL on chain failed", "err", err)
+	}
 	return url, nil
 }

@@ -68,6 +68,9 @@ type ExecEnv struct {
 	// Chain is the chain client (model versions, deployments).
 	Chain *chainclient.Client
 	Log   *slog.Logger
+	// Executor is the daemon's executor (set for NewEngine: DefaultEngine runs
+	// the API's requests on its pool).
+	Executor receipts.Executor
 }
 
 // Hooks let tests stop the daemon between steps, as a crash would.
@@ -102,9 +105,10 @@ type Deps struct {
 	Hooks        Hooks
 	// API is the listen address (loopback host:port) of the OpenAI-compatible
 	// API paid by session vouchers (provider/openai, docs/openai-api.md); it is
-	// served when NewEngine is set too.
+	// served when NewEngine is set too. Empty: api.listen when api.enabled.
 	API string
-	// NewEngine builds the API's engine once the IPFS node is up.
+	// NewEngine builds the API's engine once the IPFS node is up. Nil:
+	// DefaultEngine when api.enabled.
 	NewEngine func(ctx context.Context, env ExecEnv) (openai.Engine, error)
 	// Sessions overrides provider/sessions' settlement policy (ChainID and
 	// Operator are filled in).
@@ -138,6 +142,14 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (err error) {
 	}
 	if deps.NewExecutor == nil {
 		return errors.New("provider daemon: no executor configured")
+	}
+	if cfg.API.Enabled {
+		if deps.API == "" {
+			deps.API = cfg.API.Listen
+		}
+		if deps.NewEngine == nil {
+			deps.NewEngine = DefaultEngine
+		}
 	}
 	resolve := func(p string) string { return config.Resolve(deps.ConfigPath, p) }
 	listen := deps.Listen
@@ -219,6 +231,7 @@ type daemonState struct {
 	ipfsPeer    string
 	ipfsAddrs   []string
 	rs          *receipts.Service
+	exec        receipts.Executor
 	events      atomic.Uint64
 }
 
@@ -267,6 +280,7 @@ func (d *daemonState) run(ctx context.Context, deps Deps, key crypto.PrivKey, h 
 		_ = g.Wait()
 		return fmt.Errorf("executor: %w", err)
 	}
+	d.exec = exec
 
 	gas := hookedChain{Client: d.cl, before: deps.Hooks.BeforeSubmit}
 	rchain := hookedReceiptsChain{Chain: receipts.NewChain(d.cl), before: deps.Hooks.BeforeSubmit}
