@@ -130,12 +130,13 @@ func (r *Request) Completion(def uint64) uint64 {
 
 // PromptBound is the request's prompt token bound without a tokenizer
 // (docs/openai-api.md): the prompt's bytes, or for chat Σ(len(role) +
-// len(content) + 8) over the messages.
+// len(content) + 8) over the messages plus the generation prompt
+// "<|assistant|>\n" (14 bytes) — at least the bytes of RenderChat.
 func PromptBound(chat bool, prompt string, msgs []Message) uint64 {
 	if !chat {
 		return uint64(len(prompt))
 	}
-	var n uint64
+	n := uint64(len(chatGenPrompt))
 	for _, m := range msgs {
 		n += uint64(len(m.Role)+len(m.Content)) + 8
 	}
@@ -245,9 +246,12 @@ func RenderChat(msgs []Message) string {
 		sb.WriteString(m.Content)
 		sb.WriteString("\n")
 	}
-	sb.WriteString("<|assistant|>\n")
+	sb.WriteString(chatGenPrompt)
 	return sb.String()
 }
+
+// chatGenPrompt ends a rendered chat: the assistant's turn to generate.
+const chatGenPrompt = "<|assistant|>\n"
 
 // ChatStop is the stop sequence the built-in engine's chat template adds.
 const ChatStop = "\n<|"
