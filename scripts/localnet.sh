@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts the whole local stack in the foreground: a single-validator OpenLedger chain with
 # funded test keys, its IPFS node, the demo model (datanet → dataset version → tiny model →
-# deployment; the trained model is cached in build/cache/demo) and a provider daemon serving it.
+# deployment; the trained model is cached in build/cache/demo), a provider daemon serving it
+# (jobs, and the OpenAI-compatible API on 127.0.0.1:8088) and a gateway: an OpenAI-compatible
+# endpoint on http://127.0.0.1:8787/v1 that pays the provider by session vouchers from the
+# requester key.
 # Usage: scripts/localnet.sh [--keep]   (--keep reuses the existing .localnet home)
 # Environment: BIN (default build/openledgerd), LOCALNET_HOME (default .localnet),
 #              DEMO_CACHE (default build/cache/demo).
@@ -20,7 +23,7 @@ if [[ ! -x "$BIN" ]]; then
   echo "error: $BIN not found; run 'make build' first" >&2
   exit 1
 fi
-for port in 26657 9090 5101 7101; do
+for port in 26657 9090 5101 7101 8088 8787; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "error: 127.0.0.1:$port is in use: is another localnet running? stop it (Ctrl-C in its terminal) first" >&2
     exit 1
@@ -95,6 +98,14 @@ $(tail -n 20 "$HOME_DIR/setup.log")"
   grep -E '^(\[|  → |demo deployment)' "$HOME_DIR/setup.log" | sed 's/^/  /'
 fi
 
+# The provider serves the OpenAI-compatible API too ([api] enabled; it registers its URL on chain).
+pcfg="$HOME_DIR/provider/provider.toml"
+if grep -q '^\[api\]' "$pcfg"; then
+  awk 'BEGIN{s=0} /^\[/{s=($0=="[api]")} {if(s && $0 ~ /^enabled = false/){print "enabled = true"; next} print}' "$pcfg" >"$pcfg.tmp"
+  chmod 600 "$pcfg.tmp" && mv "$pcfg.tmp" "$pcfg"
+else
+  printf '\n[api]\nenabled = true\n' >>"$pcfg"
+fi
 "$BIN" provider start --home "$HOME_DIR" >"$HOME_DIR/provider.log" 2>&1 &
 provider_pid=$!
 pids+=("$provider_pid")
@@ -110,6 +121,22 @@ operator=$(grep -m1 '^operator: ' "$HOME_DIR/provider.log" | cut -d' ' -f2)
 peer=$(grep -m1 '^peer id: ' "$HOME_DIR/provider.log" | cut -d' ' -f3)
 status_url=$(grep -m1 '^status: ' "$HOME_DIR/provider.log" | cut -d' ' -f2)
 deployment=$(grep -o '"deployment_id": [0-9]*' "$HOME_DIR/demo.json" | grep -o '[0-9]*$')
+api_url=$(grep -m1 '^api: ' "$HOME_DIR/provider.log" | cut -d' ' -f2)
+
+# The gateway: an OpenAI-compatible endpoint paid from the requester's account.
+"$BIN" gateway --home "$HOME_DIR" --from requester --budget 100000000uopen --listen 127.0.0.1:8787 \
+  --alias demo="$deployment" --idle-final 30s >"$HOME_DIR/gateway.log" 2>&1 &
+gateway_pid=$!
+pids+=("$gateway_pid")
+echo "Starting the gateway (log $HOME_DIR/gateway.log)..."
+for _ in $(seq 1 100); do
+  grep -q 'gateway listening' "$HOME_DIR/gateway.log" 2>/dev/null && break
+  kill -0 "$gateway_pid" 2>/dev/null || die "the gateway exited; see $HOME_DIR/gateway.log:
+$(tail -n 20 "$HOME_DIR/gateway.log")"
+  sleep 0.2
+done
+grep -q 'gateway listening' "$HOME_DIR/gateway.log" || die "the gateway did not start in 20 s; see $HOME_DIR/gateway.log"
+gateway_url=http://127.0.0.1:8787/v1
 
 addr() { run keys show "$1" -a --keyring-backend test; }
 cat <<MSG
@@ -124,14 +151,18 @@ OpenLedger localnet ($CHAIN_ID), home $HOME_DIR
                 peer id  $peer
                 $status_url   (metrics ${status_url%/status}/metrics; log $HOME_DIR/provider.log)
                 serves demo deployment $deployment with the built-in engine
+                OpenAI API ${api_url:-off}   (paid by session vouchers)
+  Gateway       $gateway_url   (OpenAI-compatible, no key needed; model "$deployment" or "demo";
+                pays from requester, budget 100 OPEN; log $HOME_DIR/gateway.log)
 Keys (keyring-backend test): alice     $(addr alice)   (validator, curator, model developer)
                              bob       $(addr bob)   (contributor)
                              carol     $(addr carol)   (contributor)
                              provider  $(addr provider)   (the provider daemon's operator)
                              requester $(addr requester)   (posts jobs)
-Logs: $HOME_DIR/node.log, ipfs.log, setup.log (every command that built the demo model), provider.log
+Logs: $HOME_DIR/node.log, ipfs.log, setup.log (every command that built the demo model), provider.log, gateway.log
 
-Try, in another terminal:
+Try, in another terminal (any OpenAI client works against the gateway):
+  curl -s $gateway_url/chat/completions -H 'Content-Type: application/json' -d '{"model":"$deployment","messages":[{"role":"user","content":"Tell me a fortune"}],"max_tokens":32}'
   $BIN --home $HOME_DIR tx bank send alice $(addr bob) 1000000uopen --fees 500uopen -y
   $BIN --home $HOME_DIR tx datanet create "My first datanet" CC-BY-4.0 --from alice --fees 2000uopen -y
   $BIN --home $HOME_DIR tx datanet contribute 2 README.md --from bob --fees 2000uopen -y
