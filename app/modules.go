@@ -40,10 +40,10 @@ import (
 
 	"github.com/openledger/openledger/x/datanet"
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
-	"github.com/openledger/openledger/x/models"
-	modelstypes "github.com/openledger/openledger/x/models/types"
 	"github.com/openledger/openledger/x/inference"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
+	"github.com/openledger/openledger/x/models"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 	"github.com/openledger/openledger/x/rewards"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )

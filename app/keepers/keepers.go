@@ -45,10 +45,10 @@ import (
 
 	datanetkeeper "github.com/openledger/openledger/x/datanet/keeper"
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
-	modelskeeper "github.com/openledger/openledger/x/models/keeper"
-	modelstypes "github.com/openledger/openledger/x/models/types"
 	inferencekeeper "github.com/openledger/openledger/x/inference/keeper"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
+	modelskeeper "github.com/openledger/openledger/x/models/keeper"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 	rewardskeeper "github.com/openledger/openledger/x/rewards/keeper"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )

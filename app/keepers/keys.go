@@ -18,8 +18,8 @@ import (
 	upgradetypes "github.com/cosmos/cosmos-sdk/x/upgrade/types"
 
 	datanettypes "github.com/openledger/openledger/x/datanet/types"
-	modelstypes "github.com/openledger/openledger/x/models/types"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
