@@ -9,12 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/follower"
 	"github.com/openledger/openledger/provider/store"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
-	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // pending returns the journaled receipt tx of a job, if any.
@@ -272,15 +270,4 @@ func (s *Service) blockTime(ctx context.Context) time.Duration {
 	s.bt, s.btAt = est, time.Now()
 	s.mu.Unlock()
 	return est
-}
-
-func voucherSummary(s rewardstypes.AttributionSummary) voucher.Summary {
-	out := voucher.Summary{RecordSha256: s.RecordSha256}
-	for _, t := range s.Top {
-		out.Top = append(out.Top, voucher.TopEntry{DatanetID: t.DatanetId, Version: t.Version, ContributionID: t.ContributionId, Ppm: t.Ppm})
-	}
-	for _, p := range s.Pools {
-		out.Pools = append(out.Pools, voucher.PoolEntry{DatanetID: p.DatanetId, Version: p.Version, Ppm: p.Ppm})
-	}
-	return out
 }

@@ -377,7 +377,7 @@ func (s *Service) execute(ctx context.Context, j store.Job) (store.State, error)
 		PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
 		EngineName: res.EngineName, EngineVersion: res.EngineVersion,
 		ModelID: cj.ModelId, ModelVersion: cj.ModelVersion,
-		RecordCID: res.RecordCID, Summary: voucherSummary(res.Summary),
+		RecordCID: res.RecordCID, Summary: inferencetypes.VoucherSummary(res.Summary),
 	}, s.key)
 	if err != nil {
 		s.stats.ExecutionErrors.Add(1)

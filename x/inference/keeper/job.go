@@ -12,7 +12,6 @@ import (
 
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/x/inference/types"
-	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // Job accounting (ADR-004, the auction):
@@ -176,24 +175,6 @@ func (k Keeper) rankedBids(ctx context.Context, jobID uint64) ([]bidRank, []type
 	return ranks, statuses, err
 }
 
-// toVoucherSummary converts an x/rewards summary to the receipt encoding's.
-func toVoucherSummary(s rewardstypes.AttributionSummary) voucher.Summary {
-	out := voucher.Summary{RecordSha256: s.RecordSha256}
-	if len(s.Top) > 0 {
-		out.Top = make([]voucher.TopEntry, len(s.Top))
-		for i, t := range s.Top {
-			out.Top[i] = voucher.TopEntry{DatanetID: t.DatanetId, Version: t.Version, ContributionID: t.ContributionId, Ppm: t.Ppm}
-		}
-	}
-	if len(s.Pools) > 0 {
-		out.Pools = make([]voucher.PoolEntry, len(s.Pools))
-		for i, p := range s.Pools {
-			out.Pools[i] = voucher.PoolEntry{DatanetID: p.DatanetId, Version: p.Version, Ppm: p.Ppm}
-		}
-	}
-	return out
-}
-
 // CanonicalJobReceipt is the receipt a job's winner signs with its libp2p key: the
 // stored receipt's fields (CIDs in CIDv1 base32, digests in lowercase hex, as the
 // chain stores them) bound to the chain id and the job's model version. Providers
@@ -211,7 +192,7 @@ func CanonicalJobReceipt(chainID string, r types.Receipt) (voucher.Receipt, erro
 		PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
 		EngineName: r.EngineName, EngineVersion: r.EngineVersion,
 		ModelID: r.ModelId, ModelVersion: r.ModelVersion,
-		RecordCID: r.RecordCid, Summary: toVoucherSummary(r.Summary),
+		RecordCID: r.RecordCid, Summary: types.VoucherSummary(r.Summary),
 		Signature: r.Signature,
 	}, nil
 }

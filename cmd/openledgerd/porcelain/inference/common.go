@@ -20,7 +20,6 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/flags"
 
 	"github.com/openledger/openledger/attribution/record"
-	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/p2p"
 	"github.com/openledger/openledger/storage"
 	storagecli "github.com/openledger/openledger/storage/cli"
@@ -165,18 +164,6 @@ func recordSummary(path string, k int) (*content, rewardstypes.AttributionSummar
 	}
 	sum := sha256.Sum256(b)
 	return &content{path: path, bytes: b, sha256: hex.EncodeToString(sum[:])}, out, nil
-}
-
-// voucherSummary converts a chain summary to the voucher package's form.
-func voucherSummary(s rewardstypes.AttributionSummary) voucher.Summary {
-	out := voucher.Summary{RecordSha256: s.RecordSha256}
-	for _, t := range s.Top {
-		out.Top = append(out.Top, voucher.TopEntry{DatanetID: t.DatanetId, Version: t.Version, ContributionID: t.ContributionId, Ppm: t.Ppm})
-	}
-	for _, p := range s.Pools {
-		out.Pools = append(out.Pools, voucher.PoolEntry{DatanetID: p.DatanetId, Version: p.Version, Ppm: p.Ppm})
-	}
-	return out
 }
 
 // topK is the number of top entries a summary keeps: --top-k-entries, bounded by

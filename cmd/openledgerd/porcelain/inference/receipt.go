@@ -121,7 +121,7 @@ func runSubmitReceipt(cmd *cobra.Command, args []string) error {
 		OutputCID: cids[0], OutputSHA256: outSHA, PromptTokens: prompt, CompletionTokens: completion,
 		EngineName: engine, EngineVersion: engineVersion,
 		ModelID: job.Job.ModelId, ModelVersion: job.Job.ModelVersion,
-		RecordCID: cids[1], Summary: voucherSummary(summary),
+		RecordCID: cids[1], Summary: types.VoucherSummary(summary),
 	}, key)
 	if err != nil {
 		return fmt.Errorf("signing the receipt: %w", err)
