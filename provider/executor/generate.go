@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openledger/openledger/provider/backend"
 )
@@ -28,6 +30,11 @@ type Generation struct {
 	// QueueWait bounds the wait for a free worker (0: until ctx ends); past it
 	// Generate returns ErrBusy.
 	QueueWait time.Duration
+	// ValidUTF8 makes the output valid UTF-8 (each invalid byte sequence
+	// replaced by U+FFFD) before it is stored and attributed: a byte-level
+	// model may stop inside a character, and text APIs (JSON) deliver only
+	// valid UTF-8, so the recorded output is the delivered one.
+	ValidUTF8 bool
 }
 
 // Generated is a finished generation: everything a receipt needs (the output
@@ -128,6 +135,9 @@ func (p *Pool) generate(ctx context.Context, g Generation) (Generated, error) {
 	}
 	if resp.EngineName == "" || resp.EngineVersion == "" {
 		return Generated{}, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
+	}
+	if g.ValidUTF8 && !utf8.Valid(resp.Output) {
+		resp.Output = []byte(strings.ToValidUTF8(string(resp.Output), "\uFFFD"))
 	}
 	res, err := p.record(ctx, job, g.Label, v, w, countTok, resp)
 	if err != nil {

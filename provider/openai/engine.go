@@ -57,7 +57,7 @@ func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, _ func(string
 	}
 	g, err := e.Pool.Generate(ctx, executor.Generation{
 		DeploymentID: req.DeploymentID, Prompt: req.Prompt, MaxNewTokens: req.MaxTokens, Params: params,
-		Label: fmt.Sprintf("api request on deployment %d", req.DeploymentID), QueueWait: wait,
+		Label: fmt.Sprintf("api request on deployment %d", req.DeploymentID), QueueWait: wait, ValidUTF8: true,
 	})
 	if errors.Is(err, executor.ErrBusy) {
 		return GenResult{}, fmt.Errorf("%w: %w", ErrBusy, err)
