@@ -1,0 +1,252 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openledger/openledger/testutil/e2e"
+)
+
+// TestGatewayLocalnetRealEngine runs scripts/localnet.sh (the chain, the demo
+// model, a provider daemon serving the OpenAI API with the built-in engine on
+// the executor, and `openledgerd gateway`), sends N requests through the
+// gateway with a plain HTTP client (completions and chat, streamed and not),
+// and checks that the gateway's idle final voucher is settled in one
+// transaction for every request, at exactly the chain's price of the tokens,
+// and that the requester paid exactly the deposit and the open tx's fee. The
+// trained demo model is taken from build/cache/demo when there (else trained
+// once into it). The localnet uses fixed loopback ports: the test skips when one
+// is taken.
+func TestGatewayLocalnetRealEngine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts the localnet")
+	}
+	for _, port := range []string{"26657", "9090", "5101", "7101", "4101", "8088", "8787"} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
+			c.Close()
+			t.Skipf("127.0.0.1:%s is in use (a localnet running?): the localnet needs its fixed ports", port)
+		}
+	}
+	const n = 50
+	bin := e2e.Binary(t)
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	home := filepath.Join(t.TempDir(), "localnet")
+	var out bytes.Buffer
+	cmd := exec.Command(filepath.Join(root, "scripts", "localnet.sh"))
+	cmd.Env = append(os.Environ(), "BIN="+bin, "LOCALNET_HOME="+home, "DEMO_CACHE="+filepath.Join(root, "build", "cache", "demo"))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT) // the script stops its children
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			for _, f := range []string{"provider.log", "gateway.log"} {
+				bz, _ := os.ReadFile(filepath.Join(home, f))
+				if len(bz) > 6000 {
+					bz = bz[len(bz)-6000:]
+				}
+				t.Logf("%s:\n%s", f, bz)
+			}
+		}
+	})
+	deadline := time.Now().Add(5 * time.Minute)
+	for !strings.Contains(out.String(), "Next: make demo") {
+		select {
+		case err := <-done:
+			t.Fatalf("localnet.sh exited (%v):\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the localnet was not up in 5 minutes:\n%s", out.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("localnet up in %s", time.Since(start).Round(time.Second))
+	if !strings.Contains(out.String(), "Gateway       http://127.0.0.1:8787/v1") {
+		t.Fatalf("localnet output lacks the gateway:\n%s", out.String())
+	}
+
+	run := func(v any, args ...string) {
+		t.Helper()
+		c := exec.Command(bin, append(args, "--home", home)...)
+		b, err := c.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, b)
+		}
+	}
+	addrOut, err := exec.Command(bin, "keys", "show", "requester", "-a", "--keyring-backend", "test", "--home", home).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	requester := strings.TrimSpace(string(addrOut))
+	balance := func() uint64 {
+		var b struct {
+			Balance struct{ Amount string } `json:"balance"`
+		}
+		run(&b, "query", "bank", "balance", requester, "uopen", "-o", "json")
+		v, _ := strconv.ParseUint(b.Balance.Amount, 10, 64)
+		return v
+	}
+	before := balance()
+
+	const url = "http://127.0.0.1:8787/v1"
+	var served, maxUnused uint64
+	for i := range n {
+		stream := i%2 == 1
+		var path, body string
+		var bound uint64
+		const maxTokens = 16
+		if i%4 < 2 {
+			prompt := fmt.Sprintf("The sea %d", i)
+			path, bound = "/completions", uint64(len(prompt))
+			body = fmt.Sprintf(`{"model":"demo","prompt":%q,"max_tokens":%d,"stream":%t}`, prompt, maxTokens, stream)
+		} else {
+			content := fmt.Sprintf("Tell me a fortune %d", i)
+			path, bound = "/chat/completions", uint64(len("user")+len(content)+8+14)
+			body = fmt.Sprintf(`{"model":"1","messages":[{"role":"user","content":%q}],"max_tokens":%d,"stream":%t}`, content, maxTokens, stream)
+		}
+		resp, err := http.Post(url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
+		}
+		var usage struct {
+			PromptTokens     uint64 `json:"prompt_tokens"`
+			CompletionTokens uint64 `json:"completion_tokens"`
+		}
+		if stream {
+			sc := bufio.NewScanner(resp.Body)
+			last := ""
+			for sc.Scan() {
+				line := sc.Text()
+				if line == "" {
+					continue
+				}
+				last = line
+				var chunk struct {
+					Usage *json.RawMessage `json:"usage"`
+				}
+				if data, ok := strings.CutPrefix(line, "data: "); ok && data != "[DONE]" {
+					if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+						t.Fatalf("request %d: chunk %q: %v", i, data, err)
+					}
+					if chunk.Usage != nil {
+						_ = json.Unmarshal(*chunk.Usage, &usage)
+					}
+				}
+			}
+			if last != "data: [DONE]" {
+				t.Fatalf("request %d: stream ends with %q", i, last)
+			}
+		} else {
+			var r struct {
+				Usage json.RawMessage `json:"usage"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+				t.Fatal(err)
+			}
+			_ = json.Unmarshal(r.Usage, &usage)
+		}
+		resp.Body.Close()
+		used := usage.PromptTokens + usage.CompletionTokens
+		if usage.CompletionTokens == 0 || usage.CompletionTokens > maxTokens || usage.PromptTokens > bound {
+			t.Fatalf("request %d: usage %+v (bound %d, max_tokens %d)", i, usage, bound, maxTokens)
+		}
+		served += used
+		maxUnused = max(maxUnused, bound+maxTokens-used)
+	}
+	t.Logf("%d requests through the gateway in %s", n, time.Since(start).Round(time.Millisecond))
+
+	// The gateway sends the final voucher after 30 s idle; the provider settles it.
+	var s struct {
+		Session struct {
+			Deposit         struct{ Amount string } `json:"deposit"`
+			SettledAmount   string                  `json:"settled_amount"`
+			SettledTokens   string                  `json:"settled_tokens"`
+			SettledRequests string                  `json:"settled_requests"`
+			Settlements     string                  `json:"settlements"`
+			Paid            string                  `json:"paid"`
+		} `json:"session"`
+	}
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		run(&s, "query", "inference", "session", "1", "-o", "json")
+		if s.Session.Paid != "" && s.Session.Paid != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session not settled and paid: %+v", s.Session)
+		}
+		time.Sleep(time.Second)
+	}
+	if s.Session.SettledRequests != strconv.Itoa(n) || s.Session.Settlements != "1" {
+		t.Fatalf("%s settlements for %s requests, want 1 for %d", s.Session.Settlements, s.Session.SettledRequests, n)
+	}
+	tokens, _ := strconv.ParseUint(s.Session.SettledTokens, 10, 64)
+	if tokens < served || tokens-served > maxUnused {
+		t.Fatalf("settled %d tokens for %d served (overpay above the largest unused reservation %d)", tokens, served, maxUnused)
+	}
+	// The demo's prices: compute 2000uopen, royalty 10000uopen per 1,000 tokens.
+	if want := strconv.FormatUint(tokens*2000/1000+tokens*10000/1000, 10); s.Session.SettledAmount != want || s.Session.Paid != want {
+		t.Fatalf("settled %s paid %s, want %s for %d tokens", s.Session.SettledAmount, s.Session.Paid, want, tokens)
+	}
+	// The requester paid the deposit and the fees of its txs (the open session,
+	// signed by the gateway): nothing else until the session is closed.
+	var txs struct {
+		Txs []struct {
+			Tx struct {
+				AuthInfo struct {
+					Fee struct {
+						Amount []struct{ Amount string } `json:"amount"`
+					} `json:"fee"`
+				} `json:"auth_info"`
+			} `json:"tx"`
+		} `json:"txs"`
+	}
+	run(&txs, "query", "txs", "--query", "message.sender='"+requester+"'", "-o", "json")
+	var fees uint64
+	for _, tx := range txs.Txs {
+		for _, a := range tx.Tx.AuthInfo.Fee.Amount {
+			v, _ := strconv.ParseUint(a.Amount, 10, 64)
+			fees += v
+		}
+	}
+	deposit, _ := strconv.ParseUint(s.Session.Deposit.Amount, 10, 64)
+	if got, want := before-balance(), deposit+fees; len(txs.Txs) != 1 || got != want {
+		t.Fatalf("requester spent %d, want deposit %d + fees %d of %d txs", got, deposit, fees, len(txs.Txs))
+	}
+	t.Logf("%d requests, 1 settlement tx: %d tokens (%d served), %suopen paid; %s in all", n, tokens, served, s.Session.Paid,
+		time.Since(start).Round(time.Second))
+}
