@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/openledger/openledger/inference/voucher"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
+
 	"github.com/openledger/openledger/provider/executor"
-	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // Generator is what PoolEngine runs requests on: *executor.Pool.
@@ -72,18 +72,6 @@ func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, _ func(string
 	return GenResult{
 		Output: g.Output, PromptTokens: g.PromptTokens, CompletionTokens: g.CompletionTokens, FinishReason: finish,
 		EngineName: g.EngineName, EngineVersion: g.EngineVersion, ModelID: g.ModelID, ModelVersion: g.ModelVersion,
-		OutputCID: g.OutputCID, RecordCID: g.RecordCID, Summary: voucherSummary(g.Summary),
+		OutputCID: g.OutputCID, RecordCID: g.RecordCID, Summary: inferencetypes.VoucherSummary(g.Summary),
 	}, nil
-}
-
-// voucherSummary converts the executor's chain summary to the receipt's form.
-func voucherSummary(s rewardstypes.AttributionSummary) voucher.Summary {
-	out := voucher.Summary{RecordSha256: s.RecordSha256}
-	for _, t := range s.Top {
-		out.Top = append(out.Top, voucher.TopEntry{DatanetID: t.DatanetId, Version: t.Version, ContributionID: t.ContributionId, Ppm: t.Ppm})
-	}
-	for _, p := range s.Pools {
-		out.Pools = append(out.Pools, voucher.PoolEntry{DatanetID: p.DatanetId, Version: p.Version, Ppm: p.Ppm})
-	}
-	return out
 }
