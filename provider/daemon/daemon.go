@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg config.Config, deps Deps) (err error) {
 		return err
 	}
 	defer cl.Close()
-	if err := waitForChain(ctx, cl, log); err != nil {
+	if err := waitForChain(ctx, cl, cfg.Chain.GRPC, log); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -427,7 +427,7 @@ func newClient(cfg config.Config, deps Deps, st *store.Store, log *slog.Logger) 
 
 // waitForChain checks the gas price against the node's minimum, backing off
 // while the node is unreachable.
-func waitForChain(ctx context.Context, cl *chainclient.Client, log *slog.Logger) error {
+func waitForChain(ctx context.Context, cl *chainclient.Client, grpcAddr string, log *slog.Logger) error {
 	backoff := time.Second
 	for {
 		err := cl.CheckGasPrice(ctx)
@@ -438,7 +438,7 @@ func waitForChain(ctx context.Context, cl *chainclient.Client, log *slog.Logger)
 			!strings.Contains(err.Error(), "Unavailable") {
 			return err
 		}
-		log.Warn("chain unreachable; retrying", "in", backoff, "err", err)
+		log.Warn("chain unreachable; retrying", "grpc", grpcAddr, "in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -166,6 +166,9 @@ func (f *Follower) Run(ctx context.Context) error {
 	}()
 	tick := time.NewTicker(f.cfg.PollInterval)
 	defer tick.Stop()
+	// While the chain is unreachable, polls back off exponentially from
+	// PollInterval up to 10 × PollInterval.
+	pollBackoff, pollAt := f.cfg.PollInterval, time.Time{}
 	for {
 		if err := f.deliver(ctx); err != nil {
 			return err
@@ -208,6 +211,9 @@ func (f *Follower) Run(ctx context.Context) error {
 				}
 				blocks = nil
 			}
+			if time.Now().Before(pollAt) {
+				continue
+			}
 			if err := f.catchUp(ctx, 0); err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -215,8 +221,15 @@ func (f *Follower) Run(ctx context.Context) error {
 				if errors.Is(err, errStore) {
 					return err
 				}
-				f.log.Warn("polling the chain", "next_height", f.next, "err", err)
+				f.log.Warn("chain unreachable, polling backs off", "rpc", f.cfg.RPCAddr, "next_height", f.next, "in", pollBackoff, "err", err)
+				pollAt = time.Now().Add(pollBackoff)
+				pollBackoff = min(pollBackoff*2, 10*f.cfg.PollInterval)
+				continue
 			}
+			if !pollAt.IsZero() {
+				f.log.Info("chain reachable again", "rpc", f.cfg.RPCAddr, "next_height", f.next)
+			}
+			pollBackoff, pollAt = f.cfg.PollInterval, time.Time{}
 		}
 	}
 }
@@ -442,6 +455,12 @@ func (f *Follower) deliver(ctx context.Context) error {
 			if herr := f.handle(ctx, ev); herr != nil {
 				if ctx.Err() != nil {
 					return nil
+				}
+				if errors.Is(herr, store.ErrWriteFailed) {
+					// The store cannot commit (full disk): the event stays in the
+					// inbox, not counted as a handler failure nor dropped.
+					f.log.Error("store write failed handling an event; stopping with the event kept", "key", ie.Key.String(), "type", ie.Type, "err", herr)
+					return storeErr(herr)
 				}
 				var n uint32
 				if err := f.st.Update(func(tx *store.Tx) (err error) { n, err = tx.NoteEventFailure(ie.Key); return err }); err != nil {

@@ -49,6 +49,9 @@ var (
 	ErrHeightBackwards   = errors.New("processed height would move backwards")
 	ErrHeightGap         = errors.New("processed heights must be contiguous")
 	ErrCorrupt           = errors.New("corrupt record")
+	// ErrWriteFailed: a transaction could not be written (full disk, I/O error);
+	// nothing of it was committed.
+	ErrWriteFailed = errors.New("write failed")
 )
 
 // Options tune Open.
@@ -125,8 +128,16 @@ type Tx struct {
 
 // Update runs fn in one read-write transaction, committed (and fsynced) before
 // Update returns; fn's error rolls everything back.
+// A failure to write the transaction itself (a full disk, an I/O error) is
+// logged and returned naming the database file.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, now: s.now().UTC()}) })
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error { fnErr = fn(&Tx{tx: tx, now: s.now().UTC()}); return fnErr })
+	if err != nil && (fnErr == nil || err != fnErr) {
+		s.log.Error("store write failed; nothing of this change was committed", "path", s.db.Path(), "err", err)
+		return fmt.Errorf("store %s: %w: %w", s.db.Path(), ErrWriteFailed, err)
+	}
+	return err
 }
 
 // View runs fn in a read-only transaction (a consistent snapshot).
