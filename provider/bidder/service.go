@@ -77,7 +77,7 @@ func (s *Service) Handle(ctx context.Context, ev follower.Event) error {
 			if err := forgetBid(tx, m.JobId); err != nil {
 				return err
 			}
-			return giveUp(tx, m.JobId, "job closed: "+m.Status.String(), store.StateSeen, store.StateBid)
+			return s.giveUp(tx, m.JobId, "job closed: "+m.Status.String(), store.StateSeen, store.StateBid)
 		})
 	case *inferencetypes.EventJobReauctioned:
 		return s.ack(ev, func(tx *store.Tx) error {
@@ -88,7 +88,7 @@ func (s *Service) Handle(ctx context.Context, ev follower.Event) error {
 			if m.Defaulted == s.chain.Address() {
 				reason = "missed the deadline; re-auctioned"
 			}
-			return giveUp(tx, m.JobId, reason, store.StateSeen, store.StateBid, store.StateAwarded, store.StateExecuting,
+			return s.giveUp(tx, m.JobId, reason, store.StateSeen, store.StateBid, store.StateAwarded, store.StateExecuting,
 				store.StateOutputStored, store.StateReceiptBuilt, store.StateReceiptSent)
 		})
 	default:
@@ -175,7 +175,7 @@ func (s *Service) send(ctx context.Context, jobID uint64, price sdk.Coin) {
 	case errors.As(err, &txErr):
 		s.log.Warn("bid refused", "job", jobID, "err", err)
 		if uerr := s.st.Update(func(tx *store.Tx) error {
-			return giveUp(tx, jobID, "bid refused: "+txErr.Log, store.StateBid)
+			return s.giveUp(tx, jobID, "bid refused: "+txErr.Log, store.StateBid)
 		}); uerr != nil {
 			s.log.Error("recording a refused bid", "job", jobID, "err", uerr)
 		}
@@ -212,7 +212,7 @@ func (s *Service) onAwarded(tx *store.Tx, m *inferencetypes.EventJobAwarded) err
 		}
 		return err
 	}
-	return giveUp(tx, m.JobId, "lost the auction to "+m.Winner, store.StateBid)
+	return s.giveUp(tx, m.JobId, "lost the auction to "+m.Winner, store.StateBid)
 }
 
 // BidNote is the journal note of a job's bid tx.
@@ -240,8 +240,9 @@ func forgetBid(tx *store.Tx, jobID uint64) error {
 	return nil
 }
 
-// giveUp moves a job in one of the states `from` to given_up; others are left.
-func giveUp(tx *store.Tx, jobID uint64, reason string, from ...store.State) error {
+// giveUp moves a job in one of the states `from` to given_up; others are left. The
+// line is logged when the transition is made (the caller's transaction commits it).
+func (s *Service) giveUp(tx *store.Tx, jobID uint64, reason string, from ...store.State) error {
 	j, err := tx.Job(jobID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -251,8 +252,11 @@ func giveUp(tx *store.Tx, jobID uint64, reason string, from ...store.State) erro
 	}
 	for _, f := range from {
 		if j.State == f {
-			_, err := tx.Transition(jobID, store.StateGivenUp, func(j *store.Job) { j.Reason = reason })
-			return err
+			if _, err := tx.Transition(jobID, store.StateGivenUp, func(j *store.Job) { j.Reason = reason }); err != nil {
+				return err
+			}
+			s.log.Info("job given up", "job", jobID, "from", f, "reason", reason)
+			return nil
 		}
 	}
 	return nil
@@ -324,7 +328,7 @@ func (s *Service) retryUnsent(ctx context.Context) error {
 				if err := forgetBid(tx, j.ID); err != nil {
 					return err
 				}
-				return giveUp(tx, j.ID, "auction closed before the bid was sent", store.StateBid)
+				return s.giveUp(tx, j.ID, "auction closed before the bid was sent", store.StateBid)
 			}); err != nil {
 				s.mu.Unlock()
 				return fmt.Errorf("bidder: %w", err)

@@ -417,7 +417,13 @@ func (s *Service) execute(ctx context.Context, j store.Job) (store.State, error)
 // note records a failed attempt on the job.
 func (s *Service) note(id uint64, err error) {
 	if uerr := s.st.Update(func(tx *store.Tx) error {
-		_, e := tx.EditJob(id, func(j *store.Job) { j.Attempts++; j.Reason = err.Error() })
+		_, e := tx.EditJob(id, func(j *store.Job) {
+			if j.State.Final() { // a late failure must not overwrite why the job ended
+				return
+			}
+			j.Attempts++
+			j.Reason = err.Error()
+		})
 		return e
 	}); uerr != nil {
 		s.log.Error("recording a failed attempt", "job", id, "err", uerr)
