@@ -190,3 +190,13 @@ func decodeHex32(field, s string) ([32]byte, error) {
 	copy(out[:], b)
 	return out, nil
 }
+
+// fromAddress is the bech32 address of --from, or an error naming the role the
+// command needs it for.
+func fromAddress(clientCtx client.Context, role string) (string, error) {
+	from := clientCtx.GetFromAddress()
+	if from.Empty() {
+		return "", fmt.Errorf("--from is required: %s", role)
+	}
+	return clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(from)
+}

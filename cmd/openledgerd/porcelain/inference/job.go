@@ -75,11 +75,7 @@ func runCreateJob(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	from := clientCtx.GetFromAddress()
-	if from.Empty() {
-		return fmt.Errorf("--from is required: the requester that pays")
-	}
-	requester, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(from)
+	requester, err := fromAddress(clientCtx, "the requester that pays")
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ the chain's min_provider_stake ('query inference params').`,
 			if err != nil {
 				return err
 			}
-			from := clientCtx.GetFromAddress()
-			if from.Empty() {
-				return fmt.Errorf("--from is required: the operator account that bonds the stake and signs the provider's txs")
-			}
-			operator, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(from)
+			operator, err := fromAddress(clientCtx, "the operator account that bonds the stake and signs the provider's txs")
 			if err != nil {
 				return err
 			}

@@ -64,11 +64,7 @@ func runSubmitReceipt(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	from := clientCtx.GetFromAddress()
-	if from.Empty() {
-		return fmt.Errorf("--from is required: the provider's operator account")
-	}
-	operator, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(from)
+	operator, err := fromAddress(clientCtx, "the provider's operator account")
 	if err != nil {
 		return err
 	}

@@ -117,11 +117,7 @@ anything is sent, and submits MsgOpenSession with its public key, escrowing DEPO
 			if err != nil {
 				return err
 			}
-			from := clientCtx.GetFromAddress()
-			if from.Empty() {
-				return fmt.Errorf("--from is required: the requester that deposits")
-			}
-			requester, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(from)
+			requester, err := fromAddress(clientCtx, "the requester that deposits")
 			if err != nil {
 				return err
 			}
@@ -253,9 +249,9 @@ func newSessionCloseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sender, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(clientCtx.GetFromAddress())
-			if err != nil || sender == "" {
-				return fmt.Errorf("--from is required")
+			sender, err := fromAddress(clientCtx, "the signer")
+			if err != nil {
+				return err
 			}
 			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), &types.MsgCloseSession{Sender: sender, SessionId: id})
 		},
@@ -293,9 +289,9 @@ the local IPFS node and summarised). The payment is made after the challenge win
 			if v.ChainID != clientCtx.ChainID {
 				return fmt.Errorf("the voucher is for chain %q, not %q", v.ChainID, clientCtx.ChainID)
 			}
-			provider, err := clientCtx.InterfaceRegistry.SigningContext().AddressCodec().BytesToString(clientCtx.GetFromAddress())
-			if err != nil || provider == "" {
-				return fmt.Errorf("--from is required: the session's provider")
+			provider, err := fromAddress(clientCtx, "the session's provider")
+			if err != nil {
+				return err
 			}
 			if cmd.Context() == nil {
 				cmd.SetContext(context.Background())
