@@ -249,7 +249,7 @@ func newSessionCloseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sender, err := fromAddress(clientCtx, "the signer")
+			sender, err := fromAddress(clientCtx, "the session's provider, or its requester after expiry and grace")
 			if err != nil {
 				return err
 			}
