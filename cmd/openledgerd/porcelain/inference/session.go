@@ -91,7 +91,7 @@ cumulative vouchers with a session key kept under <home>/sessions/, and the prov
 settles the latest voucher on chain whenever it wants to be paid.`,
 		RunE: client.ValidateCmd,
 	}
-	cmd.AddCommand(newSessionOpenCmd(), newSessionVoucherCmd(), newSessionCloseCmd())
+	cmd.AddCommand(newSessionOpenCmd(), newSessionListCmd(), newSessionVoucherCmd(), newSessionCloseCmd())
 	return cmd
 }
 
