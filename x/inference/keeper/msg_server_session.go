@@ -104,21 +104,7 @@ func (m msgServer) TopUpSession(ctx context.Context, msg *types.MsgTopUpSession)
 	k := m.k
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	h := sdkCtx.BlockHeight()
-	requester, err := k.parseAddress("requester", msg.Requester)
-	if err != nil {
-		return nil, err
-	}
-	s, err := k.GetSession(ctx, msg.SessionId)
-	if err != nil {
-		return nil, err
-	}
-	if k.addrString(requester) != s.Requester {
-		return nil, types.ErrUnauthorized.Wrapf("only the requester %s may top up session %d", s.Requester, s.Id)
-	}
-	if s.Status != types.SESSION_STATUS_OPEN {
-		return nil, types.ErrSessionClosed.Wrapf("session %d", s.Id)
-	}
-	params, err := k.Params.Get(ctx)
+	requester, s, params, err := k.openSessionFor(ctx, msg.SessionId, "requester", msg.Requester, "top up")
 	if err != nil {
 		return nil, err
 	}
@@ -175,21 +161,7 @@ func (m msgServer) SettleSession(ctx context.Context, msg *types.MsgSettleSessio
 	k := m.k
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	h := sdkCtx.BlockHeight()
-	provider, err := k.parseAddress("provider", msg.Provider)
-	if err != nil {
-		return nil, err
-	}
-	s, err := k.GetSession(ctx, msg.SessionId)
-	if err != nil {
-		return nil, err
-	}
-	if k.addrString(provider) != s.Provider {
-		return nil, types.ErrUnauthorized.Wrapf("only the provider %s may settle session %d", s.Provider, s.Id)
-	}
-	if s.Status != types.SESSION_STATUS_OPEN {
-		return nil, types.ErrSessionClosed.Wrapf("session %d", s.Id)
-	}
-	params, err := k.Params.Get(ctx)
+	_, s, params, err := k.openSessionFor(ctx, msg.SessionId, "provider", msg.Provider, "settle")
 	if err != nil {
 		return nil, err
 	}
@@ -331,4 +303,33 @@ func (m msgServer) CloseSession(ctx context.Context, msg *types.MsgCloseSession)
 		return nil, err
 	}
 	return &types.MsgCloseSessionResponse{Refunded: refund}, nil
+}
+
+// openSessionFor resolves the signer and loads an OPEN session for a msg whose signer must be the session's
+// requester or provider (role names which, and is the signer field's name), and the
+// params. verb says what the signer attempts, for the error.
+func (k Keeper) openSessionFor(ctx context.Context, id uint64, role, signer, verb string) (sdk.AccAddress, types.Session, types.Params, error) {
+	addr, err := k.parseAddress(role, signer)
+	if err != nil {
+		return nil, types.Session{}, types.Params{}, err
+	}
+	s, err := k.GetSession(ctx, id)
+	if err != nil {
+		return nil, types.Session{}, types.Params{}, err
+	}
+	want := s.Requester
+	if role == "provider" {
+		want = s.Provider
+	}
+	if k.addrString(addr) != want {
+		return nil, types.Session{}, types.Params{}, types.ErrUnauthorized.Wrapf("only the %s %s may %s session %d", role, want, verb, s.Id)
+	}
+	if s.Status != types.SESSION_STATUS_OPEN {
+		return nil, types.Session{}, types.Params{}, types.ErrSessionClosed.Wrapf("session %d", s.Id)
+	}
+	params, err := k.Params.Get(ctx)
+	if err != nil {
+		return nil, types.Session{}, types.Params{}, err
+	}
+	return addr, s, params, nil
 }
