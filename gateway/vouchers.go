@@ -1,0 +1,232 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	sdkmath "cosmossdk.io/math"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/openai"
+	"github.com/openledger/openledger/provider/sessions"
+)
+
+// session returns an open session with the provider, opening one if needed.
+func (g *Gateway) session(ctx context.Context, o Offer, dep uint64, need sdkmath.Int) (*liveSession, error) {
+	g.mu.Lock()
+	var best *liveSession
+	for _, ls := range g.sessions {
+		if ls.s.Provider == o.Operator && ls.s.DeploymentID == dep && !ls.s.Final {
+			best = ls
+			break
+		}
+	}
+	g.mu.Unlock()
+	if best != nil {
+		return best, nil
+	}
+	if o.Compute.Denom != g.cfg.Budget.Denom {
+		return nil, fmt.Errorf("provider %s prices in %s, the budget is in %s", o.Operator, o.Compute.Denom, g.cfg.Budget.Denom)
+	}
+	deposit := sdkmath.MaxInt(g.cfg.Deposit, need)
+	if err := g.reserveBudget(deposit); err != nil {
+		return nil, err
+	}
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if err := saveKey(g.cfg.Home, key, 0); err != nil { // before anything is sent, like `session open`
+		return nil, fmt.Errorf("saving the session key: %w", err)
+	}
+	id, royalty, err := g.chain.OpenSession(ctx, o.Operator, dep, sdk.NewCoin(g.cfg.Budget.Denom, deposit), pub)
+	if err != nil {
+		g.releaseBudget(deposit)
+		return nil, fmt.Errorf("opening a session with %s: %w", o.Operator, err)
+	}
+	s := &session{
+		ID: id, Provider: o.Operator, PeerID: o.PeerID, APIURL: strings.TrimRight(o.APIURL, "/"), DeploymentID: dep,
+		Denom: g.cfg.Budget.Denom, Compute: o.Compute.Amount.String(), Royalty: royalty.Amount.String(),
+		Deposit: deposit.String(), PubKey: hex.EncodeToString(pub), Amount: "0",
+		key: key, path: sessionPath(g.cfg.Home, id),
+	}
+	if err := s.save(); err != nil {
+		return nil, err
+	}
+	ls := &liveSession{s: s, lastUsed: time.Now()}
+	g.mu.Lock()
+	g.sessions[id] = ls
+	g.mu.Unlock()
+	g.log.Info("session opened", "session", id, "provider", o.Operator, "deployment", dep, "deposit", deposit)
+	return ls, nil
+}
+
+func (g *Gateway) reserveBudget(amt sdkmath.Int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.spent.Add(amt).GT(g.cfg.Budget.Amount) {
+		return fmt.Errorf("budget %s exhausted: %s%s escrowed, %s more needed", g.cfg.Budget, g.spent, g.cfg.Budget.Denom, amt)
+	}
+	g.spent = g.spent.Add(amt)
+	return nil
+}
+
+func (g *Gateway) releaseBudget(amt sdkmath.Int) {
+	g.mu.Lock()
+	g.spent = g.spent.Sub(amt)
+	g.mu.Unlock()
+}
+
+// nextVoucher signs the voucher for a request of maximum m (or the final one,
+// m = 0 and final) and persists the state before returning it.
+func (g *Gateway) nextVoucher(s *session, m uint64, final bool) (voucher.Voucher, error) {
+	acc := s.acc()
+	tokens := sessions.Reserve(s.Tokens, s.Served, m)
+	v, err := voucher.Sign(voucher.Voucher{
+		ChainID: g.chain.ChainID(), SessionID: s.ID, Sequence: s.Sequence + 1, Denom: s.Denom,
+		CumulativeAmount: s.price().Cost(tokens), CumulativeTokens: tokens,
+		ReceiptCount: acc.Len(), ReceiptsRoot: acc.Root(),
+	}, s.key)
+	if err != nil {
+		return voucher.Voucher{}, err
+	}
+	prev := *s
+	s.Sequence, s.Tokens, s.Amount, s.Final = v.Sequence, tokens, v.CumulativeAmount.String(), s.Final || final
+	if err := s.save(); err != nil {
+		*s = prev
+		return voucher.Voucher{}, fmt.Errorf("persisting the voucher state: %w", err)
+	}
+	if final {
+		_ = saveKey(g.cfg.Home, s.key, s.Sequence) // `session voucher` continues above it
+	}
+	return v, nil
+}
+
+func (g *Gateway) topUp(ctx context.Context, s *session, need sdkmath.Int) error {
+	amt := sdkmath.MaxInt(need, g.cfg.Deposit)
+	if err := g.reserveBudget(amt); err != nil {
+		return err
+	}
+	if err := g.chain.TopUp(ctx, s.ID, sdk.NewCoin(s.Denom, amt)); err != nil {
+		g.releaseBudget(amt)
+		return fmt.Errorf("top-up of session %d: %w", s.ID, err)
+	}
+	s.Deposit = s.deposit().Add(amt).String()
+	g.log.Info("session topped up", "session", s.ID, "amount", amt)
+	return s.save()
+}
+
+// resync fetches receipts the provider issued that this gateway never saw
+// (a crash on either side), checks and appends them.
+func (g *Gateway) resync(ctx context.Context, s *session) error {
+	for {
+		acc := s.acc()
+		url := fmt.Sprintf("%s/v1/openledger/sessions/%d/receipts?from=%d", s.APIURL, s.ID, acc.Len())
+		hr, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := g.cfg.HTTPClient.Do(hr)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Receipts []string `json:"receipts"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if len(page.Receipts) == 0 {
+			return nil
+		}
+		for _, enc := range page.Receipts {
+			rc, err := openai.DecodeReceipt(enc)
+			if err != nil {
+				return err
+			}
+			cur := s.acc()
+			if err := rc.VerifyPeer(s.PeerID); err != nil || rc.SessionID != s.ID || rc.RequestSeq != cur.Len()+1 {
+				return fmt.Errorf("receipt %d of session %d does not check", rc.RequestSeq, s.ID)
+			}
+			if err := g.record(s, rc); err != nil {
+				return err
+			}
+			if err := s.save(); err != nil {
+				return err
+			}
+			g.log.Warn("receipt recovered from the provider", "session", s.ID, "request", rc.RequestSeq)
+		}
+	}
+}
+
+// finalise sends the final voucher of a session (best effort) and retires it.
+func (g *Gateway) finalise(s *session) {
+	g.mu.Lock()
+	delete(g.sessions, s.ID)
+	g.mu.Unlock()
+	if s.Final {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for try := 0; try < 2; try++ {
+		v, err := g.nextVoucher(s, 0, true)
+		if err != nil {
+			g.log.Warn("final voucher", "session", s.ID, "err", err)
+			return
+		}
+		hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/openledger/sessions/%d/final", s.APIURL, s.ID), nil)
+		hr.Header.Set(openai.HeaderVoucher, v.Encode())
+		resp, err := g.cfg.HTTPClient.Do(hr)
+		if err != nil {
+			g.log.Warn("final voucher not delivered", "session", s.ID, "err", err)
+			return
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusConflict && try == 0 {
+			// Receipts this gateway never saw (a crash): fetch them, sign again.
+			if err := g.resync(ctx, s); err != nil {
+				g.log.Warn("final voucher: resync", "session", s.ID, "err", err)
+				return
+			}
+			s.Final = false
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			g.log.Warn("final voucher refused", "session", s.ID, "status", resp.StatusCode, "body", string(b))
+			return
+		}
+		g.log.Info("final voucher delivered", "session", s.ID, "sequence", v.Sequence, "amount", v.CumulativeAmount, "tokens", v.CumulativeTokens, "requests", v.ReceiptCount)
+		return
+	}
+}
+
+// FinaliseIdle sends the final voucher of every session idle for IdleFinal
+// (all: every session).
+func (g *Gateway) FinaliseIdle(all bool) {
+	g.mu.Lock()
+	var idle []*liveSession
+	for _, ls := range g.sessions {
+		idle = append(idle, ls)
+	}
+	g.mu.Unlock()
+	for _, ls := range idle {
+		if !ls.mu.TryLock() {
+			continue // in use
+		}
+		if all || time.Since(ls.lastUsed) >= g.cfg.IdleFinal {
+			g.finalise(ls.s)
+		}
+		ls.mu.Unlock()
+	}
+}
