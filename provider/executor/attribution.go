@@ -22,9 +22,9 @@ import (
 // --record-out for the same artifacts and output: the span method when the
 // version has a span index, else the influence method when it has sketches.
 // Without either (or for an empty output, which neither method attributes) the
-// record is a pool-only statement (see poolOnly).
+// record is a pool-only statement (see poolOnly). topK is the summary's K.
 func (p *Pool) attribute(ctx context.Context, job Job, v modelstypes.ModelVersion, w *loadedWeights,
-	tok *tokenizer.Tokenizer, output []byte,
+	tok *tokenizer.Tokenizer, output []byte, topK int,
 ) ([]byte, rewardstypes.AttributionSummary, error) {
 	mref := record.ModelRef{ModelId: job.ModelID, Version: job.ModelVersion}
 	var (
@@ -49,7 +49,7 @@ func (p *Pool) attribute(ctx context.Context, job Job, v modelstypes.ModelVersio
 	if err != nil {
 		return nil, rewardstypes.AttributionSummary{}, err
 	}
-	sum, err := Summarize(rec, p.cfg.SummaryTopK)
+	sum, err := Summarize(rec, topK)
 	if err != nil {
 		return nil, rewardstypes.AttributionSummary{}, err
 	}

@@ -319,29 +319,54 @@ func (p *Pool) Execute(ctx context.Context, job Job) (Result, error) {
 
 // run executes the job's steps; it returns the engine's own time too.
 func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time.Duration, error) {
+	var res Result
+	engine, err := p.execute(ctx, job, log, p.pickBackend, func(r ran) error {
+		var err error
+		res, err = p.record(ctx, job, fmt.Sprintf("inference job %d", job.ID), r.v, r.w, r.countTok, r.resp)
+		return err
+	})
+	return res, engine, err
+}
+
+// ran is a finished generation of a job and what produced it; the weights
+// are held while execute's continuation runs.
+type ran struct {
+	v        modelstypes.ModelVersion
+	w        *loadedWeights
+	countTok *tokenizer.Tokenizer
+	input    []byte
+	resp     backend.Response
+}
+
+// execute runs a job's generation (steps 1–3) on the backend pick chooses
+// and hands it to then while the weights are held (Execute stores and
+// attributes it, Recompute only attributes it). It returns the engine's time.
+func (p *Pool) execute(ctx context.Context, job Job, log *slog.Logger,
+	pick func(modelstypes.ModelVersion) (backend.Backend, error), then func(ran) error,
+) (time.Duration, error) {
 	if job.MaxTokens == 0 {
-		return Result{}, 0, fmt.Errorf("%w: max_tokens is 0", ErrInvalidJob)
+		return 0, fmt.Errorf("%w: max_tokens is 0", ErrInvalidJob)
 	}
 	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
 	if err != nil {
-		return Result{}, 0, err
+		return 0, err
 	}
 	mdl, err := p.chain.model(ctx, job.ModelID)
 	if err != nil {
-		return Result{}, 0, err
+		return 0, err
 	}
-	be, err := p.pickBackend(v)
+	be, err := pick(v)
 	if err != nil {
-		return Result{}, 0, err
+		return 0, err
 	}
 	input, err := p.fetchInput(ctx, job)
 	if err != nil {
-		return Result{}, 0, err
+		return 0, err
 	}
 
-	w, countTok, release, err := p.load(ctx, v, mdl, be)
+	w, countTok, release, err := p.load(ctx, v, mdl, be.Info().Local)
 	if err != nil {
-		return Result{}, 0, err
+		return 0, err
 	}
 	defer release()
 	params := backend.ParamsFromChain(job.Params)
@@ -353,10 +378,10 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 	if countTok != nil {
 		n := uint64(len(countTok.Encode(input)))
 		if n >= job.MaxTokens {
-			return Result{}, 0, fmt.Errorf("%w: the prompt has %d tokens; max_tokens %d leaves no room for a completion", ErrTooLong, n, job.MaxTokens)
+			return 0, fmt.Errorf("%w: the prompt has %d tokens; max_tokens %d leaves no room for a completion", ErrTooLong, n, job.MaxTokens)
 		}
 		if w != nil && n >= uint64(w.weights.Base.Params.Cfg.ContextLen) {
-			return Result{}, 0, fmt.Errorf("%w: the prompt has %d tokens; the model's context holds %d", ErrTooLong, n, w.weights.Base.Params.Cfg.ContextLen)
+			return 0, fmt.Errorf("%w: the prompt has %d tokens; the model's context holds %d", ErrTooLong, n, w.weights.Base.Params.Cfg.ContextLen)
 		}
 		maxNew = job.MaxTokens - n
 	}
@@ -374,10 +399,10 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 	}
 	resp, err := generate()
 	if err != nil {
-		return Result{}, engine, err
+		return engine, err
 	}
 	if resp.PromptTokens >= job.MaxTokens {
-		return Result{}, engine, fmt.Errorf("%w: the engine counted %d prompt tokens; max_tokens is %d", ErrTooLong, resp.PromptTokens, job.MaxTokens)
+		return engine, fmt.Errorf("%w: the engine counted %d prompt tokens; max_tokens is %d", ErrTooLong, resp.PromptTokens, job.MaxTokens)
 	}
 	if resp.PromptTokens+resp.CompletionTokens > job.MaxTokens && countTok == nil {
 		// No tokenizer to count the prompt beforehand: now the server has
@@ -385,28 +410,27 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 		req.MaxNewTokens = int(job.MaxTokens - resp.PromptTokens)
 		log.Debug("completion exceeded max_tokens; asking again with the exact room", "prompt_tokens", resp.PromptTokens, "max_new", req.MaxNewTokens)
 		if resp, err = generate(); err != nil {
-			return Result{}, engine, err
+			return engine, err
 		}
 	}
 	if resp.PromptTokens+resp.CompletionTokens > job.MaxTokens {
-		return Result{}, engine, fmt.Errorf("%w: the engine reports %d prompt + %d completion tokens, more than max_tokens %d (asked for at most %d new)",
+		return engine, fmt.Errorf("%w: the engine reports %d prompt + %d completion tokens, more than max_tokens %d (asked for at most %d new)",
 			ErrBackend, resp.PromptTokens, resp.CompletionTokens, job.MaxTokens, req.MaxNewTokens)
 	}
 	if resp.EngineName == "" || resp.EngineVersion == "" {
-		return Result{}, engine, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
+		return engine, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
 	}
 
-	res, err := p.record(ctx, job, fmt.Sprintf("inference job %d", job.ID), v, w, countTok, resp)
-	return res, engine, err
+	return engine, then(ran{v: v, w: w, countTok: countTok, input: input, resp: resp})
 }
 
 // load returns what a backend needs to run a version: for a local backend the
 // resident weights (nil for a remote one), and the tokenizer that counts the
 // prompt — the model's own when it is known (nil otherwise). release gives
 // them back.
-func (p *Pool) load(ctx context.Context, v modelstypes.ModelVersion, mdl modelstypes.Model, be backend.Backend,
+func (p *Pool) load(ctx context.Context, v modelstypes.ModelVersion, mdl modelstypes.Model, local bool,
 ) (*loadedWeights, *tokenizer.Tokenizer, func(), error) {
-	if be.Info().Local {
+	if local {
 		w, err := p.loadWeights(ctx, v)
 		if err != nil {
 			return nil, nil, nil, err
@@ -452,7 +476,7 @@ func (p *Pool) record(ctx context.Context, job Job, what string, v modelstypes.M
 		return d.res, nil
 	}
 
-	recBytes, summary, err := p.attribute(ctx, job, v, w, countTok, out)
+	recBytes, summary, err := p.attribute(ctx, job, v, w, countTok, out, p.cfg.SummaryTopK)
 	if err != nil {
 		_, _ = waitOut()
 		return Result{}, fmt.Errorf("attribution: %w", err)

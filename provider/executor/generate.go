@@ -111,7 +111,7 @@ func (p *Pool) generate(ctx context.Context, g Generation) (Generated, error) {
 	if err != nil {
 		return Generated{}, err
 	}
-	w, countTok, release, err := p.load(ctx, v, mdl, be)
+	w, countTok, release, err := p.load(ctx, v, mdl, be.Info().Local)
 	if err != nil {
 		return Generated{}, err
 	}

@@ -1,0 +1,133 @@
+package executor
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/openledger/openledger/ml/checkpoint"
+	"github.com/openledger/openledger/provider/backend"
+	modelstypes "github.com/openledger/openledger/x/models/types"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
+)
+
+// The pool's audit entry points (provider/verifier): the same fetching,
+// verified loading, generation and attribution as Execute, with nothing
+// added to IPFS.
+
+// Recomputation is a job run again for an audit.
+type Recomputation struct {
+	Input            []byte
+	Output           []byte
+	OutputSHA256     [32]byte
+	PromptTokens     uint64
+	CompletionTokens uint64
+	EngineName       string
+	EngineVersion    string
+	// Record is the attribution record's canonical bytes (or the pool-only
+	// statement), Summary its chain summary with the K asked for.
+	Record  []byte
+	Summary rewardstypes.AttributionSummary
+	// Engine is the time spent generating, Total the whole recomputation.
+	Engine, Total time.Duration
+}
+
+// Recompute runs a job again on the built-in engine exactly as Execute runs
+// it there — input fetched and checked, weights verified, the job's sampling
+// and seed, the completion bounded by max_tokens — and attributes the output
+// with a summary of topK entries. Nothing is stored. It takes a worker slot
+// and the per-job timeout like Execute. The version must be of the built-in
+// engine's format.
+func (p *Pool) Recompute(ctx context.Context, job Job, topK int) (Recomputation, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return Recomputation{}, fmt.Errorf("executor: job %d: waiting for a free worker: %w", job.ID, ctx.Err())
+	}
+	defer func() { <-p.slots }()
+	start := time.Now()
+	jctx, cancel := context.WithTimeout(ctx, p.cfg.JobTimeout)
+	defer cancel()
+	log := p.log.With("job", job.ID, "audit", true)
+	var out Recomputation
+	engine, err := p.execute(jctx, job, log, p.localBackend, func(r ran) error {
+		rec, sum, err := p.attribute(jctx, job, r.v, r.w, r.countTok, r.resp.Output, topK)
+		if err != nil {
+			return fmt.Errorf("attribution: %w", err)
+		}
+		out = Recomputation{
+			Input: r.input, Output: r.resp.Output, OutputSHA256: sha256.Sum256(r.resp.Output),
+			PromptTokens: r.resp.PromptTokens, CompletionTokens: r.resp.CompletionTokens,
+			EngineName: r.resp.EngineName, EngineVersion: r.resp.EngineVersion,
+			Record: rec, Summary: sum,
+		}
+		return nil
+	})
+	if err != nil {
+		return Recomputation{}, fmt.Errorf("job %d: %w", job.ID, err)
+	}
+	out.Engine, out.Total = engine, time.Since(start)
+	return out, nil
+}
+
+// localBackend is the first configured local backend, else a built-in one:
+// an audit re-executes on the built-in engine even when the pool serves its
+// jobs through a remote server.
+func (p *Pool) localBackend(v modelstypes.ModelVersion) (backend.Backend, error) {
+	if v.EngineName != checkpoint.EngineName {
+		return nil, fmt.Errorf("%w: model %d version %d is of engine %q; only %s versions can be re-executed",
+			ErrInvalidJob, v.ModelId, v.Version, v.EngineName, checkpoint.EngineName)
+	}
+	for _, b := range p.deps.Backends {
+		if b.Info().Local {
+			return b, nil
+		}
+	}
+	return backend.NewBuiltin(""), nil
+}
+
+// AttributeOutput computes the attribution record and summary (topK entries)
+// of a given output of a job's model version, as Execute computes them for
+// an output it generated: a version of the built-in engine's format with its
+// loaded weights, any other with the model's tokenizer.
+func (p *Pool) AttributeOutput(ctx context.Context, job Job, output []byte, topK int) ([]byte, rewardstypes.AttributionSummary, error) {
+	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
+	if err != nil {
+		return nil, rewardstypes.AttributionSummary{}, err
+	}
+	mdl, err := p.chain.model(ctx, job.ModelID)
+	if err != nil {
+		return nil, rewardstypes.AttributionSummary{}, err
+	}
+	w, tok, release, err := p.load(ctx, v, mdl, v.EngineName == checkpoint.EngineName)
+	if err != nil {
+		return nil, rewardstypes.AttributionSummary{}, err
+	}
+	defer release()
+	return p.attribute(ctx, job, v, w, tok, output, topK)
+}
+
+// FetchInput returns a job's prompt from IPFS, its sha256 checked against the
+// job's.
+func (p *Pool) FetchInput(ctx context.Context, job Job) ([]byte, error) {
+	return p.fetchInput(ctx, job)
+}
+
+// Weights returns the verified resident weights of a model version of the
+// built-in engine's format (a LoRA version: its parent's checkpoint and its
+// adapter). Call release when done with them.
+func (p *Pool) Weights(ctx context.Context, modelID, version uint64) (w backend.Weights, release func(), err error) {
+	v, err := p.chain.version(ctx, modelID, version)
+	if err != nil {
+		return backend.Weights{}, nil, err
+	}
+	if v.EngineName != checkpoint.EngineName {
+		return backend.Weights{}, nil, fmt.Errorf("%w: model %d version %d is of engine %q, not %s", ErrInvalidJob, modelID, version, v.EngineName, checkpoint.EngineName)
+	}
+	lw, err := p.loadWeights(ctx, v)
+	if err != nil {
+		return backend.Weights{}, nil, err
+	}
+	return lw.weights, lw.release, nil
+}
