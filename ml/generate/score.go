@@ -23,6 +23,10 @@ type Score struct {
 	// Entropy is the sum over scored positions of the entropy of q, in nats:
 	// the log-likelihood's expected negative for a completion sampled from q.
 	Entropy float64
+	// Variance is the sum over scored positions of the variance of the
+	// surprisal −ln q(token) under q: the variance of −LogLik for a
+	// completion sampled from q.
+	Variance float64
 }
 
 // MeanNLL is the mean negative log-likelihood per scored token (nats).
@@ -42,6 +46,18 @@ func (s Score) Excess() float64 {
 		return 0
 	}
 	return (-s.LogLik - s.Entropy) / float64(s.Tokens)
+}
+
+// Z is the completion's surprise beyond the model's entropy in standard
+// deviations of a sample's: (−LogLik − Entropy) / √Variance. For a completion
+// sampled from q it is about standard normal (by the central limit theorem,
+// whatever the model's quality); text the model did not produce drifts
+// upward with its length. 0 when nothing was scored or q is deterministic.
+func (s Score) Z() float64 {
+	if s.Tokens == 0 || s.Variance <= 0 {
+		return 0
+	}
+	return (-s.LogLik - s.Entropy) / math.Sqrt(s.Variance)
 }
 
 // ScoreTokens scores completion after prompt under base weights p with
@@ -81,9 +97,10 @@ func ScoreTokens(ctx context.Context, p *model.Params, a *model.Adapter, prompt,
 		if err := ctx.Err(); err != nil {
 			return Score{}, err
 		}
-		lq, h := logProbEntropy(logits, tok, temperature)
+		lq, h, v := surprisal(logits, tok, temperature)
 		s.LogLik += lq
 		s.Entropy += h
+		s.Variance += v
 		s.Tokens++
 		if i == len(completion)-1 {
 			break
@@ -99,9 +116,9 @@ func ScoreTokens(ctx context.Context, p *model.Params, a *model.Adapter, prompt,
 	return s, nil
 }
 
-// logProbEntropy returns ln q(tok) and the entropy of q = softmax(logits/T),
-// computed in float64.
-func logProbEntropy(logits []float32, tok int, temp float64) (float64, float64) {
+// surprisal returns ln q(tok), the entropy of q = softmax(logits/T) and the
+// variance of −ln q under q, computed in float64.
+func surprisal(logits []float32, tok int, temp float64) (lq, h, variance float64) {
 	mx := math.Inf(-1)
 	for _, l := range logits {
 		mx = max(mx, float64(l)/temp)
@@ -111,12 +128,13 @@ func logProbEntropy(logits []float32, tok int, temp float64) (float64, float64) 
 		z += math.Exp(float64(l)/temp - mx)
 	}
 	lz := math.Log(z)
-	var h float64
+	var m2 float64
 	for _, l := range logits {
 		lp := float64(l)/temp - mx - lz
 		if pr := math.Exp(lp); pr > 0 {
 			h -= pr * lp
+			m2 += pr * lp * lp
 		}
 	}
-	return float64(logits[tok])/temp - mx - lz, h
+	return float64(logits[tok])/temp - mx - lz, h, max(0, m2-h*h)
 }

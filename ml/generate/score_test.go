@@ -30,7 +30,7 @@ func TestScoreMatchesGenerationLogits(t *testing.T) {
 			st = 1
 		}
 		for i, tok := range out {
-			lq, h := logProbEntropy(logits[i], tok, st)
+			lq, h, _ := surprisal(logits[i], tok, st)
 			want += lq
 			wantH += h
 		}
@@ -53,7 +53,7 @@ func TestScoreSeparatesSamplesFromGarbage(t *testing.T) {
 	p := referenceModel(t)
 	prompt := []int{84, 104, 101, 32}
 	ctx := context.Background()
-	var sampled, garbage float64
+	var sampled, garbage, sampledZ, garbageZ float64
 	const runs = 8
 	r := rng.New(99)
 	for seed := uint64(0); seed < runs; seed++ {
@@ -66,6 +66,7 @@ func TestScoreSeparatesSamplesFromGarbage(t *testing.T) {
 			t.Fatal(err)
 		}
 		sampled += s.Excess() / runs
+		sampledZ = max(sampledZ, math.Abs(s.Z()))
 		junk := make([]int, len(out))
 		for i := range junk {
 			junk[i] = int(r.Uint64() % uint64(p.Cfg.VocabSize))
@@ -75,6 +76,10 @@ func TestScoreSeparatesSamplesFromGarbage(t *testing.T) {
 			t.Fatal(err)
 		}
 		garbage += g.Excess() / runs
+		garbageZ = min(garbageZ, g.Z())
+		if seed == 0 {
+			garbageZ = g.Z()
+		}
 	}
 	greedy, _, err := Tokens(ctx, p, nil, prompt, Params{MaxTokens: 40}, Options{})
 	if err != nil {
@@ -84,9 +89,13 @@ func TestScoreSeparatesSamplesFromGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("mean excess: sampled %.3f, garbage %.3f, greedy %.3f nats/token", sampled, garbage, gs.Excess())
-	if math.Abs(sampled) > 0.5 || garbage < 2 || gs.Excess() > 0 {
+	t.Logf("mean excess: sampled %.3f, garbage %.3f, greedy %.3f nats/token; largest |z| of a sample %.2f, smallest z of garbage %.2f",
+		sampled, garbage, gs.Excess(), sampledZ, garbageZ)
+	if math.Abs(sampled) > 0.5 || garbage < 2 || gs.Excess() > 0 || gs.Z() > 0 {
 		t.Fatalf("excess: sampled %.3f (want ~0), garbage %.3f (want > 2), greedy %.3f (want < 0)", sampled, garbage, gs.Excess())
+	}
+	if sampledZ > 4 || garbageZ < 8 {
+		t.Fatalf("z: samples reach %.2f (want within 4), garbage as low as %.2f (want above 8)", sampledZ, garbageZ)
 	}
 }
 

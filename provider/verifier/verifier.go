@@ -1,0 +1,313 @@
+// Package verifier checks a job receipt off-chain, as a committee member (or
+// anyone about to challenge) does before voting: it fetches the job's input,
+// the claimed output, the model version and its attribution artifacts from
+// IPFS — through the provider executor's pool, so the loading, digest checks
+// and caches are the executor's own — and recomputes the three claims a
+// challenge can dispute:
+//
+//   - output: a receipt of the built-in engine (checkpoint.EngineName, same
+//     EngineVersion) is re-executed bit-exactly with the job's parameters and
+//     seed: same digest, same CID. A receipt of any other engine (vLLM,
+//     llama.cpp…) cannot be replayed, so its claimed output is scored under the
+//     model instead (ml/generate.ScoreTokens, teacher-forced at the job's
+//     temperature) and passes when its surprise beyond the model's own entropy,
+//     in standard deviations of a true sample's (Score.Z), is at most
+//     Config.MaxZ: a sample of the model is about standard normal there
+//     whatever the model's quality, text it did not produce grows with its
+//     length.
+//   - attribution: the attribution record of the claimed output is recomputed
+//     with attribution/ exactly as the executor computes it, summarised with
+//     the receipt's own K (its number of top entries), and compared with the
+//     receipt's summary; the record CID must hold that record.
+//   - usage: re-execution must give the claimed token counts or more; scoring
+//     recounts with the model's tokenizer and tolerates Config.UsageSlack*
+//     above the recount (an external engine tokenises by its own rules).
+//
+// A check is Pass, Fail (a challengeable mismatch) or Unknown (could not be
+// checked: an engine version this binary does not run, an artifact missing).
+// Failures to reach the chain or IPFS are errors, not verdicts.
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/openledger/openledger/attribution"
+	"github.com/openledger/openledger/ml/checkpoint"
+	"github.com/openledger/openledger/provider/executor"
+	"github.com/openledger/openledger/storage"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
+	rewardstypes "github.com/openledger/openledger/x/rewards/types"
+)
+
+// Chain reads the job and its receipt.
+type Chain interface {
+	Job(ctx context.Context, id uint64) (inferencetypes.Job, error)
+	Receipt(ctx context.Context, jobID uint64) (inferencetypes.Receipt, error)
+}
+
+// ChainQueries adapts the x/inference query client to Chain.
+type ChainQueries struct{ Query inferencetypes.QueryClient }
+
+// Job implements Chain.
+func (c ChainQueries) Job(ctx context.Context, id uint64) (inferencetypes.Job, error) {
+	res, err := c.Query.Job(ctx, &inferencetypes.QueryJobRequest{JobId: id})
+	if err != nil {
+		return inferencetypes.Job{}, err
+	}
+	return res.Job, nil
+}
+
+// Receipt implements Chain.
+func (c ChainQueries) Receipt(ctx context.Context, jobID uint64) (inferencetypes.Receipt, error) {
+	res, err := c.Query.Receipt(ctx, &inferencetypes.QueryReceiptRequest{JobId: jobID})
+	if err != nil {
+		return inferencetypes.Receipt{}, err
+	}
+	return res.Receipt, nil
+}
+
+// Config sets the thresholds of the checks that are not bit-exact.
+type Config struct {
+	// MaxZ is the scoring threshold: the most surprise beyond the model's
+	// entropy a claimed output may have, in standard deviations of a true
+	// sample's (generate.Score.Z; default 4: a true sample exceeds it about
+	// 3 times in 100,000).
+	MaxZ float64
+	// UsageSlackTokens and UsageSlackPpm bound how far an external engine's
+	// token counts may exceed the model tokenizer's recount: slack = tokens +
+	// recount × ppm / 10^6 (defaults 4 and 50,000: 5 %).
+	UsageSlackTokens uint64
+	UsageSlackPpm    uint64
+	// MaxOutputBytes bounds a claimed output or record fetched from IPFS
+	// (default 4 MiB).
+	MaxOutputBytes int64
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxZ <= 0 {
+		c.MaxZ = 4
+	}
+	if c.UsageSlackTokens == 0 {
+		c.UsageSlackTokens = 4
+	}
+	if c.UsageSlackPpm == 0 {
+		c.UsageSlackPpm = 50_000
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = 4 << 20
+	}
+}
+
+// Verifier checks receipts. It is safe for concurrent use (the pool bounds
+// the work running at once).
+type Verifier struct {
+	pool  *executor.Pool
+	chain Chain
+	st    storage.API
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns a verifier over an executor pool (its IPFS node, model source
+// and caches), the chain and the IPFS node the pool uses.
+func New(pool *executor.Pool, chain Chain, st storage.API, cfg Config, log *slog.Logger) (*Verifier, error) {
+	if pool == nil || chain == nil || st == nil {
+		return nil, errors.New("verifier: a pool, a chain and an IPFS node are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.setDefaults()
+	return &Verifier{pool: pool, chain: chain, st: st, cfg: cfg, log: log.With("component", "verifier")}, nil
+}
+
+// VerifyJob reads a job and its receipt from the chain and verifies them.
+func (v *Verifier) VerifyJob(ctx context.Context, jobID uint64) (Verdict, error) {
+	job, err := v.chain.Job(ctx, jobID)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("verifier: job %d: %w", jobID, err)
+	}
+	r, err := v.chain.Receipt(ctx, jobID)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("verifier: receipt of job %d: %w", jobID, err)
+	}
+	return v.Verify(ctx, job, r)
+}
+
+// Verify checks a receipt against its job.
+func (v *Verifier) Verify(ctx context.Context, job inferencetypes.Job, r inferencetypes.Receipt) (Verdict, error) {
+	start := time.Now()
+	if r.JobId != job.Id {
+		return Verdict{}, fmt.Errorf("verifier: the receipt is of job %d, not %d", r.JobId, job.Id)
+	}
+	if r.ModelId != job.ModelId || r.ModelVersion != job.ModelVersion {
+		return Verdict{}, fmt.Errorf("verifier: job %d runs model %d version %d; its receipt names %d/%d",
+			job.Id, job.ModelId, job.ModelVersion, r.ModelId, r.ModelVersion)
+	}
+	ej := executor.Job{
+		ID: job.Id, DeploymentID: job.DeploymentId, ModelID: job.ModelId, ModelVersion: job.ModelVersion,
+		InputCID: job.InputCid, InputSHA256: job.InputSha256, MaxTokens: job.MaxTokens, Params: job.Params,
+		Deadline: job.DeadlineHeight,
+	}
+	vd := Verdict{JobID: job.Id, Provider: r.Provider, ClaimedSummary: r.Summary}
+	var err error
+	if r.EngineName == checkpoint.EngineName && r.EngineVersion == checkpoint.EngineVersion {
+		err = v.reexecute(ctx, ej, r, &vd)
+	} else {
+		err = v.score(ctx, ej, r, &vd)
+	}
+	if err != nil {
+		return Verdict{}, fmt.Errorf("verifier: job %d: %w", job.Id, err)
+	}
+	vd.Total = time.Since(start)
+	v.log.Info("receipt verified", "job", job.Id, "provider", r.Provider, "method", vd.Method, "verdict", vd.String(), "elapsed", vd.Total)
+	return vd, nil
+}
+
+// reexecute checks a receipt of the built-in engine by running the job again.
+func (v *Verifier) reexecute(ctx context.Context, ej executor.Job, r inferencetypes.Receipt, vd *Verdict) error {
+	rc, err := v.pool.Recompute(ctx, ej, len(r.Summary.Top))
+	if err != nil {
+		return err
+	}
+	vd.Method, vd.Engine = MethodReexecute, rc.Engine
+	vd.RecomputedSHA256 = hex.EncodeToString(rc.OutputSHA256[:])
+	vd.RecomputedPromptTokens, vd.RecomputedCompletionTokens = rc.PromptTokens, rc.CompletionTokens
+
+	claimedOut := fmt.Sprintf("sha256 %s, CID %s", r.OutputSha256, r.OutputCid)
+	if vd.RecomputedSHA256 != r.OutputSha256 {
+		vd.Output = Check{Status: Fail, Claimed: claimedOut, Recomputed: "sha256 " + vd.RecomputedSHA256,
+			Reason: fmt.Sprintf("re-execution on %s %s gives a different output", rc.EngineName, rc.EngineVersion)}
+	} else {
+		st, why := v.holds(ctx, r.OutputCid, rc.Output)
+		vd.Output = Check{Status: st, Claimed: claimedOut, Recomputed: "sha256 " + vd.RecomputedSHA256, Reason: why}
+		if st == Pass {
+			vd.Output.Reason = "re-execution gives the same bytes"
+		}
+	}
+
+	vd.Usage = usageCheck(r, rc.PromptTokens, rc.CompletionTokens, 0)
+
+	if vd.RecomputedSHA256 == r.OutputSha256 {
+		vd.RecomputedSummary = rc.Summary
+		vd.Attribution = v.attributionCheck(ctx, r, rc.Record, rc.Summary)
+		return nil
+	}
+	// The output is forged; the attribution claim is about the claimed output.
+	out, err := v.claimedOutput(ctx, r)
+	if err != nil {
+		vd.Attribution = Check{Status: Unknown, Claimed: SummaryString(r.Summary), Reason: err.Error()}
+		return nil
+	}
+	rec, sum, err := v.pool.AttributeOutput(ctx, ej, out, len(r.Summary.Top))
+	if err != nil {
+		return fmt.Errorf("attributing the claimed output: %w", err)
+	}
+	vd.RecomputedSummary = sum
+	vd.Attribution = v.attributionCheck(ctx, r, rec, sum)
+	return nil
+}
+
+// usageCheck compares the claimed token counts with recomputed ones plus a
+// slack: only an over-count of the total (what the job pays for) fails.
+func usageCheck(r inferencetypes.Receipt, prompt, completion, slack uint64) Check {
+	c := Check{
+		Status:     Pass,
+		Claimed:    fmt.Sprintf("%d prompt + %d completion tokens", r.PromptTokens, r.CompletionTokens),
+		Recomputed: fmt.Sprintf("%d prompt + %d completion tokens", prompt, completion),
+	}
+	claimed, got := r.PromptTokens+r.CompletionTokens, prompt+completion
+	switch {
+	case claimed > got+slack:
+		c.Status = Fail
+		c.Reason = fmt.Sprintf("over-counted by %d tokens", claimed-got)
+		if slack > 0 {
+			c.Reason += fmt.Sprintf(" (tolerance %d)", slack)
+		}
+	case claimed < got:
+		c.Reason = fmt.Sprintf("under-counted by %d tokens (the provider's loss)", got-claimed)
+	case claimed > got:
+		c.Reason = fmt.Sprintf("%d tokens above the recount, within the tolerance of %d", claimed-got, slack)
+	}
+	return c
+}
+
+// attributionCheck compares the receipt's summary with the recomputed one and
+// checks that the receipt's record CID holds the recomputed record.
+func (v *Verifier) attributionCheck(ctx context.Context, r inferencetypes.Receipt, rec []byte, sum rewardstypes.AttributionSummary) Check {
+	c := Check{Claimed: SummaryString(r.Summary), Recomputed: SummaryString(sum)}
+	if d := summaryDiff(r.Summary, sum); d != "" {
+		c.Status, c.Reason = Fail, d
+		return c
+	}
+	c.Status, c.Reason = v.holds(ctx, r.RecordCid, rec)
+	if c.Status == Pass {
+		c.Reason = "the recomputed record is the one on IPFS"
+	} else {
+		c.Reason = "the summary matches, but the record: " + c.Reason
+	}
+	return c
+}
+
+// holds reports whether the CID holds exactly want: the CID of want under the
+// default import settings (what the executor adds with), else the CID's
+// content fetched and compared.
+func (v *Verifier) holds(ctx context.Context, cidStr string, want []byte) (Status, string) {
+	art, err := attribution.ReaderArtifact(bytes.NewReader(want))
+	if err == nil && art.Cid == cidStr {
+		return Pass, ""
+	}
+	got, err := v.fetch(ctx, cidStr)
+	if err != nil {
+		return Unknown, fmt.Sprintf("CID %s is not the recomputed bytes' default CID %s and cannot be fetched: %v", cidStr, art.Cid, err)
+	}
+	if !bytes.Equal(got, want) {
+		gs := sha256.Sum256(got)
+		return Fail, fmt.Sprintf("CID %s holds other bytes (sha256 %x)", cidStr, gs)
+	}
+	return Pass, ""
+}
+
+// claimedOutput fetches the receipt's output and checks its digest.
+func (v *Verifier) claimedOutput(ctx context.Context, r inferencetypes.Receipt) ([]byte, error) {
+	out, err := v.fetch(ctx, r.OutputCid)
+	if err != nil {
+		return nil, fmt.Errorf("the claimed output: %w", err)
+	}
+	if s := sha256.Sum256(out); hex.EncodeToString(s[:]) != r.OutputSha256 {
+		return nil, fmt.Errorf("%w: output CID %s holds bytes with sha256 %x; the receipt claims %s", errOutputDigest, r.OutputCid, s, r.OutputSha256)
+	}
+	return out, nil
+}
+
+// errOutputDigest: the output CID does not hold the claimed digest.
+var errOutputDigest = errors.New("output digest mismatch")
+
+// fetch reads a CID's content from IPFS, bounded by MaxOutputBytes.
+func (v *Verifier) fetch(ctx context.Context, cidStr string) ([]byte, error) {
+	id, err := storage.ParseCID(cidStr)
+	if err != nil {
+		return nil, fmt.Errorf("CID %q: %w", cidStr, err)
+	}
+	rc, err := v.st.Cat(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", cidStr, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, v.cfg.MaxOutputBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", cidStr, err)
+	}
+	if int64(len(b)) > v.cfg.MaxOutputBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", cidStr, v.cfg.MaxOutputBytes)
+	}
+	return b, nil
+}
