@@ -21,6 +21,8 @@ import (
 	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/openledger/openledger/provider/p2pinfer"
 )
 
 // Offer is a provider's offer for a deployment, with what the gateway needs to
@@ -29,8 +31,11 @@ type Offer struct {
 	Operator string
 	PeerID   string
 	APIURL   string
-	Compute  sdk.Coin // per 1,000 tokens
-	Royalty  sdk.Coin // the deployment's, per 1,000 tokens
+	// Multiaddrs are the provider's registered libp2p addresses (for the
+	// /openledger/inference/1.0.0 protocol).
+	Multiaddrs []string
+	Compute    sdk.Coin // per 1,000 tokens
+	Royalty    sdk.Coin // the deployment's, per 1,000 tokens
 }
 
 // Chain is the chain at the process boundary.
@@ -65,6 +70,13 @@ type Config struct {
 	IdleFinal time.Duration
 	// HTTPClient reaches providers (default: no overall timeout; streams may be long).
 	HTTPClient *http.Client
+	// P2P, when set, reaches providers over the libp2p protocol
+	// /openledger/inference/1.0.0 (provider/p2pinfer) by their peer id and
+	// registered multiaddrs: those whose offer has no api_url, or every one
+	// with PreferP2P. Nil: HTTP only.
+	P2P host.Host
+	// PreferP2P uses libp2p even for providers with an api_url (needs P2P).
+	PreferP2P bool
 }
 
 func (c *Config) setDefaults() {
@@ -94,6 +106,8 @@ type Gateway struct {
 	chain Chain
 	log   *slog.Logger
 
+	p2p *http.Client // over P2P (nil without)
+
 	mu       sync.Mutex
 	spent    sdkmath.Int // deposits escrowed so far (this process and persisted sessions)
 	sessions map[uint64]*liveSession
@@ -101,6 +115,8 @@ type Gateway struct {
 }
 
 type liveSession struct {
+	p2p *http.Client // over P2P (nil without)
+
 	mu       sync.Mutex // one request at a time
 	s        *session
 	lastUsed time.Time
@@ -122,6 +138,11 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, chain: chain, log: log, spent: sdkmath.ZeroInt(), sessions: map[uint64]*liveSession{}, stats: map[string]*providerStats{}}
+	if cfg.P2P != nil {
+		g.p2p = &http.Client{Transport: &p2pinfer.Transport{Host: cfg.P2P}}
+	} else if cfg.PreferP2P {
+		return nil, errors.New("gateway: PreferP2P needs a libp2p host")
+	}
 	ss, err := loadSessions(cfg.Home)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/openai"
+	"github.com/openledger/openledger/provider/p2pinfer"
 	"github.com/openledger/openledger/provider/sessions"
 )
 
@@ -29,6 +30,11 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, req *request, 
 	defer ls.mu.Unlock()
 	ls.lastUsed = time.Now()
 	s := ls.s
+	if p2pinfer.IsURL(s.APIURL) && g.cfg.P2P != nil {
+		if err := p2pinfer.AddAddrs(g.cfg.P2P, o.PeerID, o.Multiaddrs); err != nil {
+			return fmt.Errorf("%w: %v", errDrop, err)
+		}
+	}
 	for try := 0; try < 3; try++ {
 		if s.Final {
 			return fmt.Errorf("%w: session %d was finalised", errRetry, s.ID)
@@ -94,7 +100,7 @@ func (g *Gateway) send(ctx context.Context, url string, body []byte, v voucher.V
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set(openai.HeaderVoucher, v.Encode())
-	return g.cfg.HTTPClient.Do(hr)
+	return g.do(hr)
 }
 
 // verify checks a receipt against the request and the bytes received.

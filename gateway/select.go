@@ -3,8 +3,12 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/openledger/openledger/provider/p2pinfer"
 )
 
 // providerStats is what the gateway measured of a provider.
@@ -26,7 +30,7 @@ func (g *Gateway) pick(ctx context.Context, dep uint64, tried map[string]bool) (
 	var cands []Offer
 	for _, o := range offers {
 		st := g.stats[o.Operator]
-		if tried[o.Operator] || o.APIURL == "" || (st != nil && st.dropped != "") {
+		if tried[o.Operator] || g.baseURL(o) == "" || (st != nil && st.dropped != "") {
 			continue
 		}
 		cands = append(cands, o)
@@ -53,6 +57,26 @@ func (g *Gateway) pick(ctx context.Context, dep uint64, tried map[string]bool) (
 		return lat(cands[i]) < lat(cands[j])
 	})
 	return cands[0], nil
+}
+
+// baseURL is how the gateway reaches a provider: its api_url, or
+// libp2p://<peer id> (no api_url, or PreferP2P); "" when it cannot.
+func (g *Gateway) baseURL(o Offer) string {
+	if g.p2p != nil && o.PeerID != "" && (g.cfg.PreferP2P || o.APIURL == "") {
+		return p2pinfer.URL(o.PeerID)
+	}
+	return strings.TrimRight(o.APIURL, "/")
+}
+
+// do sends a request to a provider over HTTP or libp2p (by its URL).
+func (g *Gateway) do(hr *http.Request) (*http.Response, error) {
+	if hr.URL.Scheme == p2pinfer.Scheme {
+		if g.p2p == nil {
+			return nil, fmt.Errorf("%s is reached over libp2p and this gateway has no libp2p host", hr.URL.Host)
+		}
+		return g.p2p.Do(hr)
+	}
+	return g.cfg.HTTPClient.Do(hr)
 }
 
 func (g *Gateway) stat(op string) *providerStats {

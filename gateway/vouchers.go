@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	sdkmath "cosmossdk.io/math"
@@ -55,7 +54,7 @@ func (g *Gateway) session(ctx context.Context, o Offer, dep uint64, need sdkmath
 		return nil, fmt.Errorf("opening a session with %s: %w", o.Operator, err)
 	}
 	s := &session{
-		ID: id, Provider: o.Operator, PeerID: o.PeerID, APIURL: strings.TrimRight(o.APIURL, "/"), DeploymentID: dep,
+		ID: id, Provider: o.Operator, PeerID: o.PeerID, APIURL: g.baseURL(o), DeploymentID: dep,
 		Denom: g.cfg.Budget.Denom, Compute: o.Compute.Amount.String(), Royalty: royalty.Amount.String(),
 		Deposit: deposit.String(), PubKey: hex.EncodeToString(pub), Amount: "0",
 		key: key, path: sessionPath(g.cfg.Home, id),
@@ -133,7 +132,7 @@ func (g *Gateway) resync(ctx context.Context, s *session) error {
 		acc := s.acc()
 		url := fmt.Sprintf("%s/v1/openledger/sessions/%d/receipts?from=%d", s.APIURL, s.ID, acc.Len())
 		hr, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := g.cfg.HTTPClient.Do(hr)
+		resp, err := g.do(hr)
 		if err != nil {
 			return err
 		}
@@ -186,7 +185,7 @@ func (g *Gateway) finalise(s *session) {
 		}
 		hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/openledger/sessions/%d/final", s.APIURL, s.ID), nil)
 		hr.Header.Set(openai.HeaderVoucher, v.Encode())
-		resp, err := g.cfg.HTTPClient.Do(hr)
+		resp, err := g.do(hr)
 		if err != nil {
 			g.log.Warn("final voucher not delivered", "session", s.ID, "err", err)
 			return

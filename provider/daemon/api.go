@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"golang.org/x/sync/errgroup"
 
 	"google.golang.org/grpc/codes"
@@ -21,6 +22,7 @@ import (
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/config"
 	"github.com/openledger/openledger/provider/openai"
+	"github.com/openledger/openledger/provider/p2pinfer"
 	"github.com/openledger/openledger/provider/sessions"
 	"github.com/openledger/openledger/storage"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
@@ -85,8 +87,10 @@ func (r ipfsRecords) Add(ctx context.Context, b []byte) (string, error) {
 }
 
 // startAPI starts the sessions manager (its settlement loop a component) and
-// the OpenAI-compatible API under the daemon's errgroup; it returns the API's URL.
-func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKey, node *storage.Node, gas hookedChain,
+// the OpenAI-compatible API under the daemon's errgroup, over HTTP and over
+// the libp2p protocol /openledger/inference/1.0.0 on the daemon's host (the
+// same handler); it returns the API's URL.
+func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKey, h host.Host, node *storage.Node, gas hookedChain,
 	component func(string, func(context.Context) error), g *errgroup.Group,
 ) (string, error) {
 	if !isLoopback(deps.API) {
@@ -110,6 +114,8 @@ func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKe
 		sm.Close()
 		return "", fmt.Errorf("api %s: %w", deps.API, err)
 	}
+	p2ps := &p2pinfer.Server{Handler: srv.Handler(), Log: d.log.With("component", "api-p2p")}
+	p2ps.Register(ctx, h)
 	served := make(chan struct{})
 	component("sessions", func(ctx context.Context) error {
 		defer func() { <-served; sm.Close() }() // the API stops using the store first
@@ -128,13 +134,15 @@ func (d *daemonState) startAPI(ctx context.Context, deps Deps, key crypto.PrivKe
 			defer c()
 			_ = hs.Shutdown(sctx)
 		}()
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		err := hs.Serve(ln)
+		p2ps.Unregister(h)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("api: %w", err)
 		}
 		return nil
 	})
 	url := "http://" + ln.Addr().String()
-	d.log.Info("OpenAI-compatible API listening", "url", url+"/v1")
+	d.log.Info("OpenAI-compatible API listening", "url", url+"/v1", "libp2p", p2pinfer.ProtocolID)
 	if err := d.registerAPIURL(ctx, d.cfg.APIURL(ln.Addr().String())); err != nil {
 		// The API serves anyway; gateways do not find it until it is registered.
 		d.log.Warn("registering the API URL on chain failed", "err", err)

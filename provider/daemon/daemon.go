@@ -349,7 +349,7 @@ func (d *daemonState) run(ctx context.Context, deps Deps, key crypto.PrivKey, h 
 	component("chain height", d.pollHeight)
 	apiURL := ""
 	if deps.API != "" && deps.NewEngine != nil {
-		if apiURL, err = d.startAPI(gctx, deps, key, node, gas, component, g); err != nil {
+		if apiURL, err = d.startAPI(gctx, deps, key, h, node, gas, component, g); err != nil {
 			stopIPFS()
 			_ = g.Wait()
 			return err

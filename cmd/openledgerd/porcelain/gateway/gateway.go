@@ -6,6 +6,7 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	sdkmath "cosmossdk.io/math"
+	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -28,6 +31,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	gw "github.com/openledger/openledger/gateway"
+	"github.com/openledger/openledger/p2p"
 	"github.com/openledger/openledger/provider/chainclient"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	modelstypes "github.com/openledger/openledger/x/models/types"
@@ -41,6 +45,7 @@ const (
 	flagExpiryBlocks = "expiry-blocks"
 	flagIdle         = "idle-final"
 	flagGRPC         = "grpc-addr"
+	flagTransport    = "transport"
 )
 
 // DefaultListen is the gateway's default address.
@@ -70,6 +75,7 @@ curl -s http://127.0.0.1:8787/v1/chat/completions -d '{"model":"tiny","messages"
 	cmd.Flags().Int64(flagExpiryBlocks, 10_000, "blocks until a new session expires (at most the chain's max_session_blocks)")
 	cmd.Flags().Duration(flagIdle, time.Minute, "send the final voucher of a session idle this long")
 	cmd.Flags().String(flagGRPC, "127.0.0.1:9090", "the node's gRPC address")
+	cmd.Flags().String(flagTransport, "auto", "how to reach providers: auto (HTTP at their api_url, libp2p /openledger/inference/1.0.0 when they publish none), http, or p2p (always libp2p)")
 	_ = cmd.MarkFlagRequired(flagBudget)
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
@@ -134,7 +140,15 @@ func run(cmd *cobra.Command, _ []string) error {
 	expiry, _ := cmd.Flags().GetInt64(flagExpiryBlocks)
 	idle, _ := cmd.Flags().GetDuration(flagIdle)
 	home := clientCtx.HomeDir
-	g, err := gw.New(gw.Config{Home: home, Budget: budget, Deposit: deposit, Aliases: aliases, IdleFinal: idle},
+	transport, _ := cmd.Flags().GetString(flagTransport)
+	p2pHost, prefer, err := Transport(transport)
+	if err != nil {
+		return err
+	}
+	if p2pHost != nil {
+		defer p2pHost.Close()
+	}
+	g, err := gw.New(gw.Config{Home: home, Budget: budget, Deposit: deposit, Aliases: aliases, IdleFinal: idle, P2P: p2pHost, PreferP2P: prefer},
 		&Chain{Client: cl, ID: clientCtx.ChainID, ExpiryBlocks: expiry}, log)
 	if err != nil {
 		return err
@@ -165,6 +179,28 @@ func run(cmd *cobra.Command, _ []string) error {
 	return eg.Wait()
 }
 
+// Transport parses --transport: the libp2p host to reach providers with (nil
+// for http) and whether to prefer it over their api_url (p2p). The host has a
+// fresh identity and listens on loopback only: it dials out.
+func Transport(mode string) (host.Host, bool, error) {
+	switch mode {
+	case "http":
+		return nil, false, nil
+	case "auto", "p2p":
+	default:
+		return nil, false, fmt.Errorf("--%s %q: want auto, http or p2p", flagTransport, mode)
+	}
+	key, _, err := libp2pcrypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, false, err
+	}
+	h, err := p2p.New(key, p2p.LoopbackConfig())
+	if err != nil {
+		return nil, false, fmt.Errorf("libp2p host: %w", err)
+	}
+	return h, mode == "p2p", nil
+}
+
 // Chain is the gateway's chain over the provider daemon's chain client (the
 // same sequence manager and inclusion wait).
 type Chain struct {
@@ -193,7 +229,7 @@ func (c *Chain) Offers(ctx context.Context, dep uint64) ([]gw.Offer, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, gw.Offer{Operator: o.Operator, PeerID: p.Provider.PeerId, APIURL: p.Provider.ApiUrl,
+		out = append(out, gw.Offer{Operator: o.Operator, PeerID: p.Provider.PeerId, APIURL: p.Provider.ApiUrl, Multiaddrs: p.Provider.Multiaddrs,
 			Compute: o.ComputePricePerThousandTokens, Royalty: d.Deployment.RoyaltyPerThousandTokens})
 	}
 	return out, nil
