@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/openai"
 )
 
@@ -67,6 +68,17 @@ type request struct {
 	deployment uint64
 	bound      uint64 // prompt bound
 	maxTokens  uint64 // completion cap
+	// onReceipt, when set, sees the verified receipt (Infer).
+	onReceipt func(s *session, rc voucher.Receipt)
+	// answered is why an answer already sent failed (no receipt, a receipt
+	// that does not check).
+	answered error
+}
+
+func (r *request) verified(s *session, rc voucher.Receipt) {
+	if r.onReceipt != nil {
+		r.onReceipt(s, rc)
+	}
 }
 
 func (r *request) total() uint64 { return r.bound + r.maxTokens }
@@ -124,6 +136,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, path string) {
 	if !ok {
 		return
 	}
+	g.run(w, r, req)
+}
+
+// run answers a prepared request from the first provider that serves it.
+func (g *Gateway) run(w http.ResponseWriter, r *http.Request, req *request) {
 	var lastErr error
 	tried := map[string]bool{}
 	for range g.cfg.Attempts {
@@ -142,6 +159,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, path string) {
 		lastErr = err
 		var pass *passthrough
 		if errors.As(err, &pass) {
+			req.answered = pass.err
 			return // already answered
 		}
 		g.log.Warn("provider attempt failed", "provider", offer.Operator, "err", err)

@@ -169,6 +169,7 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 		if err := g.record(s, rc); err != nil {
 			return err
 		}
+		req.verified(s, rc)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
@@ -235,6 +236,7 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 	if err := g.record(s, rc); err != nil {
 		return &passthrough{err}
 	}
+	req.verified(s, rc)
 	return nil
 }
 
