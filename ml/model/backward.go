@@ -21,9 +21,17 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 	}
 	ws.ensureBackward()
 	forward(p, a, ws, tokens[:n], 0, nil, true)
+	loss := crossEntropy(ws.dlogits, ws.logits, tokens[1:], p.Cfg.VocabSize, gscale)
+	backward(p, a, ws, tokens[:n], g, ga)
+	return loss, n, nil
+}
+
+// backward propagates ws.dlogits (the loss gradient of the logits of the
+// forward pass just run on inputs) into g and ga.
+func backward(p *Params, a *Adapter, ws *Workspace, inputs []int, g *Params, ga *Adapter) {
+	n := len(inputs)
 	cfg := p.Cfg
 	d, f, V := cfg.DModel, cfg.DFF, cfg.VocabSize
-	loss := crossEntropy(ws.dlogits, ws.logits, tokens[1:], V, gscale)
 
 	// Output head (tied embedding) and final LayerNorm.
 	var dWte []float32
@@ -82,14 +90,13 @@ func Grad(p *Params, a *Adapter, ws *Workspace, tokens []int, g *Params, ga *Ada
 	}
 	if g != nil {
 		for t := 0; t < n; t++ {
-			tok := tokens[t]
+			tok := inputs[t]
 			axpy(g.Wte[tok*d:tok*d+d], 1, ws.dres[t*d:t*d+d])
 			if g.Wpe != nil {
 				axpy(g.Wpe[t*d:t*d+d], 1, ws.dres[t*d:t*d+d])
 			}
 		}
 	}
-	return loss, n, nil
 }
 
 // projectBackward is the backward pass of project: dx (overwritten) from

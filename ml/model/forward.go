@@ -36,6 +36,10 @@ type Workspace struct {
 	tmp    []float32
 	// backward scratch
 	dres, dtmp, dact, datt, dqkv, dlogits, dz, du, dxl []float32
+	// the model of the last TokenLosses pass, for Backward
+	fwdP  *Params
+	fwdA  *Adapter
+	fwdOK bool
 }
 
 // NewWorkspace allocates a workspace for sequences of up to n tokens and
@@ -126,6 +130,7 @@ func checkAdapter(cfg Config, a *Adapter, ws *Workspace) error {
 // reads all cached positions. When allLogits is false only the last row's
 // logits are computed (into ws.logits[:vocab]).
 func forward(p *Params, a *Adapter, ws *Workspace, tokens []int, pos0 int, c *Cache, allLogits bool) {
+	ws.fwdOK = false
 	cfg := p.Cfg
 	n, d, f, V := len(tokens), cfg.DModel, cfg.DFF, cfg.VocabSize
 	for t, tok := range tokens {
@@ -253,30 +258,41 @@ func crossEntropy(dlogits, logits []float32, targets []int, V int, gscale float3
 	e := make([]float64, V)
 	for t, tgt := range targets {
 		row := logits[t*V : t*V+V]
-		mx := row[0]
-		for _, v := range row {
-			if v > mx {
-				mx = v
-			}
-		}
-		var z float64
-		for v, x := range row {
-			e[v] = Exp(float64(x - mx))
-			z += e[v]
-		}
-		loss += Log(z) + float64(mx) - float64(row[tgt])
+		l, z := rowLoss(e, row, tgt)
+		loss += l
 		if dlogits != nil {
-			dr := dlogits[t*V : t*V+V]
-			for v := range row {
-				pv := float32(e[v] / z)
-				if v == tgt {
-					pv -= 1
-				}
-				dr[v] = float32(pv * gscale)
-			}
+			rowGrad(dlogits[t*V:t*V+V], e, z, tgt, gscale)
 		}
 	}
 	return loss
+}
+
+// rowLoss fills e with exp(row - max(row)) and returns the loss of target
+// tgt and the sum of e.
+func rowLoss(e []float64, row []float32, tgt int) (float64, float64) {
+	mx := row[0]
+	for _, v := range row {
+		if v > mx {
+			mx = v
+		}
+	}
+	var z float64
+	for v, x := range row {
+		e[v] = Exp(float64(x - mx))
+		z += e[v]
+	}
+	return Log(z) + float64(mx) - float64(row[tgt]), z
+}
+
+// rowGrad writes gscale * (softmax - onehot(tgt)) from rowLoss's e and z.
+func rowGrad(dr []float32, e []float64, z float64, tgt int, gscale float32) {
+	for v := range dr {
+		pv := float32(e[v] / z)
+		if v == tgt {
+			pv -= 1
+		}
+		dr[v] = float32(pv * gscale)
+	}
 }
 
 // Loss returns the summed next-token loss (nats) of tokens[1:] given
