@@ -18,14 +18,15 @@ type Input struct {
 	Bytes  int64  `json:"bytes"`
 }
 
-// readInputs reads the files in order, fills or checks their digests and
-// returns their concatenation.
-func readInputs(inputs []Input) ([]Input, []byte, error) {
+// readInputFiles reads the files in order, fills or checks their digests
+// and returns their contents.
+func readInputFiles(inputs []Input) ([]Input, [][]byte, error) {
 	if len(inputs) == 0 {
 		return nil, nil, errors.New("train: no data inputs")
 	}
 	out := make([]Input, len(inputs))
-	var all []byte
+	files := make([][]byte, len(inputs))
+	total := 0
 	for i, in := range inputs {
 		b, err := os.ReadFile(in.Path)
 		if err != nil {
@@ -37,12 +38,13 @@ func readInputs(inputs []Input) ([]Input, []byte, error) {
 			return nil, nil, fmt.Errorf("train: data input %s has sha256 %s, expected %s", in.Path, sum, in.SHA256)
 		}
 		out[i] = Input{Path: in.Path, SHA256: sum, CID: in.CID, Bytes: int64(len(b))}
-		all = append(all, b...)
+		files[i] = b
+		total += len(b)
 	}
-	if len(all) == 0 {
+	if total == 0 {
 		return nil, nil, errors.New("train: the data inputs are empty")
 	}
-	return out, all, nil
+	return out, files, nil
 }
 
 // splitHeldOut returns the training bytes and the held-out tail (the last

@@ -44,6 +44,8 @@ type Manifest struct {
 	Config         model.Config         `json:"config"`
 	Base           *Base                `json:"base,omitempty"`
 	LoRA           *model.AdapterConfig `json:"lora,omitempty"`
+	Kind           string               `json:"kind,omitempty"`
+	Beta           float64              `json:"beta,omitempty"`
 	Hyper          Hyper                `json:"hyper"`
 	Seed           uint64               `json:"seed"`
 	TrainTokens    int                  `json:"train_tokens"`
@@ -52,7 +54,14 @@ type Manifest struct {
 	FinalLoss      float64              `json:"final_loss"`
 	EvalLoss       float64              `json:"eval_loss"`
 	EvalPerplexity float64              `json:"eval_perplexity"`
-	Checkpoint     Artifact             `json:"checkpoint"`
+	// SFT and DPO runs: records trained on and held out, and how many were
+	// truncated to the sequence length.
+	TrainRecords     int               `json:"train_records,omitempty"`
+	EvalRecords      int               `json:"eval_records,omitempty"`
+	TruncatedRecords int               `json:"truncated_records,omitempty"`
+	Preference       *PreferenceReport `json:"preference,omitempty"`
+	ParentEval       *ParentEval       `json:"parent_eval,omitempty"`
+	Checkpoint       Artifact          `json:"checkpoint"`
 }
 
 // Canonical returns the canonical JSON bytes and their hex sha256.
@@ -72,7 +81,7 @@ func (m *Manifest) Canonical() ([]byte, string, error) {
 func (m *Manifest) Spec() Spec {
 	in := make([]Input, len(m.Inputs))
 	copy(in, m.Inputs)
-	s := Spec{Inputs: in, Tokenizer: m.TokenizerSpec, Model: m.Config, Base: m.Base, LoRA: m.LoRA, Hyper: m.Hyper, Seed: m.Seed}
+	s := Spec{Inputs: in, Tokenizer: m.TokenizerSpec, Model: m.Config, Base: m.Base, LoRA: m.LoRA, Hyper: m.Hyper, Seed: m.Seed, Kind: m.Kind, Beta: m.Beta}
 	return s
 }
 
@@ -112,21 +121,26 @@ func (r *run) manifest(evalLoss float64, art Artifact) *Manifest {
 		base = &Base{Path: r.spec.Base.Path, SHA256: r.baseSHA}
 	}
 	return &Manifest{
-		Engine:         Engine{Name: checkpoint.EngineName, Version: checkpoint.EngineVersion},
-		Inputs:         r.inputs,
-		Tokenizer:      TokenizerInfo{Kind: r.tok.Kind(), VocabSize: r.tok.VocabSize(), SHA256: r.tok.Digest()},
-		TokenizerSpec:  tspec,
-		Config:         cfg,
-		Base:           base,
-		LoRA:           r.spec.LoRA,
-		Hyper:          r.spec.Hyper,
-		Seed:           r.spec.Seed,
-		TrainTokens:    len(r.trainToks),
-		EvalTokens:     len(r.evalToks),
-		TokensSeen:     r.seen,
-		FinalLoss:      final,
-		EvalLoss:       evalLoss,
-		EvalPerplexity: model.Exp(evalLoss),
-		Checkpoint:     art,
+		Engine:           Engine{Name: checkpoint.EngineName, Version: checkpoint.EngineVersion},
+		Inputs:           r.inputs,
+		Tokenizer:        TokenizerInfo{Kind: r.tok.Kind(), VocabSize: r.tok.VocabSize(), SHA256: r.tok.Digest()},
+		TokenizerSpec:    tspec,
+		Config:           cfg,
+		Base:             base,
+		LoRA:             r.spec.LoRA,
+		Kind:             r.spec.Kind,
+		Beta:             r.spec.Beta,
+		Hyper:            r.spec.Hyper,
+		Seed:             r.spec.Seed,
+		TrainTokens:      len(r.trainToks),
+		EvalTokens:       len(r.evalToks),
+		TokensSeen:       r.seen,
+		FinalLoss:        final,
+		EvalLoss:         evalLoss,
+		EvalPerplexity:   model.Exp(evalLoss),
+		TrainRecords:     len(r.trainRecs),
+		EvalRecords:      len(r.evalRecs),
+		TruncatedRecords: r.truncated,
+		Checkpoint:       art,
 	}
 }

@@ -100,6 +100,12 @@ type Spec struct {
 	LoRA      *model.AdapterConfig // with Base: train only this adapter
 	Hyper     Hyper
 	Seed      uint64
+	Kind      string  // KindText (""), KindSFT or KindDPO; SFT and DPO need Base
+	Beta      float64 // DPO temperature β
+	// Parent, when set, evaluates the trained model and the base on the
+	// held-out set of the base's own training run (Manifest.ParentEval). It
+	// does not change the trained weights.
+	Parent *ParentRun
 }
 
 func (s *Spec) validate() error {
@@ -107,6 +113,9 @@ func (s *Spec) validate() error {
 		return errors.New("train: no data inputs")
 	}
 	if err := s.Hyper.Validate(); err != nil {
+		return err
+	}
+	if err := s.validKind(); err != nil {
 		return err
 	}
 	if s.LoRA != nil && s.Base == nil {

@@ -38,7 +38,9 @@ func (r *run) specDigest() string {
 		Hyper     Hyper                `json:"hyper"`
 		Seed      uint64               `json:"seed"`
 		Engine    string               `json:"engine"`
-	}{ins, r.tok.Digest(), r.params.Cfg, r.baseSHA, r.spec.LoRA, r.spec.Hyper, r.spec.Seed, checkpoint.EngineVersion})
+		Kind      string               `json:"kind,omitempty"`
+		Beta      float64              `json:"beta,omitempty"`
+	}{ins, r.tok.Digest(), r.params.Cfg, r.baseSHA, r.spec.LoRA, r.spec.Hyper, r.spec.Seed, checkpoint.EngineVersion, r.spec.Kind, r.spec.Beta})
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }

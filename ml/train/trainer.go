@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,14 +72,23 @@ type run struct {
 	seen      int64
 	workers   []*worker
 	gsum      []float32
+	// SFT and DPO runs
+	trainRecs, evalRecs []recExample
+	truncated           int
+	prefBefore          PreferenceEval
+	parentMan           *Manifest
+	parent              *ParentEval
 }
 
 type worker struct {
 	ws *model.Workspace
 	g  *model.Params
 	ga *model.Adapter
-	// loss of the example just computed
+	// SFT and DPO runs: workspaces by padded length (B: DPO's rejected side)
+	scA, scB *scratch
+	// loss and rows of the example just computed
 	loss float64
+	rows int
 	err  error
 }
 
@@ -113,12 +123,12 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 }
 
 func (r *run) setup(ctx context.Context) error {
-	inputs, data, err := readInputs(r.spec.Inputs)
+	inputs, files, err := readInputFiles(r.spec.Inputs)
 	if err != nil {
 		return err
 	}
 	r.inputs = inputs
-	trainBytes, evalBytes := splitHeldOut(data, r.spec.Hyper.EvalFraction)
+	trainBytes, evalBytes := splitHeldOut(bytes.Join(files, nil), r.spec.Hyper.EvalFraction)
 	h := r.spec.Hyper
 	if r.spec.Base != nil {
 		m, err := checkpoint.LoadModel(r.spec.Base.Path)
@@ -153,13 +163,15 @@ func (r *run) setup(ctx context.Context) error {
 	} else {
 		r.theta, r.specs = r.params.Data, r.params.Specs()
 	}
-	r.trainToks = r.tok.Encode(trainBytes)
-	r.evalToks = r.tok.Encode(evalBytes)
-	if len(r.trainToks) < h.SeqLen+1 {
-		return fmt.Errorf("train: the training split has %d tokens, fewer than sequence length + 1 (%d)", len(r.trainToks), h.SeqLen+1)
-	}
-	if len(r.evalToks) < 2 {
-		return fmt.Errorf("train: the held-out split has %d tokens; need at least 2 (more data or a larger eval fraction)", len(r.evalToks))
+	if r.spec.Kind == KindText {
+		r.trainToks = r.tok.Encode(trainBytes)
+		r.evalToks = r.tok.Encode(evalBytes)
+		if len(r.trainToks) < h.SeqLen+1 {
+			return fmt.Errorf("train: the training split has %d tokens, fewer than sequence length + 1 (%d)", len(r.trainToks), h.SeqLen+1)
+		}
+		if len(r.evalToks) < 2 {
+			return fmt.Errorf("train: the held-out split has %d tokens; need at least 2 (more data or a larger eval fraction)", len(r.evalToks))
+		}
 	}
 	nw := r.opt.Workers
 	if nw <= 0 {
@@ -167,7 +179,12 @@ func (r *run) setup(ctx context.Context) error {
 	}
 	nw = min(nw, h.BatchSize)
 	for i := 0; i < nw; i++ {
-		w := &worker{ws: model.NewWorkspace(cfg, h.SeqLen, rank)}
+		w := &worker{}
+		if r.spec.Kind == KindText {
+			w.ws = model.NewWorkspace(cfg, h.SeqLen, rank)
+		} else {
+			w.scA, w.scB = newScratch(cfg, rank), newScratch(cfg, rank)
+		}
 		if r.adapter != nil {
 			w.ga = r.adapter.ZeroLike()
 		} else {
@@ -177,6 +194,12 @@ func (r *run) setup(ctx context.Context) error {
 	}
 	r.gsum = make([]float32, len(r.theta))
 	r.adam = newAdamW(len(r.theta), r.specs)
+	if err := r.loadParent(); err != nil {
+		return err
+	}
+	if r.spec.Kind != KindText {
+		return r.prepareRecords(files)
+	}
 	return nil
 }
 
@@ -211,12 +234,28 @@ func (r *run) example(s, b int) []int {
 }
 
 // batchGrad fills r.gsum with the batch-mean gradient and returns the mean
-// token loss.
-func (r *run) batchGrad(s int) (float64, error) {
+// loss and the rows (tokens) processed.
+func (r *run) batchGrad(s int) (float64, int64, error) {
+	if r.spec.Kind != KindText {
+		return r.recordBatchGrad(s)
+	}
 	h := r.spec.Hyper
 	gscale := float32(1 / float64(h.BatchSize*h.SeqLen))
+	total, rows, err := r.accumulate(func(w *worker, b int) (float64, int, error) {
+		loss, n, err := model.Grad(r.params, r.adapter, w.ws, r.example(s, b), w.g, w.ga, gscale)
+		return loss, n, err
+	})
+	return total / float64(h.BatchSize*h.SeqLen), rows, err
+}
+
+// accumulate computes the batch's examples with the workers, each example's
+// gradient into one worker's cleared buffer, and adds the buffers into
+// r.gsum and the losses into the total in example order.
+func (r *run) accumulate(example func(w *worker, b int) (float64, int, error)) (float64, int64, error) {
+	h := r.spec.Hyper
 	clear(r.gsum)
 	var total float64
+	var rows int64
 	for b0 := 0; b0 < h.BatchSize; b0 += len(r.workers) {
 		n := min(len(r.workers), h.BatchSize-b0)
 		var wg sync.WaitGroup
@@ -226,27 +265,29 @@ func (r *run) batchGrad(s int) (float64, error) {
 			go func(b int) {
 				defer wg.Done()
 				clear(w.buf())
-				w.loss, _, w.err = model.Grad(r.params, r.adapter, w.ws, r.example(s, b), w.g, w.ga, gscale)
+				w.loss, w.rows, w.err = example(w, b)
 			}(b0 + i)
 		}
 		wg.Wait()
 		for i := 0; i < n; i++ {
 			w := r.workers[i]
 			if w.err != nil {
-				return 0, w.err
+				return 0, 0, w.err
 			}
 			for j, v := range w.buf() {
 				r.gsum[j] += v
 			}
 			total += w.loss
+			rows += int64(w.rows)
 		}
 	}
-	return total / float64(h.BatchSize*h.SeqLen), nil
+	return total, rows, nil
 }
 
 func (r *run) loop(ctx context.Context, start int) error {
 	h := r.spec.Hyper
 	t0 := time.Now()
+	seen0 := r.seen
 	for s := start; s < h.Steps; s++ {
 		if err := ctx.Err(); err != nil {
 			if serr := r.saveState(s); serr != nil {
@@ -254,7 +295,7 @@ func (r *run) loop(ctx context.Context, start int) error {
 			}
 			return err
 		}
-		loss, err := r.batchGrad(s)
+		loss, rows, err := r.batchGrad(s)
 		if err != nil {
 			return err
 		}
@@ -266,11 +307,11 @@ func (r *run) loop(ctx context.Context, start int) error {
 		lr := LearningRate(s, h.Steps, h.WarmupSteps, h.LR, h.MinLR)
 		r.adam.update(r.theta, r.gsum, gscale, lr, h)
 		r.losses = append(r.losses, loss)
-		r.seen += int64(h.BatchSize * h.SeqLen)
+		r.seen += rows
 		if r.opt.Progress != nil {
 			el := time.Since(t0)
 			r.opt.Progress(Progress{Step: s + 1, Steps: h.Steps, Loss: loss, LR: lr, TokensSeen: r.seen,
-				TokensPerSec: float64((s+1-start)*h.BatchSize*h.SeqLen) / el.Seconds(), Elapsed: el})
+				TokensPerSec: float64(r.seen-seen0) / el.Seconds(), Elapsed: el})
 		}
 		if r.opt.SaveEvery > 0 && (s+1)%r.opt.SaveEvery == 0 && s+1 < h.Steps {
 			if err := r.saveState(s + 1); err != nil {
@@ -283,7 +324,19 @@ func (r *run) loop(ctx context.Context, start int) error {
 
 func (r *run) finish() (*Result, error) {
 	h := r.spec.Hyper
-	evalLoss, _, err := Evaluate(r.params, r.adapter, r.evalToks, h.SeqLen, h.EvalWindows, len(r.workers))
+	evalLoss, err := r.evalLoss()
+	if err != nil {
+		return nil, err
+	}
+	var pref *PreferenceReport
+	if r.spec.Kind == KindDPO {
+		after, err := r.preferenceEval(r.adapter)
+		if err != nil {
+			return nil, err
+		}
+		pref = &PreferenceReport{Beta: r.spec.Beta, Before: r.prefBefore, After: after}
+	}
+	parent, err := r.parentEval()
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +368,7 @@ func (r *run) finish() (*Result, error) {
 		return nil, err
 	}
 	m := r.manifest(evalLoss, Artifact{File: file, SHA256: sum, Bytes: size})
+	m.Preference, m.ParentEval = pref, parent
 	js, digest, err := m.Canonical()
 	if err != nil {
 		return nil, err
@@ -332,4 +386,17 @@ func (w *worker) buf() []float32 {
 		return w.ga.Data
 	}
 	return w.g.Data
+}
+
+// evalLoss is the run's held-out loss: next-token loss on the text's tail,
+// or the held-out records' continuation-token loss (SFT responses, DPO
+// chosen continuations).
+func (r *run) evalLoss() (float64, error) {
+	h := r.spec.Hyper
+	if r.spec.Kind == KindText {
+		l, _, err := Evaluate(r.params, r.adapter, r.evalToks, h.SeqLen, h.EvalWindows, len(r.workers))
+		return l, err
+	}
+	l, _, err := recordEvalLoss(r.params, r.adapter, r.spec.Kind, r.evalRecs, h.SeqLen, len(r.workers))
+	return l, err
 }

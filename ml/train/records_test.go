@@ -1,0 +1,146 @@
+package train
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDecodeRecords(t *testing.T) {
+	chat := `{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}`
+	recs, err := DecodeRecords(strings.NewReader("{\"prompt\":\"p\",\"response\":\"r\"}\n\n"+chat+"\n"), "f.jsonl", KindSFT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Prompt != "p" || recs[0].Response != "r" || recs[1].Source != "f.jsonl:3" {
+		t.Fatalf("%+v", recs)
+	}
+	// The chat form renders the documented default template (docs/openai-api.md).
+	if want := "<|system|>\nbe brief\n<|user|>\nhi\n<|assistant|>\n"; recs[1].Prompt != want || recs[1].Response != "hello\n<|" {
+		t.Fatalf("chat record rendered as %q + %q", recs[1].Prompt, recs[1].Response)
+	}
+	prefs, err := DecodeRecords(strings.NewReader(`{"prompt":"p","chosen":"a","rejected":"b"}`+"\r\n"+
+		`{"messages":[{"role":"user","content":"q"}],"chosen":"a","rejected":"b"}`), "g", KindDPO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prefs) != 2 || prefs[1].Prompt != "<|user|>\nq\n<|assistant|>\n" || prefs[1].Chosen != "a\n<|" || prefs[0].Rejected != "b" {
+		t.Fatalf("%+v", prefs)
+	}
+}
+
+// Every bad record is refused with an error naming its file and line.
+func TestDecodeRecordsRejectsBadInput(t *testing.T) {
+	good := `{"prompt":"p","chosen":"a","rejected":"b"}` + "\n"
+	for _, c := range []struct {
+		name, kind, line, want string
+	}{
+		{"empty prompt", KindDPO, `{"prompt":"","chosen":"a","rejected":"b"}`, "empty prompt"},
+		{"blank prompt", KindSFT, `{"prompt":"  \n","response":"a"}`, "empty prompt"},
+		{"no prompt", KindDPO, `{"chosen":"a","rejected":"b"}`, `needs "prompt" or "messages"`},
+		{"prompt and messages", KindDPO, `{"prompt":"p","messages":[],"chosen":"a","rejected":"b"}`, "not both"},
+		{"no messages", KindDPO, `{"messages":[],"chosen":"a","rejected":"b"}`, "empty prompt"},
+		{"chosen equals rejected", KindDPO, `{"prompt":"p","chosen":"same","rejected":"same"}`, "same text"},
+		{"empty chosen", KindDPO, `{"prompt":"p","chosen":"","rejected":"b"}`, "non-empty"},
+		{"missing rejected", KindDPO, `{"prompt":"p","chosen":"a"}`, "non-empty"},
+		{"sft record for dpo", KindDPO, `{"prompt":"p","response":"a"}`, "use --kind sft"},
+		{"dpo record for sft", KindSFT, `{"prompt":"p","chosen":"a","rejected":"b"}`, "use --kind dpo"},
+		{"empty response", KindSFT, `{"prompt":"p","response":""}`, "empty response"},
+		{"chat without assistant", KindSFT, `{"messages":[{"role":"user","content":"q"}]}`, "final assistant"},
+		{"chat with response", KindSFT, `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"response":"x"}`, "last message"},
+		{"bad role", KindDPO, `{"messages":[{"role":"robot","content":"q"}],"chosen":"a","rejected":"b"}`, `role "robot"`},
+		{"malformed JSON", KindDPO, `{"prompt":"p","chosen":"a",`, "malformed JSON"},
+		{"not an object", KindDPO, `["p","a","b"]`, "malformed JSON"},
+		{"unknown field", KindDPO, `{"prompt":"p","chosen":"a","rejected":"b","score":1}`, "unknown field"},
+		{"two values", KindDPO, `{"prompt":"p","chosen":"a","rejected":"b"} {}`, "more than one value"},
+		{"wrong type", KindDPO, `{"prompt":7,"chosen":"a","rejected":"b"}`, "malformed JSON"},
+		{"invalid UTF-8", KindDPO, "{\"prompt\":\"\xff\",\"chosen\":\"a\",\"rejected\":\"b\"}", "UTF-8"},
+		{"line too long", KindDPO, `{"prompt":"` + strings.Repeat("x", MaxRecordLine) + `","chosen":"a","rejected":"b"}`, "longer than"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			good := good
+			if c.kind == KindSFT {
+				good = `{"prompt":"p","response":"r"}` + "\n"
+			}
+			_, err := DecodeRecords(strings.NewReader(good+good+c.line+"\n"+good), "feedback.jsonl", c.kind)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), "feedback.jsonl:3: ") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not name line 3 and %q", err, c.want)
+			}
+		})
+	}
+	if _, err := DecodeRecords(strings.NewReader("\n \n"), "empty.jsonl", KindSFT); err == nil || !strings.Contains(err.Error(), "no records") {
+		t.Fatalf("empty file: %v", err)
+	}
+	if _, err := DecodeRecords(strings.NewReader(good), "x", "rlhf"); err == nil {
+		t.Fatal("unknown kind accepted")
+	}
+}
+
+// Bad specs and bad files are refused before any training.
+func TestFineTuneRejectsBadRuns(t *testing.T) {
+	dir := t.TempDir()
+	prefs := writeJSONL(t, dir, "prefs.jsonl", prefRecords(8, 1))
+	bad := writeJSONL(t, dir, "bad.jsonl", []any{prefRecords(1, 1)[0], map[string]string{"prompt": "p", "chosen": "x", "rejected": "x"}})
+	one := writeJSONL(t, dir, "one.jsonl", prefRecords(1, 1))
+	for _, c := range []struct {
+		name string
+		edit func(*Spec)
+		want string
+	}{
+		{"no base", func(s *Spec) { s.Base = nil }, "fine-tunes a base"},
+		{"zero beta", func(s *Spec) { s.Beta = 0 }, "beta"},
+		{"beta for sft", func(s *Spec) { s.Kind = KindSFT }, "beta is for"},
+		{"unknown kind", func(s *Spec) { s.Kind = "ppo" }, "unknown kind"},
+		{"chosen equals rejected", func(s *Spec) { s.Inputs = []Input{{Path: bad}} }, "bad.jsonl:2"},
+		{"sft records for dpo", func(s *Spec) { s.Inputs = []Input{{Path: writeJSONL(t, dir, "s.jsonl", sftRecords(4, 1))}} }, "s.jsonl:1"},
+		{"one record", func(s *Spec) { s.Inputs = []Input{{Path: one}} }, "at least one to train on and one to hold out"},
+		{"parent not the base", func(s *Spec) {
+			s.Parent = &ParentRun{Manifest: filepath.Join(feedbackBase(t), ManifestFile)}
+			s.Base = &Base{Path: filepath.Join(writeJSONL(t, dir, "x", nil), "..", "nope")}
+		}, "nope"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := fineTuneSpec(t, KindDPO, prefs, 2)
+			c.edit(&spec)
+			_, err := Run(context.Background(), spec, Options{OutDir: t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"b"}`), true)
+	f.Add([]byte(`{"prompt":"p","response":"r"}`+"\n"+`{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}`), false)
+	f.Add([]byte("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"chosen\":\"\\u0000\",\"rejected\":\"b\"}\r\n\n"), true)
+	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"a"}`), true)
+	f.Fuzz(func(t *testing.T, b []byte, dpo bool) {
+		kind := KindSFT
+		if dpo {
+			kind = KindDPO
+		}
+		recs, err := DecodeRecords(strings.NewReader(string(b)), "fuzz", kind)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "train: fuzz") {
+				t.Fatalf("error does not name the input: %v", err)
+			}
+			return
+		}
+		for _, r := range recs {
+			if strings.TrimSpace(r.Prompt) == "" || !strings.HasPrefix(r.Source, "fuzz:") {
+				t.Fatalf("accepted %+v", r)
+			}
+			if dpo && (r.Chosen == "" || r.Rejected == "" || r.Chosen == r.Rejected || r.Response != "") {
+				t.Fatalf("accepted preference record %+v", r)
+			}
+			if !dpo && (r.Response == "" || r.Chosen != "" || r.Rejected != "") {
+				t.Fatalf("accepted SFT record %+v", r)
+			}
+		}
+	})
+}
