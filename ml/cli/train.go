@@ -36,6 +36,11 @@ type trainFlags struct {
 	h                       train.Hyper
 	workers, saveEvery      int
 	resume, asJSON          bool
+	kind                    string
+	beta                    float64
+	parentManifest          string
+	parentData              []string
+	noParentEval            bool
 }
 
 func newTrainCommand() *cobra.Command {
@@ -43,9 +48,21 @@ func newTrainCommand() *cobra.Command {
 	f.h = train.DefaultHyper()
 	cmd := &cobra.Command{
 		Use:   "train --data PATH... --out DIR",
-		Short: "Train a model (or fine-tune a base, or train a LoRA adapter) from text files",
+		Short: "Train a model (or fine-tune a base, or train a LoRA adapter) from text files or feedback records",
+		Long: `Train next-token prediction on text files (--kind text, the default), or fine-tune
+a base on JSON-lines records (docs/feedback-records.md): --kind sft on
+{"prompt","response"} or {"messages":[...]} records, with the loss on the
+response tokens only, or --kind dpo on {"prompt","chosen","rejected"} records,
+direct preference optimisation against the frozen base. Both take --lora-rank
+to train an adapter instead of the full weights. A dataset version's files come
+from 'openledgerd query models fetch-dataset D/V --out DIR', which prints the
+--data/--cid arguments. When --base is a training output directory, an SFT or
+DPO run also evaluates itself and the base on the base's held-out set
+(manifest parent_eval) for the deployment quality gate.`,
 		Example: `  openledgerd model train --data ml/testdata/corpus/fortunes.txt --out /tmp/m --preset 1m --steps 300
-  openledgerd model train --data notes.txt --base /tmp/m --lora-rank 8 --out /tmp/adapter`,
+  openledgerd model train --data notes.txt --base /tmp/m --lora-rank 8 --out /tmp/adapter
+  openledgerd model train --kind sft --base /tmp/m $(openledgerd query models fetch-dataset 4/1 --out fb) --out /tmp/sft
+  openledgerd model train --kind dpo --beta 0.1 --base /tmp/m --data prefs.jsonl --lora-rank 8 --out /tmp/dpo`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := f.spec(cmd)
@@ -84,7 +101,61 @@ func newTrainCommand() *cobra.Command {
 	fl.IntVar(&f.saveEvery, "save-every", 50, "write a resumable trainer state every N steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "resume from the trainer state in --out")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON (paths, digests, losses)")
+	fl.StringVar(&f.kind, "kind", "text", "what to train on: text (next-token), sft (prompt/response records) or dpo (prompt/chosen/rejected records)")
+	fl.Float64Var(&f.beta, "beta", train.DefaultBeta, "DPO temperature β (--kind dpo)")
+	fl.StringVar(&f.parentManifest, "parent-manifest", "", "manifest of the base's training run, to evaluate on its held-out set (default with --kind sft/dpo: the manifest.json beside --base)")
+	fl.StringSliceVar(&f.parentData, "parent-data", nil, "the parent run's data files, in order, if not at the paths its manifest records")
+	fl.BoolVar(&f.noParentEval, "no-parent-eval", false, "skip the evaluation on the parent's held-out set")
 	return cmd
+}
+
+// fineTune sets the kind, β and parent evaluation of spec.
+func (f *trainFlags) fineTune(cmd *cobra.Command, spec *train.Spec) error {
+	switch f.kind {
+	case "text":
+	case train.KindSFT, train.KindDPO:
+		spec.Kind = f.kind
+		if f.base == "" {
+			return fmt.Errorf("--kind %s needs --base (the model to fine-tune)", f.kind)
+		}
+	default:
+		return fmt.Errorf("--kind %q: want text, sft or dpo", f.kind)
+	}
+	if spec.Kind == train.KindDPO {
+		spec.Beta = f.beta
+	} else if cmd.Flags().Changed("beta") {
+		return fmt.Errorf("--beta is for --kind dpo")
+	}
+	pm := f.parentManifest
+	if f.noParentEval {
+		if pm != "" || len(f.parentData) > 0 {
+			return fmt.Errorf("--no-parent-eval contradicts --parent-manifest/--parent-data")
+		}
+		return nil
+	}
+	if pm == "" && spec.Kind != train.KindText {
+		if st, err := os.Stat(f.base); err == nil && st.IsDir() && fileExists(filepath.Join(f.base, train.ManifestFile)) {
+			pm = filepath.Join(f.base, train.ManifestFile)
+		}
+	}
+	if pm == "" {
+		if len(f.parentData) > 0 {
+			return fmt.Errorf("--parent-data needs a parent manifest (--parent-manifest, or --base DIR holding manifest.json)")
+		}
+		return nil
+	}
+	data := f.parentData
+	if len(data) == 0 {
+		man, err := train.ReadManifest(pm)
+		if err != nil {
+			return err
+		}
+		for _, in := range man.Inputs {
+			data = append(data, locate(in.Path, filepath.Dir(pm)))
+		}
+	}
+	spec.Parent = &train.ParentRun{Manifest: pm, Data: data}
+	return nil
 }
 
 func (f *trainFlags) spec(cmd *cobra.Command) (train.Spec, error) {
@@ -135,7 +206,10 @@ func (f *trainFlags) spec(cmd *cobra.Command) (train.Spec, error) {
 		if st, err := os.Stat(f.base); err == nil && st.IsDir() {
 			spec.Base.Path = filepath.Join(f.base, train.ModelFile)
 		}
-		return spec, nil
+		return spec, f.fineTune(cmd, &spec)
+	}
+	if err := f.fineTune(cmd, &spec); err != nil {
+		return spec, err
 	}
 	switch f.tokKind {
 	case "byte":
@@ -185,15 +259,18 @@ func parseConfigIgnoringVocab(b []byte) (model.Config, error) {
 
 // TrainOutput is what `model train --json` prints.
 type TrainOutput struct {
-	Checkpoint       string  `json:"checkpoint"`
-	CheckpointSHA256 string  `json:"checkpoint_sha256"`
-	Manifest         string  `json:"manifest"`
-	ManifestSHA256   string  `json:"manifest_sha256"`
-	LossCurve        string  `json:"loss_curve"`
-	TokensSeen       int64   `json:"tokens_seen"`
-	FinalLoss        float64 `json:"final_loss"`
-	EvalLoss         float64 `json:"eval_loss"`
-	EvalPerplexity   float64 `json:"eval_perplexity"`
+	Checkpoint       string                  `json:"checkpoint"`
+	CheckpointSHA256 string                  `json:"checkpoint_sha256"`
+	Manifest         string                  `json:"manifest"`
+	ManifestSHA256   string                  `json:"manifest_sha256"`
+	LossCurve        string                  `json:"loss_curve"`
+	TokensSeen       int64                   `json:"tokens_seen"`
+	FinalLoss        float64                 `json:"final_loss"`
+	EvalLoss         float64                 `json:"eval_loss"`
+	EvalPerplexity   float64                 `json:"eval_perplexity"`
+	Kind             string                  `json:"kind,omitempty"`
+	Preference       *train.PreferenceReport `json:"preference,omitempty"`
+	ParentEval       *train.ParentEval       `json:"parent_eval,omitempty"`
 }
 
 func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt train.Options, asJSON bool) error {
@@ -236,6 +313,7 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 			Checkpoint: filepath.Join(opt.OutDir, m.Checkpoint.File), CheckpointSHA256: m.Checkpoint.SHA256,
 			Manifest: filepath.Join(opt.OutDir, train.ManifestFile), ManifestSHA256: res.ManifestSHA256,
 			LossCurve: curve, TokensSeen: m.TokensSeen, FinalLoss: m.FinalLoss, EvalLoss: m.EvalLoss, EvalPerplexity: m.EvalPerplexity,
+			Kind: m.Kind, Preference: m.Preference, ParentEval: m.ParentEval,
 		})
 	}
 	fmt.Fprintf(w, "checkpoint     %s\n", filepath.Join(opt.OutDir, m.Checkpoint.File))
@@ -246,5 +324,20 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 	fmt.Fprintf(w, "tokens seen    %d\n", m.TokensSeen)
 	fmt.Fprintf(w, "final loss     %.4f\n", m.FinalLoss)
 	fmt.Fprintf(w, "held-out loss  %.4f (perplexity %.2f)\n", m.EvalLoss, m.EvalPerplexity)
+	if m.Kind != train.KindText {
+		fmt.Fprintf(w, "records        %d trained on, %d held out, %d truncated\n", m.TrainRecords, m.EvalRecords, m.TruncatedRecords)
+	}
+	if p := m.Preference; p != nil {
+		for _, e := range []struct {
+			name string
+			ev   train.PreferenceEval
+		}{{"base", p.Before}, {"trained", p.After}} {
+			fmt.Fprintf(w, "preference     %-7s dpo loss %.4f, reward accuracy %.3f, reward margin %+.4f, accuracy %.3f, margin %+.4f nats (%d pairs)\n",
+				e.name, e.ev.DPOLoss, e.ev.RewardAccuracy, e.ev.RewardMargin, e.ev.Accuracy, e.ev.Margin, e.ev.Pairs)
+		}
+	}
+	if pe := m.ParentEval; pe != nil {
+		fmt.Fprintf(w, "parent held-out  parent %.4f, this model %.4f (%d tokens)\n", pe.ParentEvalLoss, pe.EvalLoss, pe.EvalTokens)
+	}
 	return nil
 }
