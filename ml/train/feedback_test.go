@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openledger/openledger/ml/checkpoint"
@@ -229,5 +230,54 @@ func TestDPOIsDeterministic(t *testing.T) {
 		if !bytes.Equal(mustRead(t, filepath.Join(out, file)), mustRead(t, filepath.Join(aDir, file))) {
 			t.Fatal("checkpoint bytes differ")
 		}
+	}
+}
+
+// A fine-tune evaluates itself and its parent on the parent's held-out set
+// by the parent's eval_loss definition: the re-computed parent loss equals
+// the parent manifest's eval_loss, for a text parent and for an SFT parent.
+func TestParentHeldOutEval(t *testing.T) {
+	dir := t.TempDir()
+	sft := writeJSONL(t, dir, "sft.jsonl", sftRecords(32, 5))
+	prefs := writeJSONL(t, dir, "prefs.jsonl", prefRecords(32, 6))
+	baseMan, err := ReadManifest(filepath.Join(feedbackBase(t), ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := fineTuneSpec(t, KindSFT, sft, 6)
+	spec.Parent = &ParentRun{Manifest: filepath.Join(feedbackBase(t), ManifestFile)}
+	sftDir := filepath.Join(dir, "sft")
+	s := mustRun(t, spec, Options{OutDir: sftDir})
+	pe := s.Manifest.ParentEval
+	if pe == nil || pe.ParentEvalLoss != baseMan.EvalLoss || pe.EvalTokens == 0 || pe.EvalLoss == pe.ParentEvalLoss ||
+		pe.ManifestSHA256 != checkpoint.Digest(mustRead(t, filepath.Join(feedbackBase(t), ManifestFile))) {
+		t.Fatalf("parent eval %+v, parent manifest eval_loss %v", pe, baseMan.EvalLoss)
+	}
+	// HeldOutLoss of the SFT run on its own held-out set is its eval_loss.
+	m, err := checkpoint.LoadModel(filepath.Join(sftDir, ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _, err := HeldOutLoss(s.Manifest, nil, m.Tok, m.Params, nil, 3)
+	if err != nil || own != s.Manifest.EvalLoss {
+		t.Fatalf("HeldOutLoss %v, manifest eval_loss %v: %v", own, s.Manifest.EvalLoss, err)
+	}
+	// DPO on top of the SFT version, compared on the SFT run's held-out responses.
+	d := fineTuneSpec(t, KindDPO, prefs, 4)
+	d.Base = &Base{Path: filepath.Join(sftDir, ModelFile)}
+	d.Parent = &ParentRun{Manifest: filepath.Join(sftDir, ManifestFile)}
+	dp := mustRun(t, d, Options{OutDir: filepath.Join(dir, "dpo")}).Manifest.ParentEval
+	if dp == nil || dp.ParentEvalLoss != s.Manifest.EvalLoss {
+		t.Fatalf("DPO parent eval %+v, SFT eval_loss %v", dp, s.Manifest.EvalLoss)
+	}
+	// A parent manifest that is not the base's run is refused.
+	d.Parent = &ParentRun{Manifest: filepath.Join(feedbackBase(t), ManifestFile)}
+	if _, err := Run(context.Background(), d, Options{OutDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "not the base") {
+		t.Fatalf("mismatched parent: %v", err)
+	}
+	// Parent data that is not what the parent trained on is refused.
+	spec.Parent.Data = []string{sft, sft}
+	if _, err := Run(context.Background(), spec, Options{OutDir: t.TempDir()}); err == nil {
+		t.Fatal("wrong parent data accepted")
 	}
 }
