@@ -61,6 +61,31 @@ func TestFeedbackFineTunes(t *testing.T) {
 	if err != nil || man.Kind != "dpo" || man.Beta != 0.2 || man.LoRA == nil || man.Preference == nil || man.Preference.After.Pairs != 3 {
 		t.Fatalf("dpo manifest: %v %+v", err, man)
 	}
+	// model eval --held-out-of reproduces the parent evaluations.
+	heldOut := func(args ...string) HeldOutOutput {
+		var h HeldOutOutput
+		o := mustRun(t, append([]string{"eval", "--held-out-of", filepath.Join(base, train.ManifestFile), "--json"}, args...)...)
+		if err := json.Unmarshal([]byte(o), &h); err != nil {
+			t.Fatalf("%v: %s", err, o)
+		}
+		return h
+	}
+	if h := heldOut("--model", base); h.Loss != h.RunEvalLoss || !h.NoWorse || h.Tokens == 0 {
+		t.Fatalf("the base on its own held-out set: %+v", h)
+	}
+	sm := mustManifest(t, filepath.Join(dir, "s"))
+	if h := heldOut("--model", filepath.Join(dir, "s")); h.Loss != sm.ParentEval.EvalLoss || h.Tokens != sm.ParentEval.EvalTokens {
+		t.Fatalf("SFT version on the base's held-out set: %+v, manifest %+v", h, sm.ParentEval)
+	}
+	if h := heldOut("--model", base, "--adapter", filepath.Join(dir, "d", train.AdapterFile)); h.Loss != man.ParentEval.EvalLoss {
+		t.Fatalf("DPO adapter on the base's held-out set: %+v, manifest %+v", h, man.ParentEval)
+	}
+	if e := mustRun(t, "eval", "--model", filepath.Join(dir, "s"), "--held-out-of", filepath.Join(dir, "s", train.ManifestFile)); !strings.Contains(e, "no worse than") {
+		t.Fatalf("eval --held-out-of: %s", e)
+	}
+	if _, err := run(t, "eval", "--model", base, "--held-out-of", filepath.Join(base, train.ManifestFile), "--data", prefs); err == nil {
+		t.Fatal("--held-out-of with the wrong data accepted")
+	}
 	// verify-training re-runs the DPO fine-tune bit for bit.
 	if v := mustRun(t, "verify-training", filepath.Join(dir, "d", train.ManifestFile)); !strings.Contains(v, "verification OK") {
 		t.Fatalf("verify: %s", v)

@@ -38,14 +38,20 @@ func newEvalCommand() *cobra.Command {
 		data         []string
 		seq, windows int
 		asJSON       bool
+		heldOutOf    string
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --model PATH --data PATH...",
-		Short: "Report next-token loss and perplexity of a model on text files",
-		Args:  noArgs,
+		Use:   "eval --model PATH (--data PATH... | --held-out-of MANIFEST)",
+		Short: "Report next-token loss and perplexity of a model on text files, or on a training run's held-out set",
+		Example: `  openledgerd model eval --model run --data notes.txt
+  openledgerd model eval --model dpo-run --held-out-of base-run/manifest.json   # the quality gate's comparison`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if heldOutOf != "" {
+				return evalHeldOut(cmd, &mf, heldOutOf, data, asJSON)
+			}
 			if len(data) == 0 {
-				return fmt.Errorf("--data is required")
+				return fmt.Errorf("--data is required (or --held-out-of MANIFEST)")
 			}
 			if seq < 0 || windows < 1 {
 				return fmt.Errorf("--seq must be >= 0 and --windows >= 1")
@@ -74,7 +80,8 @@ func newEvalCommand() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	mf.register(cmd)
-	fl.StringSliceVar(&data, "data", nil, "text files to evaluate on")
+	fl.StringSliceVar(&data, "data", nil, "text files to evaluate on; with --held-out-of: the run's data files in order, if not at the paths its manifest records")
+	fl.StringVar(&heldOutOf, "held-out-of", "", "evaluate on the held-out set of the training run this manifest describes, by its eval_loss definition (ml/README.md)")
 	fl.IntVar(&seq, "seq", 0, "window length (0: the model context)")
 	fl.IntVar(&windows, "windows", 64, "maximum number of windows")
 	fl.BoolVar(&asJSON, "json", false, "print tokens, loss and perplexity as JSON")
