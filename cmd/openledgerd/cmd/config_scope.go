@@ -11,10 +11,12 @@ var offChainTrees = map[string]bool{
 	"attribution": true,
 	"demo":        true,
 	"gateway":     true,
+	"infer":       true,
 	"ipfs":        true,
 	"model":       true,
 	"provider":    true,
 	"session":     true,
+	"verify":      true,
 }
 
 // readsNodeConfig reports whether cmd belongs to a tree that uses the node's config

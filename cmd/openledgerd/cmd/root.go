@@ -19,9 +19,11 @@ import (
 
 	"github.com/openledger/openledger/app"
 	gatewayporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/gateway"
+	inferporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/infer"
 	inferenceporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/inference"
 	modelsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/models"
 	rewardsporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/rewards"
+	verifyporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/verify"
 )
 
 // EnvPrefix prefixes environment variables that set flags (OPENLEDGERD_HOME, …).
@@ -117,6 +119,8 @@ func addPorcelain(rootCmd *cobra.Command) {
 	}
 	rootCmd.AddCommand(inferenceporcelain.NewSessionCmd())
 	rootCmd.AddCommand(gatewayporcelain.NewCmd())
+	rootCmd.AddCommand(inferporcelain.NewCmd())
+	rootCmd.AddCommand(verifyporcelain.NewCmd())
 	// `attribution`: the issue's names for x/rewards (whose autocli group stays).
 	if queryCmd, _, err := rootCmd.Find([]string{"query"}); err == nil && queryCmd.Name() == "query" {
 		queryCmd.AddCommand(rewardsporcelain.NewQueryGroup())
