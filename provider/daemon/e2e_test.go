@@ -98,10 +98,13 @@ func setGenesis(t *testing.T, app map[string]any, value any, path ...string) {
 	m[path[len(path)-1]] = value
 }
 
-func newMarket(t *testing.T) *market {
+func newMarket(t *testing.T, genesis ...func(app map[string]any)) *market {
 	t.Helper()
 	c := e2e.StartChainWithGenesis(t, func(app map[string]any) {
 		setGenesis(t, app, "4", "inference", "params", "challenge_window_blocks")
+		for _, edit := range genesis {
+			edit(app)
+		}
 	})
 	if _, err := c.Run("ipfs", "init", "--loopback", "--dht", "none"); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ import (
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
 	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/internal/failpoint"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
 
@@ -416,8 +417,10 @@ func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, m
 	}
 	l.rec = rec
 	if final {
+		failpoint.Hit("sessions.final_committed")
 		return nil, nil
 	}
+	failpoint.Hit("sessions.voucher_committed")
 	l.inflight = true
 	return &Ticket{m: m, id: v.SessionID, seq: rec.Count + 1, maxTokens: maxTokens, Voucher: v}, nil
 }
@@ -492,6 +495,8 @@ func (t *Ticket) Complete(s Served) (voucher.Receipt, error) {
 	if t.done {
 		return voucher.Receipt{}, ErrCompleted
 	}
+	// The output has been streamed; its receipt is not committed yet.
+	failpoint.Hit("sessions.generated")
 	m := t.m
 	r, err := voucher.SignReceipt(voucher.Receipt{
 		ChainID: m.cfg.ChainID, Provider: m.cfg.Operator, SessionID: t.id, RequestSeq: t.seq,
@@ -527,6 +532,7 @@ func (t *Ticket) Complete(s Served) (voucher.Receipt, error) {
 	}); err != nil {
 		return voucher.Receipt{}, fmt.Errorf("sessions: persist receipt: %w", err)
 	}
+	failpoint.Hit("sessions.receipt_committed")
 	l.rec = rec
 	m.stats.Receipts.Add(1)
 	return r, nil
@@ -578,15 +584,19 @@ func (m *Manager) State(id uint64) (State, error) {
 		}
 		rec = r
 	}
-	acc, err := rec.acc()
+	return rec.state()
+}
+
+func (r *record) state() (State, error) {
+	acc, err := r.acc()
 	if err != nil {
 		return State{}, err
 	}
 	root := acc.Root()
 	return State{
-		SessionID: id, LastSequence: rec.LastSeq, ReceiptCount: rec.Count, ReceiptsRoot: fmt.Sprintf("%x", root),
-		ServedTokens: rec.Served, VoucherTokens: rec.VTokens, VoucherAmount: intOr0(rec.VAmount).String(), Final: rec.Final,
-		SettledSeq: rec.SettledSeq,
+		SessionID: r.ID, LastSequence: r.LastSeq, ReceiptCount: r.Count, ReceiptsRoot: fmt.Sprintf("%x", root),
+		ServedTokens: r.Served, VoucherTokens: r.VTokens, VoucherAmount: intOr0(r.VAmount).String(), Final: r.Final,
+		SettledSeq: r.SettledSeq,
 	}, nil
 }
 

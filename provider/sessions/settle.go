@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/internal/failpoint"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
@@ -157,6 +158,7 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 			ReceiptCount: v.ReceiptCount, ReceiptsRoot: v.ReceiptsRoot[:], Signature: v.Signature,
 		},
 	}
+	failpoint.Hit("sessions.settling")
 	if err := m.chain.Settle(ctx, msg); err != nil {
 		if errors.Is(err, inferencetypes.ErrStaleVoucher) {
 			if info, ierr := m.chain.Session(ctx, r.ID); ierr == nil && info.LastSequence >= v.Sequence {
@@ -165,6 +167,7 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 		}
 		return err
 	}
+	failpoint.Hit("sessions.settled")
 	m.stats.Settlements.Add(1)
 	m.log.Info("session settled", "session", r.ID, "sequence", v.Sequence, "amount", v.CumulativeAmount, "tokens", v.CumulativeTokens, "requests", v.ReceiptCount, "record", cid)
 	return m.markSettled(r.ID, v, true)

@@ -5,6 +5,13 @@
 // Points are named after the step just committed to the store: "bid.persisted",
 // "bid.sent", "bid.awarded" (provider/bidder) and "receipts.<state>" for each
 // settlement state entered, e.g. "receipts.output_stored" (provider/receipts).
+// Interactive sessions (provider/sessions): "sessions.voucher_committed" (a
+// request's voucher is in the store, generation not started),
+// "sessions.generated" (the output streamed, its receipt not committed),
+// "sessions.receipt_committed" (the receipt is in the store, not yet sent),
+// "sessions.final_committed" (a final voucher is in the store),
+// "sessions.settling" (the batch record is on IPFS, the settlement not sent) and
+// "sessions.settled" (the settlement is in a block, not yet recorded).
 package failpoint
 
 import (
