@@ -25,7 +25,11 @@ func (k Keeper) EndBlocker(ctx context.Context) error {
 	if err := k.processJobQueues(ctx, params, limit); err != nil {
 		return err
 	}
-	return k.processSessionQueues(ctx, params, limit)
+	if err := k.processSessionQueues(ctx, params, limit); err != nil {
+		return err
+	}
+	// After the finalize queues: audits they drew get their committee in this block.
+	return k.processDisputes(ctx, params, limit)
 }
 
 // queueRetryBlocks is how long a failed queue item waits before it is tried again.

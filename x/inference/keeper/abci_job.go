@@ -135,7 +135,7 @@ func (k Keeper) missDeadline(ctx sdk.Context, params types.Params, id uint64) er
 }
 
 // finalizeJob pays a PENDING job whose challenge window ended (a CHALLENGED one
-// waits for its verdict): compute and royalty through x/rewards, the rest of the
+// waits for its verdict; one drawn for a random audit becomes CHALLENGED): compute and royalty through x/rewards, the rest of the
 // escrow back to the requester. If x/rewards refuses the settlement, compute is
 // paid to the provider directly and the royalty refunded (see the job accounting
 // comment in job.go).
@@ -146,6 +146,9 @@ func (k Keeper) finalizeJob(ctx sdk.Context, id uint64) error {
 	}
 	if j.Status != types.JOB_STATUS_PENDING {
 		return nil
+	}
+	if audited, err := k.maybeAudit(ctx, types.TARGET_KIND_JOB_RECEIPT, id); err != nil || audited {
+		return err
 	}
 	r, err := k.Receipts.Get(ctx, id)
 	if err != nil {

@@ -132,6 +132,9 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 			}
 		}
 	}
+	if err := k.initVerificationGenesis(ctx, gs); err != nil {
+		return err
+	}
 	// x/bank's genesis ran first: the module account must hold exactly what is owed.
 	if err := k.AllInvariants(ctx); err != nil {
 		return types.ErrInvalidGenesis.Wrap(err.Error())
@@ -205,5 +208,5 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	}); err != nil {
 		return nil, err
 	}
-	return gs, nil
+	return gs, k.exportVerificationGenesis(ctx, gs)
 }

@@ -23,7 +23,8 @@ func JobHeld(j types.Job) sdk.Coin {
 }
 
 // Owed is everything the module account must hold: open job escrows, session
-// balances (deposit − paid − refunded), bonded stakes and unbonding entries.
+// balances (deposit − paid − refunded), bonded stakes, unbonding entries and the
+// bonds of open disputes.
 func (k Keeper) Owed(ctx context.Context) (sdk.Coins, error) {
 	owed := sdk.NewCoins()
 	add := func(c sdk.Coin) {
@@ -56,7 +57,11 @@ func (k Keeper) Owed(ctx context.Context) (sdk.Coins, error) {
 		add(u.Amount)
 		return false, nil
 	})
-	return owed, err
+	if err != nil {
+		return nil, err
+	}
+	bonds, err := k.disputeBondsHeld(ctx)
+	return owed.Add(bonds...), err
 }
 
 // BalanceInvariant checks that the module account holds exactly what it owes (for
@@ -126,10 +131,47 @@ func (k Keeper) SessionInvariant(ctx context.Context) error {
 
 // AllInvariants runs every invariant of the module.
 func (k Keeper) AllInvariants(ctx context.Context) error {
-	for _, check := range []func(context.Context) error{k.BalanceInvariant, k.StakeInvariant, k.SessionInvariant} {
+	for _, check := range []func(context.Context) error{k.BalanceInvariant, k.StakeInvariant, k.SessionInvariant, k.DisputeInvariant} {
 		if err := check(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// DisputeInvariant checks every dispute's books and its target: an open dispute has
+// paid nothing out and holds a CHALLENGED target that names it; a resolved one
+// returned or slashed exactly its bond, paid the challenger and the voters no more
+// than the slash they came from, and left its target out of CHALLENGED.
+func (k Keeper) DisputeInvariant(ctx context.Context) error {
+	return k.Disputes.Walk(ctx, nil, func(id uint64, d types.Dispute) (bool, error) {
+		t, err := k.loadTarget(ctx, d.TargetKind, d.TargetId)
+		if err != nil {
+			return true, types.ErrInvariant.Wrapf("dispute %d: target: %v", id, err)
+		}
+		if t.disputeID != id {
+			return true, types.ErrInvariant.Wrapf("dispute %d: target names dispute %d", id, t.disputeID)
+		}
+		if types.DisputeIsOpen(d.Status) {
+			if t.status != types.SETTLEMENT_STATUS_CHALLENGED || d.BondReturned.IsPositive() || d.BondSlashed.IsPositive() ||
+				d.ProviderSlashed.IsPositive() {
+				return true, types.ErrInvariant.Wrapf("dispute %d open: target %s, bond returned %s slashed %s", id, t.status, d.BondReturned, d.BondSlashed)
+			}
+			return false, nil
+		}
+		if t.status == types.SETTLEMENT_STATUS_CHALLENGED {
+			return true, types.ErrInvariant.Wrapf("dispute %d resolved but its target is still CHALLENGED", id)
+		}
+		if !d.BondReturned.Add(d.BondSlashed).IsEqual(d.Bond) {
+			return true, types.ErrInvariant.Wrapf("dispute %d: bond %s, returned %s + slashed %s", id, d.Bond, d.BondReturned, d.BondSlashed)
+		}
+		source := d.BondSlashed.Amount
+		if d.Outcome == types.DISPUTE_OUTCOME_UPHELD {
+			source = d.ProviderSlashed.Amount
+		}
+		if d.ChallengerReward.Amount.Add(d.VoterRewards.Amount).GT(source) {
+			return true, types.ErrInvariant.Wrapf("dispute %d: rewards %s + %s exceed the slash %s", id, d.ChallengerReward, d.VoterRewards, source)
+		}
+		return false, nil
+	})
 }

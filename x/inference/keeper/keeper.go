@@ -36,6 +36,10 @@ type (
 	HeightID = collections.Pair[int64, uint64]
 	// AddrID indexes objects by an address: (address, id).
 	AddrID = collections.Pair[sdk.AccAddress, uint64]
+	// TargetKey is (target kind, target id).
+	TargetKey = collections.Pair[int32, uint64]
+	// VoteKey is (dispute id, voter).
+	VoteKey = collections.Pair[uint64, sdk.AccAddress]
 )
 
 // Keeper owns the inference store.
@@ -108,6 +112,26 @@ type Keeper struct {
 	SettlementFinalizeQueue collections.KeySet[HeightID]
 	// SessionExpiryQueue: (expiry + grace height, session id) of OPEN sessions: closed automatically.
 	SessionExpiryQueue collections.KeySet[HeightID]
+
+	// Verification (verification.go).
+	DisputeSeq collections.Sequence
+	// Disputes: id → dispute.
+	Disputes collections.Map[uint64, types.Dispute]
+	// DisputesByTarget: (target kind, target id) → dispute id.
+	DisputesByTarget collections.Map[TargetKey, uint64]
+	// DisputesByStatus: (status, dispute id).
+	DisputesByStatus collections.KeySet[collections.Pair[int32, uint64]]
+	// DisputesByProvider: (accused provider, dispute id).
+	DisputesByProvider collections.KeySet[AddrID]
+	// DisputesByMember: (committee member, dispute id).
+	DisputesByMember collections.KeySet[AddrID]
+	// DisputeQueue: (height, dispute id): SELECTING disputes at their creation height
+	// (the committee is drawn at the end of that block), VOTING ones at reveal_end_height.
+	DisputeQueue collections.KeySet[HeightID]
+	// Votes: (dispute id, voter) → vote record.
+	Votes collections.Map[VoteKey, types.VoteRecord]
+	// VerificationSlashes: (operator, dispute id) → slash.
+	VerificationSlashes collections.Map[AddrID, types.VerificationSlash]
 }
 
 // NewKeeper builds the keeper. authority may update params (the governance module account).
@@ -174,6 +198,20 @@ func NewKeeper(
 			collections.PairKeyCodec(collections.Uint64Key, collections.Uint64Key)),
 		SettlementFinalizeQueue: collections.NewKeySet(sb, types.SettlementFinalizeQueKey, "settlement_finalize_queue", heightID),
 		SessionExpiryQueue:      collections.NewKeySet(sb, types.SessionExpiryQueueKey, "session_expiry_queue", heightID),
+		DisputeSeq:              collections.NewSequence(sb, types.DisputeSeqKey, "dispute_seq"),
+		Disputes: collections.NewMap(sb, types.DisputesKey, "disputes", collections.Uint64Key,
+			codec.CollValue[types.Dispute](cdc)),
+		DisputesByTarget: collections.NewMap(sb, types.DisputesByTargetKey, "disputes_by_target",
+			collections.PairKeyCodec(collections.Int32Key, collections.Uint64Key), collections.Uint64Value),
+		DisputesByStatus: collections.NewKeySet(sb, types.DisputesByStatusKey, "disputes_by_status",
+			collections.PairKeyCodec(collections.Int32Key, collections.Uint64Key)),
+		DisputesByProvider: collections.NewKeySet(sb, types.DisputesByProviderKey, "disputes_by_provider", addrID),
+		DisputesByMember:   collections.NewKeySet(sb, types.DisputesByMemberKey, "disputes_by_member", addrID),
+		DisputeQueue:       collections.NewKeySet(sb, types.DisputeQueueKey, "dispute_queue", heightID),
+		Votes: collections.NewMap(sb, types.VotesKey, "votes",
+			collections.PairKeyCodec(collections.Uint64Key, sdk.AccAddressKey), codec.CollValue[types.VoteRecord](cdc)),
+		VerificationSlashes: collections.NewMap(sb, types.VerificationSlashesKey, "verification_slashes", addrID,
+			codec.CollValue[types.VerificationSlash](cdc)),
 	}
 	schema, err := sb.Build()
 	if err != nil {

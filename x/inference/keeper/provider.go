@@ -213,9 +213,21 @@ func (k Keeper) unbondingCount(ctx context.Context, op sdk.AccAddress) (int, err
 // bonded stake first and then from its unbonding entries in id order (emptied
 // entries are deleted with their queue keys), and sends it to the community pool.
 // An ACTIVE provider left below the minimum stake becomes UNBONDED. It returns the
-// amount slashed (zero when there is nothing to take). Used by missed deadlines now
-// and by verification later.
+// amount slashed (zero when there is nothing to take). Used by missed deadlines and
+// by verification's absence and wrong-vote slashes.
 func (k Keeper) Slash(ctx context.Context, operator sdk.AccAddress, bps uint32, reason string, jobID uint64) (sdk.Coin, error) {
+	slashed, err := k.slashStake(ctx, operator, bps, reason, jobID)
+	if err != nil || !slashed.IsPositive() {
+		return slashed, err
+	}
+	return slashed, k.distr.FundCommunityPool(ctx, sdk.NewCoins(slashed), k.ModuleAddress())
+}
+
+// slashStake is Slash without the transfer: the amount leaves the provider's books
+// but stays in the module account, and the caller must pay all of it out in the same
+// state transition (verification shares a fraud slash with the challenger and the
+// voters).
+func (k Keeper) slashStake(ctx context.Context, operator sdk.AccAddress, bps uint32, reason string, jobID uint64) (sdk.Coin, error) {
 	if bps > types.BpsScale {
 		return sdk.Coin{}, types.ErrInvalidParams.Wrapf("slash bps %d exceeds %d", bps, types.BpsScale)
 	}
@@ -270,9 +282,6 @@ func (k Keeper) Slash(ctx context.Context, operator sdk.AccAddress, bps uint32, 
 	}
 	slashed := sdk.NewCoin(denom, amount)
 	p.SlashedTotal = p.SlashedTotal.Add(amount)
-	if err := k.distr.FundCommunityPool(ctx, sdk.NewCoins(slashed), k.ModuleAddress()); err != nil {
-		return sdk.Coin{}, err
-	}
 	params, err := k.Params.Get(ctx)
 	if err != nil {
 		return sdk.Coin{}, err

@@ -117,7 +117,8 @@ func (k Keeper) closeSession(ctx context.Context, params types.Params, s types.S
 // split (say the deployment's table or a contribution changed since the settlement was
 // accepted), the funds are never stranded: compute goes to the provider directly, the
 // royalty back to the requester, the settlement is FINALIZED and the reason is logged
-// and emitted. A CHALLENGED settlement is left alone (the verification module decides).
+// and emitted. A CHALLENGED settlement is left alone (its dispute decides); one drawn
+// for a random audit becomes CHALLENGED.
 func (k Keeper) finalizeSettlement(ctx sdk.Context, id uint64) error {
 	st, err := k.Settlements.Get(ctx, id)
 	if isNotFound(err) {
@@ -127,6 +128,9 @@ func (k Keeper) finalizeSettlement(ctx sdk.Context, id uint64) error {
 	}
 	if st.Status != types.SETTLEMENT_STATUS_PENDING {
 		return nil
+	}
+	if audited, err := k.maybeAudit(ctx, types.TARGET_KIND_SESSION_SETTLEMENT, id); err != nil || audited {
+		return err
 	}
 	s, err := k.GetSession(ctx, st.SessionId)
 	if err != nil {

@@ -27,6 +27,9 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgSettleSession{}, "inference/MsgSettleSession")
 	legacy.RegisterAminoMsg(cdc, &MsgCloseSession{}, "inference/MsgCloseSession")
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "inference/MsgUpdateParams")
+	legacy.RegisterAminoMsg(cdc, &MsgChallenge{}, "inference/MsgChallenge")
+	legacy.RegisterAminoMsg(cdc, &MsgCommitVote{}, "inference/MsgCommitVote")
+	legacy.RegisterAminoMsg(cdc, &MsgRevealVote{}, "inference/MsgRevealVote")
 	cdc.RegisterConcrete(Params{}, "inference/Params", nil)
 }
 
@@ -49,6 +52,9 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 		&MsgSettleSession{},
 		&MsgCloseSession{},
 		&MsgUpdateParams{},
+		&MsgChallenge{},
+		&MsgCommitVote{},
+		&MsgRevealVote{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)
 }

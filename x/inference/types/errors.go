@@ -50,3 +50,18 @@ var (
 	ErrInvalidGenesis = errorsmod.Register(ModuleName, 41, "invalid genesis")
 	ErrInvariant      = errorsmod.Register(ModuleName, 42, "invariant broken")
 )
+
+// Errors of verification.
+var (
+	ErrDisputeNotFound    = errorsmod.Register(ModuleName, 43, "dispute not found")
+	ErrNotChallengeable   = errorsmod.Register(ModuleName, 44, "target not challengeable")
+	ErrAlreadyDisputed    = errorsmod.Register(ModuleName, 45, "target already disputed")
+	ErrWindowClosed       = errorsmod.Register(ModuleName, 46, "window closed")
+	ErrNotCommitteeMember = errorsmod.Register(ModuleName, 47, "not a member of the dispute's committee")
+	ErrAlreadyCommitted   = errorsmod.Register(ModuleName, 48, "vote already committed")
+	ErrNoCommitment       = errorsmod.Register(ModuleName, 49, "no vote committed")
+	ErrCommitmentMismatch = errorsmod.Register(ModuleName, 50, "vote and salt do not match the commitment")
+	ErrAlreadyRevealed    = errorsmod.Register(ModuleName, 51, "vote already revealed")
+	ErrWrongDisputeStatus = errorsmod.Register(ModuleName, 52, "dispute not in the required status")
+	ErrPartyToDispute     = errorsmod.Register(ModuleName, 53, "a party may not challenge its own target")
+)

@@ -1600,6 +1600,516 @@ func (m *EventSettlementFallback) GetReason() string {
 	return ""
 }
 
+// EventDisputeOpened is emitted when a challenge is posted or an audit drawn.
+type EventDisputeOpened struct {
+	// dispute_id assigned.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	// target_kind of the target.
+	TargetKind TargetKind `protobuf:"varint,2,opt,name=target_kind,json=targetKind,proto3,enum=openledger.inference.v1.TargetKind" json:"target_kind,omitempty"`
+	// target_id of the target.
+	TargetId uint64 `protobuf:"varint,3,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	// claim made (CLAIM_AUDIT for audits).
+	Claim Claim `protobuf:"varint,4,opt,name=claim,proto3,enum=openledger.inference.v1.Claim" json:"claim,omitempty"`
+	// challenger (empty for audits).
+	Challenger string `protobuf:"bytes,5,opt,name=challenger,proto3" json:"challenger,omitempty"`
+	// provider accused.
+	Provider string `protobuf:"bytes,6,opt,name=provider,proto3" json:"provider,omitempty"`
+	// bond escrowed.
+	Bond types.Coin `protobuf:"bytes,7,opt,name=bond,proto3" json:"bond"`
+}
+
+func (m *EventDisputeOpened) Reset()         { *m = EventDisputeOpened{} }
+func (m *EventDisputeOpened) String() string { return proto.CompactTextString(m) }
+func (*EventDisputeOpened) ProtoMessage()    {}
+func (*EventDisputeOpened) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c259fccb1c827449, []int{22}
+}
+func (m *EventDisputeOpened) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventDisputeOpened) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventDisputeOpened.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventDisputeOpened) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventDisputeOpened.Merge(m, src)
+}
+func (m *EventDisputeOpened) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventDisputeOpened) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventDisputeOpened.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventDisputeOpened proto.InternalMessageInfo
+
+func (m *EventDisputeOpened) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+func (m *EventDisputeOpened) GetTargetKind() TargetKind {
+	if m != nil {
+		return m.TargetKind
+	}
+	return TARGET_KIND_UNSPECIFIED
+}
+
+func (m *EventDisputeOpened) GetTargetId() uint64 {
+	if m != nil {
+		return m.TargetId
+	}
+	return 0
+}
+
+func (m *EventDisputeOpened) GetClaim() Claim {
+	if m != nil {
+		return m.Claim
+	}
+	return CLAIM_UNSPECIFIED
+}
+
+func (m *EventDisputeOpened) GetChallenger() string {
+	if m != nil {
+		return m.Challenger
+	}
+	return ""
+}
+
+func (m *EventDisputeOpened) GetProvider() string {
+	if m != nil {
+		return m.Provider
+	}
+	return ""
+}
+
+func (m *EventDisputeOpened) GetBond() types.Coin {
+	if m != nil {
+		return m.Bond
+	}
+	return types.Coin{}
+}
+
+// EventCommitteeSelected is emitted when a dispute's committee is drawn.
+type EventCommitteeSelected struct {
+	// dispute_id of the committee.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	// members drawn, in draw order.
+	Members []string `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	// commit_end_height is the last height for commitments.
+	CommitEndHeight int64 `protobuf:"varint,3,opt,name=commit_end_height,json=commitEndHeight,proto3" json:"commit_end_height,omitempty"`
+	// reveal_end_height is the last height for reveals.
+	RevealEndHeight int64 `protobuf:"varint,4,opt,name=reveal_end_height,json=revealEndHeight,proto3" json:"reveal_end_height,omitempty"`
+	// target_kind of the target.
+	TargetKind TargetKind `protobuf:"varint,5,opt,name=target_kind,json=targetKind,proto3,enum=openledger.inference.v1.TargetKind" json:"target_kind,omitempty"`
+	// target_id of the target.
+	TargetId uint64 `protobuf:"varint,6,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+}
+
+func (m *EventCommitteeSelected) Reset()         { *m = EventCommitteeSelected{} }
+func (m *EventCommitteeSelected) String() string { return proto.CompactTextString(m) }
+func (*EventCommitteeSelected) ProtoMessage()    {}
+func (*EventCommitteeSelected) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c259fccb1c827449, []int{23}
+}
+func (m *EventCommitteeSelected) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventCommitteeSelected) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventCommitteeSelected.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventCommitteeSelected) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventCommitteeSelected.Merge(m, src)
+}
+func (m *EventCommitteeSelected) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventCommitteeSelected) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventCommitteeSelected.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventCommitteeSelected proto.InternalMessageInfo
+
+func (m *EventCommitteeSelected) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+func (m *EventCommitteeSelected) GetMembers() []string {
+	if m != nil {
+		return m.Members
+	}
+	return nil
+}
+
+func (m *EventCommitteeSelected) GetCommitEndHeight() int64 {
+	if m != nil {
+		return m.CommitEndHeight
+	}
+	return 0
+}
+
+func (m *EventCommitteeSelected) GetRevealEndHeight() int64 {
+	if m != nil {
+		return m.RevealEndHeight
+	}
+	return 0
+}
+
+func (m *EventCommitteeSelected) GetTargetKind() TargetKind {
+	if m != nil {
+		return m.TargetKind
+	}
+	return TARGET_KIND_UNSPECIFIED
+}
+
+func (m *EventCommitteeSelected) GetTargetId() uint64 {
+	if m != nil {
+		return m.TargetId
+	}
+	return 0
+}
+
+// EventVoteCommitted is emitted when a member commits.
+type EventVoteCommitted struct {
+	// dispute_id voted on.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	// voter who committed.
+	Voter string `protobuf:"bytes,2,opt,name=voter,proto3" json:"voter,omitempty"`
+}
+
+func (m *EventVoteCommitted) Reset()         { *m = EventVoteCommitted{} }
+func (m *EventVoteCommitted) String() string { return proto.CompactTextString(m) }
+func (*EventVoteCommitted) ProtoMessage()    {}
+func (*EventVoteCommitted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c259fccb1c827449, []int{24}
+}
+func (m *EventVoteCommitted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventVoteCommitted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventVoteCommitted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventVoteCommitted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventVoteCommitted.Merge(m, src)
+}
+func (m *EventVoteCommitted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventVoteCommitted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventVoteCommitted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventVoteCommitted proto.InternalMessageInfo
+
+func (m *EventVoteCommitted) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+func (m *EventVoteCommitted) GetVoter() string {
+	if m != nil {
+		return m.Voter
+	}
+	return ""
+}
+
+// EventVoteRevealed is emitted when a member reveals.
+type EventVoteRevealed struct {
+	// dispute_id voted on.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	// voter who revealed.
+	Voter string `protobuf:"bytes,2,opt,name=voter,proto3" json:"voter,omitempty"`
+	// claim_holds as voted.
+	ClaimHolds bool `protobuf:"varint,3,opt,name=claim_holds,json=claimHolds,proto3" json:"claim_holds,omitempty"`
+}
+
+func (m *EventVoteRevealed) Reset()         { *m = EventVoteRevealed{} }
+func (m *EventVoteRevealed) String() string { return proto.CompactTextString(m) }
+func (*EventVoteRevealed) ProtoMessage()    {}
+func (*EventVoteRevealed) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c259fccb1c827449, []int{25}
+}
+func (m *EventVoteRevealed) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventVoteRevealed) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventVoteRevealed.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventVoteRevealed) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventVoteRevealed.Merge(m, src)
+}
+func (m *EventVoteRevealed) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventVoteRevealed) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventVoteRevealed.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventVoteRevealed proto.InternalMessageInfo
+
+func (m *EventVoteRevealed) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+func (m *EventVoteRevealed) GetVoter() string {
+	if m != nil {
+		return m.Voter
+	}
+	return ""
+}
+
+func (m *EventVoteRevealed) GetClaimHolds() bool {
+	if m != nil {
+		return m.ClaimHolds
+	}
+	return false
+}
+
+// EventDisputeResolved is emitted when a dispute is decided.
+type EventDisputeResolved struct {
+	// dispute_id decided.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	// outcome of the dispute.
+	Outcome DisputeOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=openledger.inference.v1.DisputeOutcome" json:"outcome,omitempty"`
+	// reason of the outcome.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// provider_slashed from the accused.
+	ProviderSlashed types.Coin `protobuf:"bytes,4,opt,name=provider_slashed,json=providerSlashed,proto3" json:"provider_slashed"`
+	// bond_returned to the challenger.
+	BondReturned types.Coin `protobuf:"bytes,5,opt,name=bond_returned,json=bondReturned,proto3" json:"bond_returned"`
+	// bond_slashed from the challenger.
+	BondSlashed types.Coin `protobuf:"bytes,6,opt,name=bond_slashed,json=bondSlashed,proto3" json:"bond_slashed"`
+	// challenger_reward paid.
+	ChallengerReward types.Coin `protobuf:"bytes,7,opt,name=challenger_reward,json=challengerReward,proto3" json:"challenger_reward"`
+	// voter_rewards paid.
+	VoterRewards types.Coin `protobuf:"bytes,8,opt,name=voter_rewards,json=voterRewards,proto3" json:"voter_rewards"`
+	// target_status is the target's status after the outcome.
+	TargetStatus SettlementStatus `protobuf:"varint,9,opt,name=target_status,json=targetStatus,proto3,enum=openledger.inference.v1.SettlementStatus" json:"target_status,omitempty"`
+}
+
+func (m *EventDisputeResolved) Reset()         { *m = EventDisputeResolved{} }
+func (m *EventDisputeResolved) String() string { return proto.CompactTextString(m) }
+func (*EventDisputeResolved) ProtoMessage()    {}
+func (*EventDisputeResolved) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c259fccb1c827449, []int{26}
+}
+func (m *EventDisputeResolved) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventDisputeResolved) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventDisputeResolved.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventDisputeResolved) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventDisputeResolved.Merge(m, src)
+}
+func (m *EventDisputeResolved) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventDisputeResolved) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventDisputeResolved.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventDisputeResolved proto.InternalMessageInfo
+
+func (m *EventDisputeResolved) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+func (m *EventDisputeResolved) GetOutcome() DisputeOutcome {
+	if m != nil {
+		return m.Outcome
+	}
+	return DISPUTE_OUTCOME_UNSPECIFIED
+}
+
+func (m *EventDisputeResolved) GetReason() string {
+	if m != nil {
+		return m.Reason
+	}
+	return ""
+}
+
+func (m *EventDisputeResolved) GetProviderSlashed() types.Coin {
+	if m != nil {
+		return m.ProviderSlashed
+	}
+	return types.Coin{}
+}
+
+func (m *EventDisputeResolved) GetBondReturned() types.Coin {
+	if m != nil {
+		return m.BondReturned
+	}
+	return types.Coin{}
+}
+
+func (m *EventDisputeResolved) GetBondSlashed() types.Coin {
+	if m != nil {
+		return m.BondSlashed
+	}
+	return types.Coin{}
+}
+
+func (m *EventDisputeResolved) GetChallengerReward() types.Coin {
+	if m != nil {
+		return m.ChallengerReward
+	}
+	return types.Coin{}
+}
+
+func (m *EventDisputeResolved) GetVoterRewards() types.Coin {
+	if m != nil {
+		return m.VoterRewards
+	}
+	return types.Coin{}
+}
+
+func (m *EventDisputeResolved) GetTargetStatus() SettlementStatus {
+	if m != nil {
+		return m.TargetStatus
+	}
+	return SETTLEMENT_STATUS_UNSPECIFIED
+}
+
+// EventAttributionReplaced is emitted when the committee's attribution summary replaces the target's.
+type EventAttributionReplaced struct {
+	// dispute_id that decided it.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	// target_kind of the target.
+	TargetKind TargetKind `protobuf:"varint,2,opt,name=target_kind,json=targetKind,proto3,enum=openledger.inference.v1.TargetKind" json:"target_kind,omitempty"`
+	// target_id of the target.
+	TargetId uint64 `protobuf:"varint,3,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	// old_record_sha256 of the replaced summary.
+	OldRecordSha256 string `protobuf:"bytes,4,opt,name=old_record_sha256,json=oldRecordSha256,proto3" json:"old_record_sha256,omitempty"`
+	// new_record_sha256 of the adopted summary.
+	NewRecordSha256 string `protobuf:"bytes,5,opt,name=new_record_sha256,json=newRecordSha256,proto3" json:"new_record_sha256,omitempty"`
+}
+
+func (m *EventAttributionReplaced) Reset()         { *m = EventAttributionReplaced{} }
+func (m *EventAttributionReplaced) String() string { return proto.CompactTextString(m) }
+func (*EventAttributionReplaced) ProtoMessage()    {}
+func (*EventAttributionReplaced) Descriptor() ([]byte, []int) {
+	return fileDescriptor_c259fccb1c827449, []int{27}
+}
+func (m *EventAttributionReplaced) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventAttributionReplaced) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventAttributionReplaced.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventAttributionReplaced) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventAttributionReplaced.Merge(m, src)
+}
+func (m *EventAttributionReplaced) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventAttributionReplaced) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventAttributionReplaced.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventAttributionReplaced proto.InternalMessageInfo
+
+func (m *EventAttributionReplaced) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+func (m *EventAttributionReplaced) GetTargetKind() TargetKind {
+	if m != nil {
+		return m.TargetKind
+	}
+	return TARGET_KIND_UNSPECIFIED
+}
+
+func (m *EventAttributionReplaced) GetTargetId() uint64 {
+	if m != nil {
+		return m.TargetId
+	}
+	return 0
+}
+
+func (m *EventAttributionReplaced) GetOldRecordSha256() string {
+	if m != nil {
+		return m.OldRecordSha256
+	}
+	return ""
+}
+
+func (m *EventAttributionReplaced) GetNewRecordSha256() string {
+	if m != nil {
+		return m.NewRecordSha256
+	}
+	return ""
+}
+
 func init() {
 	proto.RegisterType((*EventProviderRegistered)(nil), "openledger.inference.v1.EventProviderRegistered")
 	proto.RegisterType((*EventProviderUpdated)(nil), "openledger.inference.v1.EventProviderUpdated")
@@ -1623,6 +2133,12 @@ func init() {
 	proto.RegisterType((*EventUnbondingCompleted)(nil), "openledger.inference.v1.EventUnbondingCompleted")
 	proto.RegisterType((*EventParamsUpdated)(nil), "openledger.inference.v1.EventParamsUpdated")
 	proto.RegisterType((*EventSettlementFallback)(nil), "openledger.inference.v1.EventSettlementFallback")
+	proto.RegisterType((*EventDisputeOpened)(nil), "openledger.inference.v1.EventDisputeOpened")
+	proto.RegisterType((*EventCommitteeSelected)(nil), "openledger.inference.v1.EventCommitteeSelected")
+	proto.RegisterType((*EventVoteCommitted)(nil), "openledger.inference.v1.EventVoteCommitted")
+	proto.RegisterType((*EventVoteRevealed)(nil), "openledger.inference.v1.EventVoteRevealed")
+	proto.RegisterType((*EventDisputeResolved)(nil), "openledger.inference.v1.EventDisputeResolved")
+	proto.RegisterType((*EventAttributionReplaced)(nil), "openledger.inference.v1.EventAttributionReplaced")
 }
 
 func init() {
@@ -1630,90 +2146,118 @@ func init() {
 }
 
 var fileDescriptor_c259fccb1c827449 = []byte{
-	// 1319 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x58, 0xc1, 0x6f, 0x1b, 0xc5,
-	0x17, 0xce, 0xda, 0x8e, 0x13, 0x4f, 0x9b, 0xb4, 0xdd, 0x5f, 0xfa, 0xab, 0x1b, 0x14, 0x37, 0x6c,
-	0x41, 0x8d, 0x90, 0xb0, 0xdb, 0x50, 0x01, 0x2a, 0x08, 0x51, 0x47, 0x05, 0x52, 0x21, 0x35, 0x5a,
-	0xb7, 0x12, 0xe2, 0x62, 0xcd, 0xee, 0xbc, 0xd8, 0xd3, 0xee, 0xce, 0x2c, 0xb3, 0xb3, 0x69, 0xcc,
-	0xb5, 0x77, 0x84, 0xb8, 0xc1, 0x85, 0x0b, 0xa0, 0x4a, 0x5c, 0x38, 0x70, 0xe1, 0x3f, 0xa8, 0x84,
-	0x90, 0x2a, 0xb8, 0x70, 0x42, 0xa5, 0x3d, 0xf0, 0x57, 0x20, 0xa1, 0x99, 0x9d, 0xb5, 0xd7, 0x6d,
-	0x5c, 0x67, 0xdd, 0x5c, 0x2c, 0xef, 0xdb, 0x79, 0x33, 0xdf, 0x7b, 0xdf, 0x37, 0xef, 0xcd, 0x2c,
-	0x7a, 0x85, 0x47, 0xc0, 0x02, 0x20, 0x3d, 0x10, 0x2d, 0xca, 0x76, 0x41, 0x00, 0xf3, 0xa1, 0xb5,
-	0x77, 0xa9, 0x05, 0x7b, 0xc0, 0x64, 0xdc, 0x8c, 0x04, 0x97, 0xdc, 0x3e, 0x33, 0x1a, 0xd5, 0x1c,
-	0x8e, 0x6a, 0xee, 0x5d, 0x5a, 0x3d, 0x85, 0x43, 0xca, 0x78, 0x4b, 0xff, 0xa6, 0x63, 0x57, 0x1b,
-	0x3e, 0x8f, 0x43, 0x1e, 0xb7, 0x3c, 0x1c, 0xab, 0x89, 0x3c, 0x90, 0xf8, 0x52, 0xcb, 0xe7, 0x94,
-	0x99, 0xf7, 0x67, 0xd3, 0xf7, 0x5d, 0xfd, 0xd4, 0x4a, 0x1f, 0xcc, 0xab, 0x95, 0x1e, 0xef, 0xf1,
-	0xd4, 0xae, 0xfe, 0x19, 0xeb, 0xf9, 0x49, 0x10, 0xe5, 0x20, 0x02, 0xe3, 0xea, 0x7c, 0x67, 0xa1,
-	0x33, 0xd7, 0x14, 0xe4, 0x1d, 0xc1, 0xf7, 0x28, 0x01, 0xe1, 0x42, 0x8f, 0xc6, 0x12, 0x04, 0x10,
-	0xfb, 0x32, 0x5a, 0xe4, 0x11, 0x08, 0x2c, 0xb9, 0xa8, 0x5b, 0xeb, 0xd6, 0x46, 0xad, 0x5d, 0xff,
-	0xfd, 0xe7, 0xd7, 0x57, 0xcc, 0xd2, 0x57, 0x09, 0x11, 0x10, 0xc7, 0x1d, 0x29, 0x28, 0xeb, 0xb9,
-	0xc3, 0x91, 0xf6, 0x19, 0xb4, 0x10, 0x01, 0x88, 0x2e, 0x25, 0xf5, 0x92, 0x72, 0x72, 0xab, 0xea,
-	0x71, 0x9b, 0xd8, 0x57, 0xd0, 0x7c, 0x2c, 0xf1, 0x1d, 0xa8, 0x97, 0xd7, 0xad, 0x8d, 0x63, 0x9b,
-	0x67, 0x9b, 0x66, 0x22, 0x15, 0x70, 0xd3, 0x04, 0xdc, 0xdc, 0xe2, 0x94, 0xb5, 0x6b, 0x0f, 0xfe,
-	0x3a, 0x37, 0x77, 0xff, 0x9f, 0x9f, 0x5e, 0xb3, 0xdc, 0xd4, 0xc5, 0x01, 0xb4, 0x32, 0x86, 0xf2,
-	0x56, 0x44, 0xb0, 0x3c, 0x72, 0x88, 0xce, 0x23, 0x0b, 0xad, 0x8e, 0xad, 0xd3, 0x91, 0x58, 0x26,
-	0xf1, 0x56, 0x1f, 0xb3, 0xde, 0xcc, 0xab, 0xbd, 0x83, 0x2a, 0xbb, 0x82, 0x87, 0x7a, 0xa9, 0xe5,
-	0xcd, 0x0b, 0xcd, 0x09, 0x9a, 0x68, 0x8e, 0xaf, 0xe9, 0x6a, 0x27, 0xfb, 0x2d, 0x54, 0x92, 0x5c,
-	0x67, 0xac, 0x80, 0x6b, 0x49, 0x72, 0xfb, 0xff, 0xa8, 0x2a, 0x00, 0xc7, 0x9c, 0xd5, 0x2b, 0x69,
-	0x88, 0xe9, 0x93, 0xf3, 0xb7, 0x85, 0x4e, 0xe9, 0x10, 0x3b, 0x2a, 0xb1, 0x2f, 0x16, 0xd9, 0x90,
-	0xd1, 0x52, 0x61, 0x46, 0xed, 0x36, 0xaa, 0x25, 0xcc, 0xe3, 0x8c, 0x50, 0xd6, 0x2b, 0xa4, 0x88,
-	0x91, 0xdb, 0xc4, 0x18, 0x7f, 0xb1, 0x9e, 0x92, 0x4b, 0x27, 0xc0, 0x71, 0x7f, 0xe6, 0x30, 0xdf,
-	0x45, 0x55, 0x1c, 0xf2, 0x84, 0xc9, 0x42, 0x71, 0x1a, 0x9f, 0x1c, 0xc8, 0x72, 0x1e, 0xa4, 0x7d,
-	0x1a, 0x55, 0x6f, 0x73, 0x4f, 0x69, 0x50, 0x81, 0xaf, 0xb8, 0xf3, 0xb7, 0xb9, 0xb7, 0x4d, 0x9c,
-	0x7b, 0x25, 0xb4, 0xa4, 0xb1, 0xdf, 0xd8, 0xdd, 0x05, 0xd1, 0x01, 0x39, 0x23, 0xe8, 0xf3, 0x68,
-	0x89, 0x40, 0x14, 0xf0, 0x41, 0x08, 0x4c, 0x66, 0x4a, 0xaf, 0xb8, 0xc7, 0x47, 0xc6, 0x6d, 0x62,
-	0x33, 0xf4, 0xb2, 0xcf, 0xc3, 0x28, 0x91, 0xd0, 0x8d, 0x04, 0xf5, 0xa1, 0x1b, 0x81, 0xe8, 0xca,
-	0x3e, 0x4f, 0x62, 0xcc, 0x48, 0x57, 0xf2, 0x3b, 0xc0, 0xe2, 0x42, 0xe4, 0xac, 0x99, 0xe9, 0x76,
-	0xd4, 0x6c, 0x3b, 0x20, 0x6e, 0x9a, 0xb9, 0x6e, 0xea, 0xa9, 0xec, 0x0b, 0xe8, 0x44, 0x88, 0xf7,
-	0xbb, 0x3e, 0x67, 0x7e, 0x22, 0x94, 0x7a, 0x07, 0x3a, 0xf8, 0x25, 0x77, 0x39, 0xc4, 0xfb, 0x5b,
-	0x23, 0xab, 0xc3, 0x8c, 0x48, 0x75, 0x12, 0x5c, 0x08, 0xf9, 0xde, 0xcc, 0xec, 0x1d, 0x26, 0x11,
-	0xce, 0xbd, 0x32, 0x3a, 0xa1, 0x17, 0xbc, 0xce, 0xbd, 0x2d, 0x01, 0xba, 0xb6, 0x8c, 0x08, 0xb2,
-	0x72, 0x04, 0xd9, 0x6f, 0xa2, 0x9a, 0x80, 0xcf, 0x12, 0x50, 0x45, 0x32, 0x2d, 0x1f, 0xcf, 0x81,
-	0x31, 0x1a, 0xfa, 0x2c, 0x8e, 0xf2, 0x01, 0x84, 0xac, 0x21, 0xa4, 0x12, 0x64, 0x32, 0x9f, 0x0a,
-	0xa3, 0x16, 0xe2, 0x7d, 0x93, 0xbf, 0x04, 0xbd, 0x9a, 0xe6, 0x6f, 0x1a, 0x67, 0xf3, 0x05, 0x38,
-	0x5b, 0xd7, 0xb9, 0x7f, 0x1e, 0x6d, 0x1b, 0xe8, 0xa4, 0x47, 0x49, 0xd7, 0x0f, 0x78, 0x0c, 0xdd,
-	0x3e, 0xd0, 0x5e, 0x5f, 0xd6, 0xab, 0xeb, 0xd6, 0x46, 0xd9, 0x5d, 0xf6, 0x28, 0xd9, 0x52, 0xe6,
-	0x8f, 0xb4, 0x55, 0x6d, 0x15, 0x88, 0x7d, 0xc1, 0xef, 0xd6, 0x17, 0x8a, 0x6c, 0x95, 0xd4, 0xc7,
-	0xf9, 0xda, 0x42, 0xcb, 0x9a, 0x85, 0x36, 0x25, 0x3b, 0x01, 0xf6, 0x27, 0x93, 0x70, 0x19, 0x2d,
-	0x46, 0x66, 0x6f, 0x4f, 0xe5, 0x60, 0x38, 0x52, 0xd5, 0x2b, 0x9d, 0xb2, 0x62, 0x1d, 0x48, 0xbb,
-	0x38, 0x7f, 0x58, 0x23, 0x85, 0x5c, 0xbd, 0x8b, 0x05, 0x99, 0x0c, 0xee, 0x22, 0xaa, 0xde, 0xa5,
-	0x8c, 0x1d, 0x02, 0x9a, 0x19, 0xf7, 0x22, 0xc0, 0xd4, 0x9e, 0x22, 0x80, 0x49, 0x40, 0xd9, 0x90,
-	0x9b, 0x4a, 0xca, 0x4d, 0x66, 0x36, 0xdc, 0xd8, 0xa8, 0xe2, 0x51, 0x92, 0x6a, 0x63, 0xc9, 0xd5,
-	0xff, 0x9d, 0x2f, 0x2c, 0xf4, 0xbf, 0x2c, 0x2a, 0x17, 0x70, 0xe2, 0x4b, 0xca, 0xd9, 0x73, 0xb5,
-	0x4f, 0x60, 0x17, 0x27, 0x81, 0x04, 0x32, 0x5d, 0xfb, 0xc3, 0xa1, 0x07, 0x0a, 0xa8, 0x7c, 0x90,
-	0x80, 0x9c, 0xef, 0x33, 0x09, 0xa8, 0x8d, 0xa8, 0xec, 0x13, 0xb1, 0x5c, 0x41, 0xd5, 0x58, 0xb7,
-	0x3b, 0xd3, 0x58, 0x9d, 0x89, 0xdd, 0xf1, 0x3a, 0xf7, 0x4c, 0x63, 0x34, 0x1e, 0xf6, 0xfb, 0x68,
-	0x51, 0xc0, 0x6e, 0xc2, 0x08, 0x90, 0x42, 0x29, 0x1f, 0x7a, 0x39, 0xbf, 0x59, 0xe8, 0xb4, 0xc6,
-	0xe9, 0x82, 0x0f, 0x34, 0x92, 0x9d, 0xc4, 0x0b, 0xa9, 0x94, 0x47, 0xad, 0xd8, 0x35, 0x84, 0x78,
-	0x22, 0xa3, 0x44, 0x76, 0x7d, 0x53, 0x31, 0x6a, 0x6e, 0x2d, 0xb5, 0x6c, 0x51, 0xa2, 0x7a, 0xcb,
-	0x58, 0xa9, 0x30, 0x4f, 0xf6, 0x45, 0xb4, 0xe2, 0xf7, 0x71, 0x10, 0x00, 0xeb, 0x41, 0x17, 0x18,
-	0xc9, 0x72, 0x3e, 0xaf, 0x73, 0x6e, 0x0f, 0xdf, 0x5d, 0x63, 0xc4, 0xe4, 0xfd, 0xd7, 0xec, 0x58,
-	0x70, 0x9d, 0x7b, 0x1f, 0x50, 0x86, 0x03, 0xfa, 0xf9, 0xe4, 0x58, 0xce, 0xa3, 0xa5, 0x18, 0xa4,
-	0x0c, 0xe0, 0xa9, 0x92, 0x3a, 0x32, 0x6e, 0x13, 0xfb, 0x6d, 0x54, 0x89, 0x30, 0x2d, 0x96, 0x5f,
-	0xed, 0x31, 0xc6, 0x4e, 0x65, 0x26, 0x76, 0x7e, 0x2c, 0x21, 0x3b, 0x3d, 0xe4, 0x40, 0x1c, 0x53,
-	0xce, 0x6e, 0x44, 0xa0, 0x54, 0xbd, 0x86, 0x50, 0x9c, 0x1a, 0x46, 0x21, 0xd5, 0x8c, 0xe5, 0x05,
-	0x2a, 0x7b, 0x9e, 0xda, 0xf2, 0xa1, 0xa9, 0x7d, 0xa6, 0x1f, 0x54, 0x0e, 0xe8, 0x07, 0xef, 0xa1,
-	0x05, 0x02, 0x11, 0x8f, 0xa9, 0x2c, 0x54, 0xd2, 0x33, 0x27, 0xb5, 0x08, 0xec, 0x47, 0x54, 0x0c,
-	0xc6, 0xcb, 0xf6, 0xf1, 0xd4, 0x68, 0xb8, 0xff, 0x26, 0x3b, 0x2e, 0x99, 0x6c, 0xdd, 0xe4, 0x51,
-	0x04, 0xe4, 0x56, 0x34, 0x2d, 0x5f, 0x39, 0x70, 0xa5, 0x23, 0x01, 0x57, 0x3e, 0x00, 0xdc, 0xbf,
-	0x59, 0x85, 0x32, 0xe0, 0x3a, 0x5a, 0x63, 0x53, 0xb9, 0x3c, 0x94, 0x44, 0x57, 0xd1, 0x62, 0xac,
-	0x58, 0x64, 0xa6, 0xf2, 0x56, 0xdc, 0xe1, 0x73, 0xee, 0xd0, 0x57, 0x99, 0xed, 0xd0, 0x97, 0xeb,
-	0xc4, 0xd3, 0x37, 0x66, 0x75, 0xe2, 0xc6, 0xfc, 0xd6, 0x42, 0xe7, 0x9e, 0x8d, 0x5f, 0x05, 0x30,
-	0xda, 0xa6, 0x47, 0x91, 0x8b, 0x99, 0xb7, 0xab, 0xf3, 0x95, 0x35, 0xbe, 0xd9, 0x4c, 0xd9, 0x9e,
-	0x02, 0xea, 0x25, 0x54, 0xd3, 0xed, 0x80, 0x74, 0xbd, 0x81, 0xb9, 0x85, 0x2d, 0xa6, 0x86, 0xf6,
-	0xe0, 0x08, 0xea, 0xf3, 0xfd, 0xec, 0x5e, 0x7b, 0x2b, 0xbb, 0x2d, 0xa8, 0x23, 0x4e, 0x00, 0xb3,
-	0x5f, 0x1a, 0xcf, 0xa2, 0x45, 0x60, 0x52, 0x0c, 0x46, 0x09, 0x5c, 0xd0, 0xcf, 0xdb, 0x24, 0xa7,
-	0x95, 0x72, 0x71, 0xad, 0x38, 0x9f, 0x98, 0xf4, 0xed, 0x60, 0x81, 0xc3, 0x38, 0xbb, 0xd9, 0xb6,
-	0x51, 0x35, 0xd2, 0x06, 0x0d, 0xf1, 0xd8, 0xe6, 0xb9, 0xc9, 0x97, 0x3f, 0x3d, 0x6c, 0x6c, 0xe6,
-	0xd4, 0xd3, 0xf9, 0xa1, 0x64, 0x92, 0x90, 0x13, 0x0d, 0x0e, 0x02, 0x0f, 0xfb, 0x77, 0x26, 0x95,
-	0xf6, 0x71, 0xd6, 0x4a, 0x53, 0xa5, 0x54, 0x3e, 0x40, 0x4a, 0x1f, 0xa2, 0xe3, 0xc3, 0x13, 0x2a,
-	0xa6, 0xc5, 0x6a, 0xf8, 0xb1, 0xec, 0x02, 0xa1, 0x1a, 0xc1, 0x0d, 0x74, 0x52, 0xf0, 0x01, 0x0e,
-	0xe4, 0xa0, 0x3b, 0x94, 0x43, 0x91, 0x32, 0x78, 0xc2, 0x78, 0xbb, 0xc6, 0x39, 0x77, 0x17, 0xab,
-	0xe6, 0xef, 0x62, 0xed, 0x8f, 0x1f, 0x3c, 0x6e, 0x58, 0x0f, 0x1f, 0x37, 0xac, 0x47, 0x8f, 0x1b,
-	0xd6, 0x97, 0x4f, 0x1a, 0x73, 0x0f, 0x9f, 0x34, 0xe6, 0xfe, 0x7c, 0xd2, 0x98, 0xfb, 0x74, 0xb3,
-	0x47, 0x65, 0x3f, 0xf1, 0x9a, 0x3e, 0x0f, 0x5b, 0xb9, 0xef, 0x29, 0xb9, 0xbf, 0xfb, 0xb9, 0x8f,
-	0x2b, 0xfa, 0xcb, 0x8a, 0x57, 0xd5, 0x9f, 0x56, 0xde, 0xf8, 0x2f, 0x00, 0x00, 0xff, 0xff, 0x6b,
-	0x8b, 0xeb, 0xf8, 0x24, 0x12, 0x00, 0x00,
+	// 1767 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x59, 0xcd, 0x8f, 0x1b, 0x49,
+	0x15, 0x4f, 0xdb, 0x1e, 0x8f, 0x5d, 0xf3, 0x95, 0x69, 0xb2, 0x1b, 0x27, 0x28, 0x93, 0xd0, 0x01,
+	0xed, 0x10, 0x09, 0xcf, 0x66, 0x58, 0x96, 0x68, 0x41, 0x88, 0xcc, 0xec, 0xc2, 0x4e, 0x40, 0x64,
+	0x68, 0x27, 0x08, 0x71, 0x69, 0x55, 0x77, 0xbd, 0xb1, 0x6b, 0xd3, 0x5d, 0xd5, 0x54, 0x57, 0x7b,
+	0xc6, 0x5c, 0x73, 0x45, 0x08, 0x71, 0x83, 0x0b, 0x17, 0x40, 0x2b, 0x71, 0xe1, 0xc0, 0x85, 0xff,
+	0x60, 0x25, 0x84, 0xb4, 0x82, 0x0b, 0x27, 0x14, 0x92, 0x03, 0xff, 0x00, 0xe2, 0x86, 0x84, 0xea,
+	0xa3, 0xed, 0xf6, 0x64, 0x1c, 0x4f, 0x3b, 0x23, 0x71, 0xb1, 0x5c, 0xaf, 0xdf, 0xab, 0x7a, 0x1f,
+	0xbf, 0xf7, 0x51, 0xdd, 0xe8, 0xf3, 0x3c, 0x05, 0x16, 0x03, 0xe9, 0x83, 0xd8, 0xa1, 0xec, 0x08,
+	0x04, 0xb0, 0x08, 0x76, 0x86, 0x77, 0x77, 0x60, 0x08, 0x4c, 0x66, 0xdd, 0x54, 0x70, 0xc9, 0xdd,
+	0xab, 0x13, 0xae, 0xee, 0x98, 0xab, 0x3b, 0xbc, 0x7b, 0x7d, 0x13, 0x27, 0x94, 0xf1, 0x1d, 0xfd,
+	0x6b, 0x78, 0xaf, 0x6f, 0x45, 0x3c, 0x4b, 0x78, 0xb6, 0x13, 0xe2, 0x4c, 0x6d, 0x14, 0x82, 0xc4,
+	0x77, 0x77, 0x22, 0x4e, 0x99, 0x7d, 0x7e, 0xcd, 0x3c, 0x0f, 0xf4, 0x6a, 0xc7, 0x2c, 0xec, 0xa3,
+	0x2b, 0x7d, 0xde, 0xe7, 0x86, 0xae, 0xfe, 0x59, 0xea, 0xed, 0x59, 0x2a, 0xca, 0x51, 0x0a, 0x85,
+	0xe8, 0x9d, 0x59, 0x4c, 0x43, 0x10, 0xf4, 0x88, 0x46, 0x58, 0x52, 0x6e, 0x35, 0xf0, 0x7e, 0xe3,
+	0xa0, 0xab, 0x1f, 0x28, 0xf3, 0x0e, 0x05, 0x1f, 0x52, 0x02, 0xc2, 0x87, 0x3e, 0xcd, 0x24, 0x08,
+	0x20, 0xee, 0x3b, 0xa8, 0xc5, 0x53, 0x10, 0x58, 0x72, 0xd1, 0x71, 0x6e, 0x39, 0xdb, 0xed, 0xbd,
+	0xce, 0x5f, 0xff, 0xf8, 0xa5, 0x2b, 0x56, 0xcd, 0xfb, 0x84, 0x08, 0xc8, 0xb2, 0x9e, 0x14, 0x94,
+	0xf5, 0xfd, 0x31, 0xa7, 0x7b, 0x15, 0x2d, 0xa7, 0x00, 0x22, 0xa0, 0xa4, 0x53, 0x53, 0x42, 0x7e,
+	0x53, 0x2d, 0x0f, 0x88, 0xfb, 0x1e, 0x5a, 0xca, 0x24, 0x7e, 0x02, 0x9d, 0xfa, 0x2d, 0x67, 0x7b,
+	0x65, 0xf7, 0x5a, 0xd7, 0x6e, 0xa4, 0x9c, 0xd3, 0xb5, 0xce, 0xe9, 0xee, 0x73, 0xca, 0xf6, 0xda,
+	0x9f, 0xfc, 0xe3, 0xe6, 0xa5, 0x8f, 0xff, 0xf5, 0x87, 0x3b, 0x8e, 0x6f, 0x44, 0x3c, 0x40, 0x57,
+	0xa6, 0xb4, 0x7c, 0x9c, 0x12, 0x2c, 0x2f, 0x5c, 0x45, 0xef, 0x99, 0x83, 0xae, 0x4f, 0x9d, 0xd3,
+	0x93, 0x58, 0xe6, 0xd9, 0xfe, 0x00, 0xb3, 0xfe, 0xc2, 0xa7, 0x7d, 0x0d, 0x35, 0x8e, 0x04, 0x4f,
+	0xf4, 0x51, 0xeb, 0xbb, 0x6f, 0x75, 0x67, 0xe0, 0xa7, 0x3b, 0x7d, 0xa6, 0xaf, 0x85, 0xdc, 0xaf,
+	0xa2, 0x9a, 0xe4, 0xda, 0x63, 0x15, 0x44, 0x6b, 0x92, 0xbb, 0x6f, 0xa2, 0xa6, 0x00, 0x9c, 0x71,
+	0xd6, 0x69, 0x18, 0x13, 0xcd, 0xca, 0xfb, 0xa7, 0x83, 0x36, 0xb5, 0x89, 0x3d, 0xe5, 0xd8, 0xd7,
+	0xb3, 0x6c, 0x1c, 0xd1, 0x5a, 0xe5, 0x88, 0xba, 0x7b, 0xa8, 0x9d, 0xb3, 0x90, 0x33, 0x42, 0x59,
+	0xbf, 0x12, 0x22, 0x26, 0x62, 0x33, 0x6d, 0xfc, 0x93, 0x73, 0x0a, 0x2e, 0xbd, 0x18, 0x67, 0x83,
+	0x85, 0xcd, 0xfc, 0x3a, 0x6a, 0xe2, 0x84, 0xe7, 0x4c, 0x56, 0xb2, 0xd3, 0xca, 0x94, 0x94, 0xac,
+	0x97, 0x95, 0x74, 0xdf, 0x40, 0xcd, 0x8f, 0x78, 0xa8, 0x30, 0xa8, 0x94, 0x6f, 0xf8, 0x4b, 0x1f,
+	0xf1, 0xf0, 0x80, 0x78, 0x4f, 0x6b, 0x68, 0x4d, 0xeb, 0xfe, 0xf0, 0xe8, 0x08, 0x44, 0x0f, 0xe4,
+	0x82, 0x4a, 0xdf, 0x46, 0x6b, 0x04, 0xd2, 0x98, 0x8f, 0x12, 0x60, 0xb2, 0x40, 0x7a, 0xc3, 0x5f,
+	0x9d, 0x10, 0x0f, 0x88, 0xcb, 0xd0, 0xe7, 0x22, 0x9e, 0xa4, 0xb9, 0x84, 0x20, 0x15, 0x34, 0x82,
+	0x20, 0x05, 0x11, 0xc8, 0x01, 0xcf, 0x33, 0xcc, 0x48, 0x20, 0xf9, 0x13, 0x60, 0x59, 0xa5, 0xe0,
+	0xdc, 0xb0, 0xdb, 0x1d, 0xaa, 0xdd, 0x0e, 0x41, 0x3c, 0xb2, 0x7b, 0x3d, 0xd2, 0x5b, 0xb9, 0x6f,
+	0xa1, 0x8d, 0x04, 0x9f, 0x04, 0x11, 0x67, 0x51, 0x2e, 0x14, 0x7a, 0x47, 0xda, 0xf8, 0x35, 0x7f,
+	0x3d, 0xc1, 0x27, 0xfb, 0x13, 0xaa, 0xc7, 0x2c, 0x48, 0xb5, 0x13, 0x7c, 0x48, 0xf8, 0x70, 0xe1,
+	0xe8, 0x9d, 0xc7, 0x11, 0xde, 0xd3, 0x3a, 0xda, 0xd0, 0x07, 0x3e, 0xe0, 0xe1, 0xbe, 0x00, 0x5d,
+	0x5b, 0x26, 0x01, 0x72, 0x4a, 0x01, 0x72, 0xdf, 0x45, 0x6d, 0x01, 0x3f, 0xce, 0x41, 0x15, 0x49,
+	0x53, 0x3e, 0x5e, 0xa1, 0xc6, 0x84, 0xf5, 0x65, 0x3d, 0xea, 0x67, 0x04, 0xe4, 0x06, 0x42, 0xca,
+	0x41, 0xd6, 0xf3, 0x06, 0x18, 0xed, 0x04, 0x9f, 0x58, 0xff, 0xe5, 0xe8, 0x0b, 0xc6, 0x7f, 0xf3,
+	0x62, 0xb6, 0x54, 0x21, 0x66, 0xb7, 0xb4, 0xef, 0x5f, 0x15, 0xb6, 0x6d, 0x74, 0x39, 0xa4, 0x24,
+	0x88, 0x62, 0x9e, 0x41, 0x30, 0x00, 0xda, 0x1f, 0xc8, 0x4e, 0xf3, 0x96, 0xb3, 0x5d, 0xf7, 0xd7,
+	0x43, 0x4a, 0xf6, 0x15, 0xf9, 0x43, 0x4d, 0x55, 0xa9, 0x02, 0x59, 0x24, 0xf8, 0x71, 0x67, 0xb9,
+	0x4a, 0xaa, 0x18, 0x19, 0xef, 0x97, 0x0e, 0x5a, 0xd7, 0x51, 0xd8, 0xa3, 0xe4, 0x30, 0xc6, 0xd1,
+	0xec, 0x20, 0xbc, 0x83, 0x5a, 0xa9, 0xcd, 0xed, 0xb9, 0x31, 0x18, 0x73, 0xaa, 0x7a, 0xa5, 0x5d,
+	0x56, 0xad, 0x03, 0x69, 0x11, 0xef, 0x6f, 0xce, 0x04, 0x21, 0xf7, 0x8f, 0xb1, 0x20, 0xb3, 0x95,
+	0x7b, 0x1b, 0x35, 0x8f, 0x29, 0x63, 0xe7, 0x50, 0xcd, 0xf2, 0xbd, 0x8e, 0x62, 0x2a, 0xa7, 0x08,
+	0x60, 0x12, 0x53, 0x36, 0x8e, 0x4d, 0xc3, 0xc4, 0xa6, 0x20, 0xdb, 0xd8, 0xb8, 0xa8, 0x11, 0x52,
+	0x62, 0xb0, 0xb1, 0xe6, 0xeb, 0xff, 0xde, 0xcf, 0x1c, 0xf4, 0x99, 0xc2, 0x2a, 0x1f, 0x70, 0x1e,
+	0xa9, 0xd1, 0xe0, 0x95, 0xd8, 0x27, 0x70, 0x84, 0xf3, 0x58, 0x02, 0x99, 0x8f, 0xfd, 0x31, 0xeb,
+	0x99, 0x00, 0xaa, 0x9f, 0x05, 0x20, 0xef, 0xb7, 0x05, 0x04, 0x54, 0x22, 0x2a, 0xfa, 0x4c, 0x5d,
+	0xde, 0x43, 0xcd, 0x4c, 0xb7, 0x3b, 0xdb, 0x58, 0xbd, 0x99, 0xdd, 0xf1, 0x01, 0x0f, 0x6d, 0x63,
+	0xb4, 0x12, 0xee, 0x37, 0x51, 0x4b, 0xc0, 0x51, 0xce, 0x08, 0x90, 0x4a, 0x2e, 0x1f, 0x4b, 0x79,
+	0x7f, 0x71, 0xd0, 0x1b, 0x5a, 0x4f, 0x1f, 0x22, 0xa0, 0xa9, 0xec, 0xe5, 0x61, 0x42, 0xa5, 0xbc,
+	0x68, 0xc4, 0xde, 0x40, 0x88, 0xe7, 0x32, 0xcd, 0x65, 0x10, 0xd9, 0x8a, 0xd1, 0xf6, 0xdb, 0x86,
+	0xb2, 0x4f, 0x89, 0xea, 0x2d, 0x53, 0xa5, 0xc2, 0xae, 0xdc, 0xb7, 0xd1, 0x95, 0x68, 0x80, 0xe3,
+	0x18, 0x58, 0x1f, 0x02, 0x60, 0xa4, 0xf0, 0xf9, 0x92, 0xf6, 0xb9, 0x3b, 0x7e, 0xf6, 0x01, 0x23,
+	0xd6, 0xef, 0x7f, 0x2e, 0xc6, 0x82, 0x07, 0x3c, 0xfc, 0x16, 0x65, 0x38, 0xa6, 0x3f, 0x99, 0x6d,
+	0xcb, 0x6d, 0xb4, 0x96, 0x81, 0x94, 0x31, 0x9c, 0x2a, 0xa9, 0x13, 0xe2, 0x01, 0x71, 0xef, 0xa1,
+	0x46, 0x8a, 0x69, 0x35, 0xff, 0x6a, 0x89, 0xa9, 0xe8, 0x34, 0x16, 0x8a, 0xce, 0xef, 0x6b, 0xc8,
+	0x35, 0x43, 0x0e, 0x64, 0x19, 0xe5, 0xec, 0x61, 0x0a, 0x0a, 0xd5, 0x37, 0x10, 0xca, 0x0c, 0x61,
+	0x62, 0x52, 0xdb, 0x52, 0x5e, 0xa3, 0xb2, 0x97, 0x43, 0x5b, 0x3f, 0x77, 0x68, 0x5f, 0xea, 0x07,
+	0x8d, 0x33, 0xfa, 0xc1, 0x37, 0xd0, 0x32, 0x81, 0x94, 0x67, 0x54, 0x56, 0x2a, 0xe9, 0x85, 0x90,
+	0x3a, 0x04, 0x4e, 0x52, 0x2a, 0x46, 0xd3, 0x65, 0x7b, 0xd5, 0x10, 0x6d, 0xec, 0x7f, 0x55, 0x8c,
+	0x4b, 0xd6, 0x5b, 0x8f, 0x78, 0x9a, 0x02, 0x79, 0x9c, 0xce, 0xf3, 0x57, 0x49, 0xb9, 0xda, 0x85,
+	0x28, 0x57, 0x3f, 0x43, 0xb9, 0xff, 0x16, 0x15, 0xca, 0x2a, 0xd7, 0xd3, 0x18, 0x9b, 0x1b, 0xcb,
+	0x73, 0x41, 0xf4, 0x3a, 0x6a, 0x65, 0x2a, 0x8a, 0xcc, 0x56, 0xde, 0x86, 0x3f, 0x5e, 0x97, 0x86,
+	0xbe, 0xc6, 0x62, 0x43, 0x5f, 0xa9, 0x13, 0xcf, 0x4f, 0xcc, 0xe6, 0xcc, 0xc4, 0xfc, 0xb5, 0x83,
+	0x6e, 0xbe, 0x6c, 0xbf, 0x32, 0x60, 0x92, 0xa6, 0x17, 0xe1, 0x8b, 0x85, 0xd3, 0xd5, 0xfb, 0x85,
+	0x33, 0x9d, 0x6c, 0xb6, 0x6c, 0xcf, 0x51, 0xea, 0xb3, 0xa8, 0xad, 0xdb, 0x01, 0x09, 0xc2, 0x91,
+	0xbd, 0x85, 0xb5, 0x0c, 0x61, 0x6f, 0x74, 0x01, 0xf5, 0xf9, 0xe3, 0xe2, 0x5e, 0xfb, 0xb8, 0xb8,
+	0x2d, 0xa8, 0x11, 0x27, 0x86, 0xc5, 0x2f, 0x8d, 0xd7, 0x50, 0x0b, 0x98, 0x14, 0xa3, 0x89, 0x03,
+	0x97, 0xf5, 0xfa, 0x80, 0x94, 0xb0, 0x52, 0xaf, 0x8e, 0x15, 0xef, 0x87, 0xd6, 0x7d, 0x87, 0x58,
+	0xe0, 0x24, 0x2b, 0x6e, 0xb6, 0x7b, 0xa8, 0x99, 0x6a, 0x82, 0x56, 0x71, 0x65, 0xf7, 0xe6, 0xec,
+	0xcb, 0x9f, 0x66, 0x9b, 0xda, 0xd9, 0x48, 0x7a, 0xbf, 0xab, 0x59, 0x27, 0x94, 0x40, 0x83, 0xe3,
+	0x38, 0xc4, 0xd1, 0x93, 0x59, 0xa5, 0x7d, 0x3a, 0x6a, 0xb5, 0xb9, 0x50, 0xaa, 0x9f, 0x01, 0xa5,
+	0x6f, 0xa3, 0xd5, 0xf1, 0x84, 0x8a, 0x69, 0xb5, 0x1a, 0xbe, 0x52, 0x5c, 0x20, 0x54, 0x23, 0x78,
+	0x88, 0x2e, 0x0b, 0x3e, 0xc2, 0xb1, 0x1c, 0x05, 0x63, 0x38, 0x54, 0x29, 0x83, 0x1b, 0x56, 0xda,
+	0xb7, 0xc2, 0xa5, 0xbb, 0x58, 0x73, 0xea, 0xc2, 0xf8, 0x9f, 0xa2, 0x5f, 0xbc, 0x4f, 0x33, 0x75,
+	0xfa, 0xa4, 0x5f, 0x10, 0x43, 0x28, 0x41, 0xd8, 0x52, 0x0e, 0x88, 0xfb, 0x3e, 0x5a, 0x91, 0x58,
+	0xf4, 0x41, 0x06, 0x4f, 0x28, 0x23, 0x76, 0x0c, 0xb9, 0x3d, 0x33, 0x4e, 0x8f, 0x34, 0xef, 0x77,
+	0x28, 0x23, 0x3e, 0x92, 0xe3, 0xff, 0x2a, 0x11, 0xec, 0x2e, 0x63, 0x77, 0xb6, 0x0c, 0x41, 0x4f,
+	0x0d, 0x4b, 0x51, 0x8c, 0x69, 0xa2, 0x7d, 0xb8, 0xbe, 0xbb, 0x35, 0x73, 0xf3, 0x7d, 0xc5, 0xe5,
+	0x1b, 0x66, 0xf7, 0x1e, 0x42, 0xe3, 0x4a, 0x22, 0xb4, 0xc7, 0x5e, 0x05, 0xf1, 0x12, 0xef, 0x54,
+	0x2b, 0x6b, 0x9e, 0xbb, 0x95, 0xdd, 0x43, 0x0d, 0x95, 0x64, 0x95, 0x66, 0x7e, 0x2d, 0xe1, 0xfd,
+	0xb4, 0x86, 0xde, 0xd4, 0x8e, 0xdf, 0xe7, 0x89, 0x9e, 0x9f, 0xa0, 0x07, 0x31, 0x44, 0x72, 0xbe,
+	0xf3, 0x3b, 0x68, 0x39, 0x81, 0x24, 0x04, 0xa1, 0xe6, 0xbf, 0xfa, 0x76, 0xdb, 0x2f, 0x96, 0xee,
+	0x1d, 0xb4, 0x19, 0xe9, 0xdd, 0xca, 0x05, 0xd6, 0xb4, 0x96, 0x0d, 0xf3, 0x60, 0x5c, 0x5d, 0x15,
+	0xaf, 0x80, 0x21, 0xe0, 0xb8, 0xcc, 0x6b, 0xc6, 0xe7, 0x0d, 0xf3, 0x60, 0xc2, 0x7b, 0x2a, 0xdc,
+	0x4b, 0x17, 0x10, 0xee, 0xe6, 0x74, 0xb8, 0xbd, 0xc8, 0xc2, 0xf0, 0x07, 0x5c, 0x42, 0xe1, 0x91,
+	0xb9, 0x9e, 0xe8, 0xa2, 0xa5, 0x21, 0x3f, 0xcf, 0xc8, 0x62, 0xd8, 0xbc, 0xa7, 0xc5, 0xa8, 0xa7,
+	0x4e, 0xf1, 0xb5, 0x91, 0x17, 0x7e, 0x88, 0x7b, 0x13, 0xad, 0x68, 0x2c, 0x06, 0x03, 0x1e, 0x13,
+	0xf3, 0x0e, 0xa1, 0xe5, 0x23, 0x4d, 0xfa, 0x50, 0x51, 0xbc, 0x17, 0x0d, 0x3b, 0x74, 0xd8, 0x94,
+	0xf3, 0x21, 0xe3, 0xf1, 0x70, 0xbe, 0x22, 0xf7, 0xd1, 0x32, 0xcf, 0x65, 0xc4, 0x13, 0x98, 0xfb,
+	0x42, 0xad, 0x48, 0x66, 0xc3, 0xee, 0x17, 0x72, 0x33, 0xdf, 0xc8, 0x3c, 0x44, 0x97, 0x0b, 0x48,
+	0x07, 0x99, 0x79, 0x63, 0x54, 0xa9, 0x76, 0x6d, 0xa4, 0xa7, 0x5e, 0x37, 0x1d, 0xa0, 0x35, 0x85,
+	0xf2, 0x40, 0x80, 0xcc, 0x05, 0xab, 0x58, 0xbc, 0x56, 0x95, 0xa8, 0x6f, 0x25, 0x55, 0x4d, 0xd5,
+	0x5b, 0x15, 0x7a, 0x35, 0xab, 0xd4, 0x54, 0x25, 0x59, 0xe8, 0xf4, 0x7d, 0xb4, 0x39, 0xc9, 0xf7,
+	0x40, 0x80, 0xba, 0xca, 0x56, 0x4a, 0xdc, 0xcb, 0x13, 0x71, 0x5f, 0x4b, 0x2b, 0x33, 0x75, 0xd0,
+	0xed, 0x6e, 0x59, 0xa7, 0x55, 0xc5, 0x4c, 0x2d, 0x6a, 0x76, 0xca, 0xdc, 0xef, 0xa1, 0x35, 0x9b,
+	0x1d, 0xf6, 0x6e, 0xd7, 0xd6, 0x31, 0xfe, 0xe2, 0xcc, 0x18, 0x4f, 0x3a, 0x9b, 0xbd, 0xe2, 0xad,
+	0x1a, 0x79, 0xb3, 0xf2, 0xfe, 0xed, 0xa0, 0x8e, 0x46, 0xd9, 0x7d, 0x29, 0x05, 0x0d, 0x73, 0x75,
+	0xbd, 0xf5, 0x21, 0x35, 0xef, 0x16, 0xfe, 0xff, 0xe5, 0xfd, 0x0e, 0xda, 0xe4, 0xb1, 0xc2, 0x47,
+	0xc4, 0x05, 0x09, 0xb2, 0x01, 0xde, 0xfd, 0xca, 0xbb, 0xf6, 0x5d, 0xe6, 0x06, 0x8f, 0x89, 0xaf,
+	0xe9, 0x3d, 0x4d, 0x56, 0xbc, 0x0c, 0x8e, 0x4f, 0xf1, 0x2e, 0x19, 0x5e, 0x06, 0xc7, 0x65, 0xde,
+	0xbd, 0xef, 0x7e, 0xf2, 0x7c, 0xcb, 0xf9, 0xf4, 0xf9, 0x96, 0xf3, 0xec, 0xf9, 0x96, 0xf3, 0xf3,
+	0x17, 0x5b, 0x97, 0x3e, 0x7d, 0xb1, 0x75, 0xe9, 0xef, 0x2f, 0xb6, 0x2e, 0xfd, 0x68, 0xb7, 0x4f,
+	0xe5, 0x20, 0x0f, 0xbb, 0x11, 0x4f, 0x76, 0x4a, 0x9f, 0x09, 0x4a, 0x7f, 0x4f, 0x4a, 0xdf, 0x0c,
+	0xf4, 0x57, 0x85, 0xb0, 0xa9, 0x3f, 0x15, 0x7c, 0xf9, 0x7f, 0x01, 0x00, 0x00, 0xff, 0xff, 0x10,
+	0xaf, 0x2b, 0x03, 0x20, 0x19, 0x00, 0x00,
 }
 
 func (m *EventProviderRegistered) Marshal() (dAtA []byte, err error) {
@@ -2793,6 +3337,357 @@ func (m *EventSettlementFallback) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	return len(dAtA) - i, nil
 }
 
+func (m *EventDisputeOpened) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventDisputeOpened) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventDisputeOpened) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Bond.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x3a
+	if len(m.Provider) > 0 {
+		i -= len(m.Provider)
+		copy(dAtA[i:], m.Provider)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Provider)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if len(m.Challenger) > 0 {
+		i -= len(m.Challenger)
+		copy(dAtA[i:], m.Challenger)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Challenger)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.Claim != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Claim))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.TargetId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetId))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.TargetKind != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetKind))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.DisputeId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventCommitteeSelected) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventCommitteeSelected) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventCommitteeSelected) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.TargetId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetId))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.TargetKind != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetKind))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.RevealEndHeight != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.RevealEndHeight))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.CommitEndHeight != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.CommitEndHeight))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Members) > 0 {
+		for iNdEx := len(m.Members) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Members[iNdEx])
+			copy(dAtA[i:], m.Members[iNdEx])
+			i = encodeVarintEvents(dAtA, i, uint64(len(m.Members[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.DisputeId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventVoteCommitted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventVoteCommitted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventVoteCommitted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Voter) > 0 {
+		i -= len(m.Voter)
+		copy(dAtA[i:], m.Voter)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Voter)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.DisputeId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventVoteRevealed) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventVoteRevealed) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventVoteRevealed) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ClaimHolds {
+		i--
+		if m.ClaimHolds {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Voter) > 0 {
+		i -= len(m.Voter)
+		copy(dAtA[i:], m.Voter)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Voter)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.DisputeId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventDisputeResolved) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventDisputeResolved) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventDisputeResolved) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.TargetStatus != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetStatus))
+		i--
+		dAtA[i] = 0x48
+	}
+	{
+		size, err := m.VoterRewards.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x42
+	{
+		size, err := m.ChallengerReward.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x3a
+	{
+		size, err := m.BondSlashed.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x32
+	{
+		size, err := m.BondReturned.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x2a
+	{
+		size, err := m.ProviderSlashed.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintEvents(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0x22
+	if len(m.Reason) > 0 {
+		i -= len(m.Reason)
+		copy(dAtA[i:], m.Reason)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Reason)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Outcome != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Outcome))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.DisputeId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventAttributionReplaced) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventAttributionReplaced) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventAttributionReplaced) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.NewRecordSha256) > 0 {
+		i -= len(m.NewRecordSha256)
+		copy(dAtA[i:], m.NewRecordSha256)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.NewRecordSha256)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if len(m.OldRecordSha256) > 0 {
+		i -= len(m.OldRecordSha256)
+		copy(dAtA[i:], m.OldRecordSha256)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.OldRecordSha256)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.TargetId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetId))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.TargetKind != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.TargetKind))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.DisputeId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintEvents(dAtA []byte, offset int, v uint64) int {
 	offset -= sovEvents(v)
 	base := offset
@@ -3250,6 +4145,160 @@ func (m *EventSettlementFallback) Size() (n int) {
 	l = m.RoyaltyRefunded.Size()
 	n += 1 + l + sovEvents(uint64(l))
 	l = len(m.Reason)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventDisputeOpened) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovEvents(uint64(m.DisputeId))
+	}
+	if m.TargetKind != 0 {
+		n += 1 + sovEvents(uint64(m.TargetKind))
+	}
+	if m.TargetId != 0 {
+		n += 1 + sovEvents(uint64(m.TargetId))
+	}
+	if m.Claim != 0 {
+		n += 1 + sovEvents(uint64(m.Claim))
+	}
+	l = len(m.Challenger)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Provider)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = m.Bond.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	return n
+}
+
+func (m *EventCommitteeSelected) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovEvents(uint64(m.DisputeId))
+	}
+	if len(m.Members) > 0 {
+		for _, s := range m.Members {
+			l = len(s)
+			n += 1 + l + sovEvents(uint64(l))
+		}
+	}
+	if m.CommitEndHeight != 0 {
+		n += 1 + sovEvents(uint64(m.CommitEndHeight))
+	}
+	if m.RevealEndHeight != 0 {
+		n += 1 + sovEvents(uint64(m.RevealEndHeight))
+	}
+	if m.TargetKind != 0 {
+		n += 1 + sovEvents(uint64(m.TargetKind))
+	}
+	if m.TargetId != 0 {
+		n += 1 + sovEvents(uint64(m.TargetId))
+	}
+	return n
+}
+
+func (m *EventVoteCommitted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovEvents(uint64(m.DisputeId))
+	}
+	l = len(m.Voter)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventVoteRevealed) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovEvents(uint64(m.DisputeId))
+	}
+	l = len(m.Voter)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.ClaimHolds {
+		n += 2
+	}
+	return n
+}
+
+func (m *EventDisputeResolved) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovEvents(uint64(m.DisputeId))
+	}
+	if m.Outcome != 0 {
+		n += 1 + sovEvents(uint64(m.Outcome))
+	}
+	l = len(m.Reason)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = m.ProviderSlashed.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	l = m.BondReturned.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	l = m.BondSlashed.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	l = m.ChallengerReward.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	l = m.VoterRewards.Size()
+	n += 1 + l + sovEvents(uint64(l))
+	if m.TargetStatus != 0 {
+		n += 1 + sovEvents(uint64(m.TargetStatus))
+	}
+	return n
+}
+
+func (m *EventAttributionReplaced) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovEvents(uint64(m.DisputeId))
+	}
+	if m.TargetKind != 0 {
+		n += 1 + sovEvents(uint64(m.TargetKind))
+	}
+	if m.TargetId != 0 {
+		n += 1 + sovEvents(uint64(m.TargetId))
+	}
+	l = len(m.OldRecordSha256)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.NewRecordSha256)
 	if l > 0 {
 		n += 1 + l + sovEvents(uint64(l))
 	}
@@ -6529,6 +7578,1103 @@ func (m *EventSettlementFallback) Unmarshal(dAtA []byte) error {
 				return io.ErrUnexpectedEOF
 			}
 			m.Reason = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventDisputeOpened) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventDisputeOpened: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventDisputeOpened: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetKind", wireType)
+			}
+			m.TargetKind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetKind |= TargetKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetId", wireType)
+			}
+			m.TargetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Claim", wireType)
+			}
+			m.Claim = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Claim |= Claim(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Challenger", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Challenger = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Provider", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Provider = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Bond", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Bond.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventCommitteeSelected) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventCommitteeSelected: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventCommitteeSelected: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Members", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Members = append(m.Members, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CommitEndHeight", wireType)
+			}
+			m.CommitEndHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CommitEndHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RevealEndHeight", wireType)
+			}
+			m.RevealEndHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RevealEndHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetKind", wireType)
+			}
+			m.TargetKind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetKind |= TargetKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetId", wireType)
+			}
+			m.TargetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventVoteCommitted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventVoteCommitted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventVoteCommitted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Voter", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Voter = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventVoteRevealed) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventVoteRevealed: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventVoteRevealed: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Voter", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Voter = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ClaimHolds", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.ClaimHolds = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventDisputeResolved) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventDisputeResolved: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventDisputeResolved: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Outcome", wireType)
+			}
+			m.Outcome = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Outcome |= DisputeOutcome(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Reason", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Reason = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProviderSlashed", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.ProviderSlashed.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BondReturned", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.BondReturned.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BondSlashed", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.BondSlashed.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ChallengerReward", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.ChallengerReward.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field VoterRewards", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.VoterRewards.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 9:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetStatus", wireType)
+			}
+			m.TargetStatus = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetStatus |= SettlementStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventAttributionReplaced) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventAttributionReplaced: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventAttributionReplaced: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetKind", wireType)
+			}
+			m.TargetKind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetKind |= TargetKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetId", wireType)
+			}
+			m.TargetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OldRecordSha256", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OldRecordSha256 = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NewRecordSha256", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.NewRecordSha256 = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

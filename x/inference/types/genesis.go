@@ -4,7 +4,7 @@ package types
 func DefaultGenesis() *GenesisState {
 	return &GenesisState{
 		Params: DefaultParams(), NextJobId: 1, NextSessionId: 1, NextSettlementId: 1,
-		NextBidSequence: 1, NextUnbondingId: 1,
+		NextBidSequence: 1, NextUnbondingId: 1, NextDisputeId: 1,
 	}
 }
 
@@ -95,7 +95,7 @@ func (gs GenesisState) Validate() error {
 		}
 		settlements[s.Id] = true
 	}
-	return nil
+	return gs.validateVerificationGenesis()
 }
 
 // JobIsFinal reports whether a job status is final (nothing held, bids dropped).

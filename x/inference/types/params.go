@@ -32,6 +32,12 @@ const (
 	MaxSessionPubKeyLength  = 32
 	MaxVoucherSignatureSize = 64
 	MaxReceiptSignatureSize = 256
+	MaxCommitteeSize        = 64
+	MaxCommitteeCandidates  = 1_000
+	MinSaltLength           = 16
+	MaxSaltLength           = 64
+	CommitmentLength        = 32
+	MaxSummaryEntries       = 256
 )
 
 // DefaultParams returns the module's default params.
@@ -56,6 +62,23 @@ func DefaultParams() Params {
 		SessionGraceBlocks:    100,
 		MaxSessionBlocks:      1_000_000,
 		MaxQueueItemsPerBlock: 200,
+
+		AuditBps:               200, // 2 %
+		CommitteeSize:          5,
+		MinCommitteeSize:       3,
+		MaxCommitteeCandidates: 200,
+		CommitteeRequiresOffer: true,
+		CommitBlocks:           20,
+		RevealBlocks:           20,
+		MinChallengeBond:       sdk.NewCoin(DefaultStakeDenom, sdkmath.NewInt(100_000)),
+		FraudSlashBps:          5_000,  // 50 % of the accused's stake
+		BondSlashBps:           10_000, // the whole bond
+		AbsenceSlashBps:        100,    // 1 %
+		WrongVoteSlashBps:      50,     // 0.5 %
+		ChallengerRewardBps:    5_000,
+		VoterRewardBps:         3_000,
+		QuorumBps:              5_001,
+		JailAfterFaults:        2,
 	}
 }
 
@@ -72,6 +95,12 @@ func (p Params) Validate() error {
 	}
 	if !p.MinProviderStake.IsPositive() {
 		return ErrInvalidParams.Wrap("min_provider_stake must be positive")
+	}
+	if err := p.MinChallengeBond.Validate(); err != nil {
+		return ErrInvalidParams.Wrapf("min_challenge_bond: %v", err)
+	}
+	if !p.MinChallengeBond.IsPositive() || p.MinChallengeBond.Denom != p.MinProviderStake.Denom {
+		return ErrInvalidParams.Wrap("min_challenge_bond must be positive, in the stake denom")
 	}
 	checks := []error{
 		inRange("unbonding_blocks", p.UnbondingBlocks, 1, maxBlocksBound),
@@ -92,6 +121,20 @@ func (p Params) Validate() error {
 		inRange("session_grace_blocks", p.SessionGraceBlocks, 0, maxBlocksBound),
 		inRange("max_session_blocks", p.MaxSessionBlocks, 1, maxBlocksBound*10),
 		inRange("max_queue_items_per_block", uint64(p.MaxQueueItemsPerBlock), 1, maxQueueItemsBound),
+		inRange("audit_bps", uint64(p.AuditBps), 0, BpsScale),
+		inRange("committee_size", uint64(p.CommitteeSize), 1, MaxCommitteeSize),
+		inRange("min_committee_size", uint64(p.MinCommitteeSize), 1, uint64(p.CommitteeSize)),
+		inRange("max_committee_candidates", uint64(p.MaxCommitteeCandidates), uint64(p.CommitteeSize), MaxCommitteeCandidates),
+		inRange("commit_blocks", p.CommitBlocks, 1, maxBlocksBound),
+		inRange("reveal_blocks", p.RevealBlocks, 1, maxBlocksBound),
+		inRange("fraud_slash_bps", uint64(p.FraudSlashBps), 0, maxSlashBps),
+		inRange("bond_slash_bps", uint64(p.BondSlashBps), 0, maxSlashBps),
+		inRange("absence_slash_bps", uint64(p.AbsenceSlashBps), 0, maxSlashBps),
+		inRange("wrong_vote_slash_bps", uint64(p.WrongVoteSlashBps), 0, maxSlashBps),
+		inRange("challenger_reward_bps", uint64(p.ChallengerRewardBps), 0, BpsScale),
+		inRange("voter_reward_bps", uint64(p.VoterRewardBps), 0, BpsScale-uint64(p.ChallengerRewardBps)),
+		inRange("quorum_bps", uint64(p.QuorumBps), 1, BpsScale),
+		inRange("jail_after_faults", uint64(p.JailAfterFaults), 0, 1_000),
 	}
 	for _, err := range checks {
 		if err != nil {

@@ -1381,6 +1381,657 @@ func (m *QuerySessionSettlementsResponse) GetPagination() *query.PageResponse {
 	return nil
 }
 
+// QueryDisputeRequest asks for a dispute.
+type QueryDisputeRequest struct {
+	// dispute_id to return.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+}
+
+func (m *QueryDisputeRequest) Reset()         { *m = QueryDisputeRequest{} }
+func (m *QueryDisputeRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryDisputeRequest) ProtoMessage()    {}
+func (*QueryDisputeRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{26}
+}
+func (m *QueryDisputeRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDisputeRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDisputeRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDisputeRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDisputeRequest.Merge(m, src)
+}
+func (m *QueryDisputeRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDisputeRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDisputeRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDisputeRequest proto.InternalMessageInfo
+
+func (m *QueryDisputeRequest) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+// QueryDisputeResponse returns a dispute.
+type QueryDisputeResponse struct {
+	// dispute found.
+	Dispute Dispute `protobuf:"bytes,1,opt,name=dispute,proto3" json:"dispute"`
+}
+
+func (m *QueryDisputeResponse) Reset()         { *m = QueryDisputeResponse{} }
+func (m *QueryDisputeResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryDisputeResponse) ProtoMessage()    {}
+func (*QueryDisputeResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{27}
+}
+func (m *QueryDisputeResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDisputeResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDisputeResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDisputeResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDisputeResponse.Merge(m, src)
+}
+func (m *QueryDisputeResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDisputeResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDisputeResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDisputeResponse proto.InternalMessageInfo
+
+func (m *QueryDisputeResponse) GetDispute() Dispute {
+	if m != nil {
+		return m.Dispute
+	}
+	return Dispute{}
+}
+
+// QueryDisputesRequest lists disputes; at most one of provider and member may be set.
+type QueryDisputesRequest struct {
+	// status filter (unspecified: any).
+	Status DisputeStatus `protobuf:"varint,1,opt,name=status,proto3,enum=openledger.inference.v1.DisputeStatus" json:"status,omitempty"`
+	// provider filter (the accused).
+	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	// member filter (drawn on the committee).
+	Member string `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"`
+	// pagination of the list.
+	Pagination *query.PageRequest `protobuf:"bytes,4,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryDisputesRequest) Reset()         { *m = QueryDisputesRequest{} }
+func (m *QueryDisputesRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryDisputesRequest) ProtoMessage()    {}
+func (*QueryDisputesRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{28}
+}
+func (m *QueryDisputesRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDisputesRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDisputesRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDisputesRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDisputesRequest.Merge(m, src)
+}
+func (m *QueryDisputesRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDisputesRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDisputesRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDisputesRequest proto.InternalMessageInfo
+
+func (m *QueryDisputesRequest) GetStatus() DisputeStatus {
+	if m != nil {
+		return m.Status
+	}
+	return DISPUTE_STATUS_UNSPECIFIED
+}
+
+func (m *QueryDisputesRequest) GetProvider() string {
+	if m != nil {
+		return m.Provider
+	}
+	return ""
+}
+
+func (m *QueryDisputesRequest) GetMember() string {
+	if m != nil {
+		return m.Member
+	}
+	return ""
+}
+
+func (m *QueryDisputesRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryDisputesResponse returns disputes.
+type QueryDisputesResponse struct {
+	// disputes found.
+	Disputes []Dispute `protobuf:"bytes,1,rep,name=disputes,proto3" json:"disputes"`
+	// pagination of the list.
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryDisputesResponse) Reset()         { *m = QueryDisputesResponse{} }
+func (m *QueryDisputesResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryDisputesResponse) ProtoMessage()    {}
+func (*QueryDisputesResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{29}
+}
+func (m *QueryDisputesResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDisputesResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDisputesResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDisputesResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDisputesResponse.Merge(m, src)
+}
+func (m *QueryDisputesResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDisputesResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDisputesResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDisputesResponse proto.InternalMessageInfo
+
+func (m *QueryDisputesResponse) GetDisputes() []Dispute {
+	if m != nil {
+		return m.Disputes
+	}
+	return nil
+}
+
+func (m *QueryDisputesResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryDisputeByTargetRequest asks for a target's dispute.
+type QueryDisputeByTargetRequest struct {
+	// target_kind of the target.
+	TargetKind TargetKind `protobuf:"varint,1,opt,name=target_kind,json=targetKind,proto3,enum=openledger.inference.v1.TargetKind" json:"target_kind,omitempty"`
+	// target_id of the target.
+	TargetId uint64 `protobuf:"varint,2,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+}
+
+func (m *QueryDisputeByTargetRequest) Reset()         { *m = QueryDisputeByTargetRequest{} }
+func (m *QueryDisputeByTargetRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryDisputeByTargetRequest) ProtoMessage()    {}
+func (*QueryDisputeByTargetRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{30}
+}
+func (m *QueryDisputeByTargetRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDisputeByTargetRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDisputeByTargetRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDisputeByTargetRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDisputeByTargetRequest.Merge(m, src)
+}
+func (m *QueryDisputeByTargetRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDisputeByTargetRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDisputeByTargetRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDisputeByTargetRequest proto.InternalMessageInfo
+
+func (m *QueryDisputeByTargetRequest) GetTargetKind() TargetKind {
+	if m != nil {
+		return m.TargetKind
+	}
+	return TARGET_KIND_UNSPECIFIED
+}
+
+func (m *QueryDisputeByTargetRequest) GetTargetId() uint64 {
+	if m != nil {
+		return m.TargetId
+	}
+	return 0
+}
+
+// QueryCommitteeRequest asks for a dispute's committee.
+type QueryCommitteeRequest struct {
+	// dispute_id of the committee.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+}
+
+func (m *QueryCommitteeRequest) Reset()         { *m = QueryCommitteeRequest{} }
+func (m *QueryCommitteeRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryCommitteeRequest) ProtoMessage()    {}
+func (*QueryCommitteeRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{31}
+}
+func (m *QueryCommitteeRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryCommitteeRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryCommitteeRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryCommitteeRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryCommitteeRequest.Merge(m, src)
+}
+func (m *QueryCommitteeRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryCommitteeRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryCommitteeRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryCommitteeRequest proto.InternalMessageInfo
+
+func (m *QueryCommitteeRequest) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+// CommitteeMemberState is a member with its vote state.
+type CommitteeMemberState struct {
+	// member drawn.
+	Member CommitteeMember `protobuf:"bytes,1,opt,name=member,proto3" json:"member"`
+	// committed a vote.
+	Committed bool `protobuf:"varint,2,opt,name=committed,proto3" json:"committed,omitempty"`
+	// revealed its vote.
+	Revealed bool `protobuf:"varint,3,opt,name=revealed,proto3" json:"revealed,omitempty"`
+}
+
+func (m *CommitteeMemberState) Reset()         { *m = CommitteeMemberState{} }
+func (m *CommitteeMemberState) String() string { return proto.CompactTextString(m) }
+func (*CommitteeMemberState) ProtoMessage()    {}
+func (*CommitteeMemberState) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{32}
+}
+func (m *CommitteeMemberState) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *CommitteeMemberState) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_CommitteeMemberState.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *CommitteeMemberState) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_CommitteeMemberState.Merge(m, src)
+}
+func (m *CommitteeMemberState) XXX_Size() int {
+	return m.Size()
+}
+func (m *CommitteeMemberState) XXX_DiscardUnknown() {
+	xxx_messageInfo_CommitteeMemberState.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_CommitteeMemberState proto.InternalMessageInfo
+
+func (m *CommitteeMemberState) GetMember() CommitteeMember {
+	if m != nil {
+		return m.Member
+	}
+	return CommitteeMember{}
+}
+
+func (m *CommitteeMemberState) GetCommitted() bool {
+	if m != nil {
+		return m.Committed
+	}
+	return false
+}
+
+func (m *CommitteeMemberState) GetRevealed() bool {
+	if m != nil {
+		return m.Revealed
+	}
+	return false
+}
+
+// QueryCommitteeResponse returns a committee.
+type QueryCommitteeResponse struct {
+	// members in draw order.
+	Members []CommitteeMemberState `protobuf:"bytes,1,rep,name=members,proto3" json:"members"`
+	// commit_end_height of the dispute.
+	CommitEndHeight int64 `protobuf:"varint,2,opt,name=commit_end_height,json=commitEndHeight,proto3" json:"commit_end_height,omitempty"`
+	// reveal_end_height of the dispute.
+	RevealEndHeight int64 `protobuf:"varint,3,opt,name=reveal_end_height,json=revealEndHeight,proto3" json:"reveal_end_height,omitempty"`
+}
+
+func (m *QueryCommitteeResponse) Reset()         { *m = QueryCommitteeResponse{} }
+func (m *QueryCommitteeResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryCommitteeResponse) ProtoMessage()    {}
+func (*QueryCommitteeResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{33}
+}
+func (m *QueryCommitteeResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryCommitteeResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryCommitteeResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryCommitteeResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryCommitteeResponse.Merge(m, src)
+}
+func (m *QueryCommitteeResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryCommitteeResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryCommitteeResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryCommitteeResponse proto.InternalMessageInfo
+
+func (m *QueryCommitteeResponse) GetMembers() []CommitteeMemberState {
+	if m != nil {
+		return m.Members
+	}
+	return nil
+}
+
+func (m *QueryCommitteeResponse) GetCommitEndHeight() int64 {
+	if m != nil {
+		return m.CommitEndHeight
+	}
+	return 0
+}
+
+func (m *QueryCommitteeResponse) GetRevealEndHeight() int64 {
+	if m != nil {
+		return m.RevealEndHeight
+	}
+	return 0
+}
+
+// QueryVotesRequest asks for a dispute's votes.
+type QueryVotesRequest struct {
+	// dispute_id of the votes.
+	DisputeId uint64 `protobuf:"varint,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+}
+
+func (m *QueryVotesRequest) Reset()         { *m = QueryVotesRequest{} }
+func (m *QueryVotesRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryVotesRequest) ProtoMessage()    {}
+func (*QueryVotesRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{34}
+}
+func (m *QueryVotesRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryVotesRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryVotesRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryVotesRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryVotesRequest.Merge(m, src)
+}
+func (m *QueryVotesRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryVotesRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryVotesRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryVotesRequest proto.InternalMessageInfo
+
+func (m *QueryVotesRequest) GetDisputeId() uint64 {
+	if m != nil {
+		return m.DisputeId
+	}
+	return 0
+}
+
+// QueryVotesResponse returns vote records (revealed votes only after the reveal).
+type QueryVotesResponse struct {
+	// votes found, in voter address order.
+	Votes []VoteRecord `protobuf:"bytes,1,rep,name=votes,proto3" json:"votes"`
+}
+
+func (m *QueryVotesResponse) Reset()         { *m = QueryVotesResponse{} }
+func (m *QueryVotesResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryVotesResponse) ProtoMessage()    {}
+func (*QueryVotesResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{35}
+}
+func (m *QueryVotesResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryVotesResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryVotesResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryVotesResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryVotesResponse.Merge(m, src)
+}
+func (m *QueryVotesResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryVotesResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryVotesResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryVotesResponse proto.InternalMessageInfo
+
+func (m *QueryVotesResponse) GetVotes() []VoteRecord {
+	if m != nil {
+		return m.Votes
+	}
+	return nil
+}
+
+// QueryProviderSlashesRequest lists a provider's verification slashes.
+type QueryProviderSlashesRequest struct {
+	// operator of the provider.
+	Operator string `protobuf:"bytes,1,opt,name=operator,proto3" json:"operator,omitempty"`
+	// pagination of the list.
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryProviderSlashesRequest) Reset()         { *m = QueryProviderSlashesRequest{} }
+func (m *QueryProviderSlashesRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryProviderSlashesRequest) ProtoMessage()    {}
+func (*QueryProviderSlashesRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{36}
+}
+func (m *QueryProviderSlashesRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryProviderSlashesRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryProviderSlashesRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryProviderSlashesRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryProviderSlashesRequest.Merge(m, src)
+}
+func (m *QueryProviderSlashesRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryProviderSlashesRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryProviderSlashesRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryProviderSlashesRequest proto.InternalMessageInfo
+
+func (m *QueryProviderSlashesRequest) GetOperator() string {
+	if m != nil {
+		return m.Operator
+	}
+	return ""
+}
+
+func (m *QueryProviderSlashesRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryProviderSlashesResponse returns slashes in dispute order.
+type QueryProviderSlashesResponse struct {
+	// slashes found.
+	Slashes []VerificationSlash `protobuf:"bytes,1,rep,name=slashes,proto3" json:"slashes"`
+	// pagination of the list.
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryProviderSlashesResponse) Reset()         { *m = QueryProviderSlashesResponse{} }
+func (m *QueryProviderSlashesResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryProviderSlashesResponse) ProtoMessage()    {}
+func (*QueryProviderSlashesResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_e3c2eb118b7e4f2c, []int{37}
+}
+func (m *QueryProviderSlashesResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryProviderSlashesResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryProviderSlashesResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryProviderSlashesResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryProviderSlashesResponse.Merge(m, src)
+}
+func (m *QueryProviderSlashesResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryProviderSlashesResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryProviderSlashesResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryProviderSlashesResponse proto.InternalMessageInfo
+
+func (m *QueryProviderSlashesResponse) GetSlashes() []VerificationSlash {
+	if m != nil {
+		return m.Slashes
+	}
+	return nil
+}
+
+func (m *QueryProviderSlashesResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "openledger.inference.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "openledger.inference.v1.QueryParamsResponse")
@@ -1408,6 +2059,18 @@ func init() {
 	proto.RegisterType((*QuerySessionsResponse)(nil), "openledger.inference.v1.QuerySessionsResponse")
 	proto.RegisterType((*QuerySessionSettlementsRequest)(nil), "openledger.inference.v1.QuerySessionSettlementsRequest")
 	proto.RegisterType((*QuerySessionSettlementsResponse)(nil), "openledger.inference.v1.QuerySessionSettlementsResponse")
+	proto.RegisterType((*QueryDisputeRequest)(nil), "openledger.inference.v1.QueryDisputeRequest")
+	proto.RegisterType((*QueryDisputeResponse)(nil), "openledger.inference.v1.QueryDisputeResponse")
+	proto.RegisterType((*QueryDisputesRequest)(nil), "openledger.inference.v1.QueryDisputesRequest")
+	proto.RegisterType((*QueryDisputesResponse)(nil), "openledger.inference.v1.QueryDisputesResponse")
+	proto.RegisterType((*QueryDisputeByTargetRequest)(nil), "openledger.inference.v1.QueryDisputeByTargetRequest")
+	proto.RegisterType((*QueryCommitteeRequest)(nil), "openledger.inference.v1.QueryCommitteeRequest")
+	proto.RegisterType((*CommitteeMemberState)(nil), "openledger.inference.v1.CommitteeMemberState")
+	proto.RegisterType((*QueryCommitteeResponse)(nil), "openledger.inference.v1.QueryCommitteeResponse")
+	proto.RegisterType((*QueryVotesRequest)(nil), "openledger.inference.v1.QueryVotesRequest")
+	proto.RegisterType((*QueryVotesResponse)(nil), "openledger.inference.v1.QueryVotesResponse")
+	proto.RegisterType((*QueryProviderSlashesRequest)(nil), "openledger.inference.v1.QueryProviderSlashesRequest")
+	proto.RegisterType((*QueryProviderSlashesResponse)(nil), "openledger.inference.v1.QueryProviderSlashesResponse")
 }
 
 func init() {
@@ -1415,92 +2078,125 @@ func init() {
 }
 
 var fileDescriptor_e3c2eb118b7e4f2c = []byte{
-	// 1348 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x98, 0xdd, 0x6b, 0x1c, 0xd5,
-	0x1b, 0xc7, 0x73, 0xb2, 0xdb, 0xed, 0xee, 0xd3, 0xdf, 0xaf, 0xda, 0x63, 0x6a, 0xeb, 0xb6, 0xdd,
-	0x6d, 0xa7, 0xd2, 0xa6, 0x69, 0x33, 0xd3, 0xa4, 0xa1, 0xc6, 0xc4, 0x17, 0xb2, 0x10, 0xd3, 0x86,
-	0x68, 0xe3, 0x06, 0x11, 0x05, 0x09, 0x33, 0x99, 0x93, 0x75, 0xc2, 0x66, 0xce, 0x76, 0x66, 0x12,
-	0x5c, 0x42, 0x40, 0xbc, 0x51, 0x41, 0x50, 0xf1, 0x42, 0x2a, 0x08, 0xbe, 0x20, 0xd8, 0x8b, 0x82,
-	0x17, 0xe2, 0xa5, 0x37, 0xde, 0xf4, 0x32, 0xe8, 0x8d, 0x57, 0x22, 0x89, 0xe0, 0xbf, 0x21, 0x33,
-	0xf3, 0xcc, 0x9c, 0x99, 0xdd, 0x4c, 0x66, 0x36, 0x5d, 0xd0, 0x9b, 0xb0, 0x39, 0xfb, 0x3c, 0xe7,
-	0xf9, 0x3c, 0xdf, 0x39, 0xe7, 0xcc, 0xf7, 0x2c, 0x5c, 0xe4, 0x2d, 0x66, 0x36, 0x99, 0xde, 0x60,
-	0x96, 0x62, 0x98, 0xab, 0xcc, 0x62, 0xe6, 0x0a, 0x53, 0x36, 0xc7, 0x94, 0xbb, 0x1b, 0xcc, 0x6a,
-	0xcb, 0x2d, 0x8b, 0x3b, 0x9c, 0x9e, 0x12, 0x41, 0x72, 0x18, 0x24, 0x6f, 0x8e, 0x95, 0x4f, 0xa8,
-	0xeb, 0x86, 0xc9, 0x15, 0xef, 0xaf, 0x1f, 0x5b, 0x1e, 0x59, 0xe1, 0xf6, 0x3a, 0xb7, 0x15, 0x4d,
-	0xb5, 0x99, 0x3f, 0x89, 0xb2, 0x39, 0xa6, 0x31, 0x47, 0x1d, 0x53, 0x5a, 0x6a, 0xc3, 0x30, 0x55,
-	0xc7, 0xe0, 0x26, 0xc6, 0x9e, 0xc1, 0xd8, 0x20, 0x2c, 0x5a, 0xb4, 0xfc, 0x94, 0xff, 0xe5, 0xb2,
-	0xf7, 0x9f, 0xe2, 0xff, 0x83, 0x5f, 0x0d, 0x35, 0x78, 0x83, 0xfb, 0xe3, 0xee, 0x27, 0x1c, 0x3d,
-	0xdb, 0xe0, 0xbc, 0xd1, 0x64, 0x8a, 0xda, 0x32, 0x14, 0xd5, 0x34, 0xb9, 0xe3, 0x95, 0x0a, 0x72,
-	0x12, 0x1b, 0x75, 0xda, 0x2d, 0x86, 0x41, 0xd2, 0x10, 0xd0, 0x57, 0x5d, 0x84, 0x45, 0xd5, 0x52,
-	0xd7, 0xed, 0x3a, 0xbb, 0xbb, 0xc1, 0x6c, 0x47, 0x7a, 0x03, 0x9e, 0x88, 0x8d, 0xda, 0x2d, 0x6e,
-	0xda, 0x8c, 0xd6, 0xa0, 0xd0, 0xf2, 0x46, 0x4e, 0x93, 0xf3, 0x64, 0xf8, 0xd8, 0x78, 0x55, 0x4e,
-	0x90, 0x49, 0xf6, 0x13, 0x6b, 0xa5, 0x87, 0x7f, 0x54, 0x07, 0xbe, 0xff, 0xfb, 0x87, 0x11, 0x52,
-	0xc7, 0x4c, 0x69, 0x01, 0x86, 0xfc, 0xa9, 0x2d, 0xbe, 0x69, 0xe8, 0xcc, 0xc2, 0x92, 0x74, 0x02,
-	0x8a, 0xbc, 0xc5, 0x2c, 0xd5, 0xe1, 0x96, 0x37, 0x7b, 0xa9, 0x76, 0xfa, 0xd7, 0x1f, 0x47, 0x87,
-	0x50, 0x85, 0x19, 0x5d, 0xb7, 0x98, 0x6d, 0x2f, 0x39, 0x96, 0x61, 0x36, 0xea, 0x61, 0xa4, 0xa4,
-	0xc2, 0xc9, 0x8e, 0xd9, 0x10, 0xf5, 0x16, 0x14, 0x5b, 0x38, 0x86, 0xb0, 0x17, 0x92, 0x61, 0x31,
-	0x30, 0x8a, 0x1b, 0x66, 0x4b, 0x5f, 0x91, 0x8e, 0x1a, 0x81, 0x4a, 0xf4, 0x45, 0x28, 0xd8, 0x8e,
-	0xea, 0x6c, 0xf8, 0x72, 0x1c, 0x1f, 0xbf, 0x9c, 0x5a, 0x61, 0xc9, 0x0b, 0xaf, 0x63, 0x1a, 0x7d,
-	0x09, 0x40, 0xac, 0x90, 0xd3, 0x83, 0x1e, 0xe6, 0x25, 0x19, 0x5b, 0x76, 0x97, 0x93, 0xec, 0x2f,
-	0x0f, 0x5c, 0x4e, 0xf2, 0xa2, 0xda, 0x60, 0x58, 0xbc, 0x1e, 0xc9, 0x94, 0x1e, 0x10, 0x78, 0xb2,
-	0x13, 0x11, 0x75, 0x98, 0x87, 0x52, 0xd0, 0x89, 0x8b, 0x99, 0xeb, 0x59, 0x08, 0x91, 0x4e, 0xe7,
-	0xf6, 0xc1, 0xbd, 0x9c, 0x8a, 0xeb, 0x83, 0xc4, 0x78, 0xbf, 0x21, 0xb8, 0xea, 0xee, 0xac, 0xae,
-	0x46, 0xf4, 0xbc, 0x08, 0xff, 0xd7, 0x59, 0xab, 0xc9, 0xdb, 0xeb, 0xcc, 0x74, 0x96, 0x0d, 0xdd,
-	0x93, 0x35, 0x5f, 0xff, 0x9f, 0x18, 0xbc, 0xad, 0xd3, 0x2a, 0x1c, 0x53, 0x57, 0x1c, 0x63, 0x93,
-	0x2d, 0x73, 0xb3, 0xd9, 0xf6, 0x28, 0x8a, 0x75, 0xf0, 0x87, 0xee, 0x98, 0xcd, 0x76, 0x87, 0xa8,
-	0xb9, 0x43, 0x8b, 0xfa, 0x35, 0xc1, 0x4d, 0x10, 0x40, 0xa2, 0xa2, 0x33, 0x50, 0xe0, 0xde, 0x08,
-	0xca, 0x59, 0x49, 0x94, 0xd3, 0x4b, 0x8c, 0xed, 0x01, 0x3f, 0xb1, 0x7f, 0x42, 0x7e, 0x41, 0xa0,
-	0x1c, 0x7b, 0xf0, 0x71, 0x41, 0x0f, 0xb5, 0xa7, 0xfa, 0xb6, 0x2a, 0xef, 0x13, 0x38, 0xb3, 0x2f,
-	0xdc, 0x7f, 0x50, 0xc8, 0x57, 0x70, 0x03, 0xbd, 0x66, 0x6a, 0xdc, 0xd4, 0x0d, 0xb3, 0xf1, 0x68,
-	0x1a, 0x4a, 0x0d, 0x38, 0xd5, 0x35, 0x1f, 0xb6, 0xbd, 0x00, 0x47, 0x99, 0xe9, 0x58, 0x06, 0x0b,
-	0xfa, 0x4e, 0x3e, 0x36, 0xc2, 0xec, 0x59, 0xd3, 0xb1, 0xda, 0x51, 0x01, 0x82, 0x29, 0xa4, 0x61,
-	0x78, 0xcc, 0x2b, 0x34, 0xcf, 0xb5, 0x80, 0xf8, 0x24, 0x14, 0xd6, 0xb8, 0x26, 0xf6, 0xcf, 0x91,
-	0x35, 0xae, 0xdd, 0xd6, 0xa5, 0x97, 0xe1, 0x71, 0x11, 0x89, 0x2c, 0xcf, 0x42, 0x6e, 0x8d, 0x6b,
-	0x78, 0x40, 0x9e, 0x4d, 0xe4, 0x98, 0xe7, 0x5a, 0xb4, 0xb8, 0x9b, 0x23, 0xdd, 0x1f, 0x14, 0xf3,
-	0x85, 0x62, 0xdd, 0x84, 0x92, 0xe5, 0x7f, 0x64, 0xe9, 0x6a, 0x89, 0x50, 0x57, 0xe4, 0xf0, 0xb4,
-	0x1e, 0x4c, 0x13, 0x39, 0x88, 0xec, 0x3e, 0x2f, 0x72, 0xfb, 0x9c, 0x17, 0x53, 0xe1, 0x21, 0x9d,
-	0xf7, 0x0e, 0x69, 0xe9, 0xa0, 0x2e, 0x0f, 0x3c, 0x9f, 0x8f, 0x1c, 0x7a, 0x27, 0xdc, 0x23, 0x70,
-	0x22, 0xa2, 0x15, 0x8a, 0x3f, 0x0d, 0xf9, 0x35, 0xae, 0x05, 0xab, 0x20, 0xb3, 0xfa, 0x5e, 0x52,
-	0xff, 0x56, 0xfe, 0x15, 0x7c, 0x8c, 0x35, 0x43, 0xb7, 0x53, 0x56, 0xd0, 0x22, 0x76, 0xe1, 0x87,
-	0x8a, 0x2e, 0x34, 0x43, 0x4f, 0xef, 0xa2, 0x66, 0xe8, 0xb1, 0x2e, 0xdc, 0x24, 0xe9, 0x1a, 0x1e,
-	0xb1, 0x75, 0xb6, 0xc2, 0x8c, 0x96, 0x93, 0x52, 0xff, 0x2d, 0xb4, 0x0e, 0x61, 0x34, 0x22, 0xcc,
-	0xc2, 0x51, 0xcb, 0x1f, 0xc2, 0x95, 0x7c, 0x3e, 0x91, 0x02, 0x53, 0x63, 0x5b, 0x09, 0x73, 0xa5,
-	0x09, 0x84, 0x59, 0x62, 0xb6, 0x6d, 0x70, 0x33, 0x80, 0x39, 0x07, 0x60, 0xfb, 0x23, 0x02, 0xa8,
-	0x84, 0x23, 0x11, 0xa8, 0x30, 0x4b, 0x40, 0x61, 0x50, 0x2a, 0x14, 0xa6, 0xc6, 0xa0, 0x30, 0x57,
-	0xfa, 0x68, 0x30, 0x3e, 0xff, 0xbf, 0xb4, 0xd5, 0x5e, 0x08, 0x77, 0x51, 0xce, 0xdb, 0x45, 0x97,
-	0xd2, 0x9a, 0x39, 0x70, 0x27, 0xe5, 0x1f, 0xe5, 0x9d, 0x72, 0xb2, 0x43, 0x0e, 0xd4, 0x7b, 0x0e,
-	0x8a, 0xa8, 0x59, 0xb0, 0x16, 0x7b, 0x12, 0x3c, 0x4c, 0xee, 0xdf, 0xce, 0x7a, 0x9f, 0x40, 0x25,
-	0xca, 0xba, 0xc4, 0x1c, 0xa7, 0xc9, 0xdc, 0x63, 0xc9, 0xce, 0xb6, 0xb6, 0xfa, 0xf6, 0x26, 0xfe,
-	0x85, 0x40, 0x35, 0x91, 0x04, 0xf5, 0x7b, 0x1d, 0x8e, 0xd9, 0x62, 0x18, 0x25, 0x1c, 0x49, 0x7d,
-	0xcc, 0x61, 0x4a, 0x54, 0xcc, 0xe8, 0x4c, 0x7d, 0xd3, 0x73, 0xfc, 0xdd, 0x13, 0x70, 0xc4, 0xeb,
-	0x82, 0x7e, 0x4a, 0xa0, 0xe0, 0xdf, 0x30, 0xe8, 0xd5, 0x44, 0xc2, 0xee, 0x6b, 0x4d, 0xf9, 0x5a,
-	0xb6, 0x60, 0xbf, 0xb6, 0x74, 0xed, 0x03, 0xb7, 0x99, 0xf7, 0x7e, 0xfb, 0xeb, 0xb3, 0xc1, 0x0b,
-	0xb4, 0xaa, 0x24, 0xdd, 0xa6, 0xfc, 0x7b, 0x0d, 0xfd, 0x8e, 0x40, 0x31, 0x30, 0x3a, 0x74, 0x34,
-	0xa5, 0x50, 0xfc, 0xee, 0x53, 0x96, 0xb3, 0x86, 0x23, 0xd9, 0x94, 0x20, 0x53, 0xe8, 0x68, 0x32,
-	0x59, 0xe0, 0xdc, 0x95, 0xad, 0xc0, 0x98, 0x6c, 0xd3, 0x2f, 0x09, 0x94, 0xc2, 0x6b, 0x02, 0xcd,
-	0x58, 0x39, 0x54, 0x50, 0xc9, 0x1c, 0x8f, 0xa8, 0x8a, 0x40, 0x7d, 0x9a, 0x4a, 0xe9, 0xa8, 0xf4,
-	0x01, 0x81, 0x82, 0x6f, 0x14, 0xd3, 0x9e, 0x6d, 0xcc, 0xeb, 0xa6, 0x3d, 0xdb, 0xb8, 0xf7, 0x94,
-	0x6e, 0x09, 0xac, 0xe7, 0xe9, 0x74, 0x22, 0x96, 0x70, 0x12, 0xb6, 0xb2, 0x15, 0xf3, 0x1a, 0xdb,
-	0x0a, 0x5a, 0xd0, 0x9f, 0x09, 0x1c, 0x8f, 0x1b, 0x5c, 0x7a, 0x23, 0x9b, 0x48, 0x71, 0xfe, 0x89,
-	0xde, 0x92, 0xb0, 0x8f, 0x19, 0xd1, 0xc7, 0x4d, 0x3a, 0xd1, 0xd3, 0x4a, 0x08, 0x1a, 0xf8, 0x89,
-	0x00, 0x08, 0x9b, 0x4a, 0x53, 0x9e, 0x70, 0x97, 0x41, 0x2e, 0x5f, 0xcf, 0x9e, 0x80, 0xd0, 0xb3,
-	0x02, 0x7a, 0x8a, 0x4e, 0xf6, 0x06, 0xbd, 0x21, 0x48, 0x3f, 0x26, 0x90, 0x9b, 0xe7, 0x1a, 0x1d,
-	0x3e, 0x18, 0x40, 0x38, 0xe3, 0xf2, 0x95, 0x0c, 0x91, 0xc8, 0x78, 0x43, 0x30, 0x0e, 0xd3, 0x4b,
-	0x89, 0x8c, 0xae, 0x17, 0x53, 0xb6, 0x7c, 0xb3, 0xb2, 0x4d, 0x3f, 0x24, 0x90, 0x77, 0x2d, 0x1e,
-	0x4d, 0x2f, 0x14, 0xca, 0x37, 0x92, 0x25, 0x14, 0xa1, 0x46, 0x04, 0x54, 0x95, 0x9e, 0x3b, 0x10,
-	0x8a, 0x7e, 0x4e, 0x20, 0xef, 0x1a, 0xb5, 0x34, 0x96, 0x88, 0xef, 0x4b, 0x63, 0x89, 0xfa, 0x3e,
-	0x69, 0x52, 0xb0, 0x8c, 0xd2, 0xab, 0xd9, 0x04, 0x52, 0x5c, 0xd3, 0x47, 0xbf, 0x25, 0x70, 0x14,
-	0x7d, 0x18, 0x4d, 0xd9, 0xb5, 0x71, 0x5f, 0x58, 0x1e, 0xcd, 0x18, 0x8d, 0x88, 0xd3, 0x02, 0xf1,
-	0x3a, 0x95, 0x33, 0x22, 0xa2, 0x1b, 0xf4, 0x28, 0xf1, 0x25, 0x97, 0x46, 0x19, 0x37, 0x8c, 0x69,
-	0x94, 0x1d, 0x46, 0x31, 0x2b, 0x65, 0xe0, 0x4f, 0x94, 0x2d, 0xe1, 0x18, 0xb6, 0xe9, 0x3d, 0x02,
-	0xc5, 0xc0, 0x0a, 0xd1, 0x6c, 0x85, 0xed, 0x8c, 0x6f, 0x9d, 0x4e, 0x87, 0x25, 0xc9, 0x02, 0xf4,
-	0x22, 0xbd, 0x90, 0x0a, 0x4a, 0x77, 0x08, 0xd0, 0x6e, 0xc3, 0x41, 0x9f, 0xc9, 0x54, 0xb6, 0xdb,
-	0x2c, 0x95, 0x27, 0x7b, 0x4f, 0x44, 0xf2, 0x39, 0x41, 0xfe, 0x1c, 0x9d, 0xea, 0x4d, 0x62, 0x25,
-	0xe2, 0x65, 0x6a, 0x0b, 0x0f, 0x77, 0x2b, 0x64, 0x67, 0xb7, 0x42, 0xfe, 0xdc, 0xad, 0x90, 0x4f,
-	0xf6, 0x2a, 0x03, 0x3b, 0x7b, 0x95, 0x81, 0xdf, 0xf7, 0x2a, 0x03, 0x6f, 0x8e, 0x37, 0x0c, 0xe7,
-	0xed, 0x0d, 0x4d, 0x5e, 0xe1, 0xeb, 0xd1, 0xf9, 0x23, 0x1f, 0xdf, 0x89, 0x14, 0xf3, 0x7e, 0x81,
-	0xd5, 0x0a, 0xde, 0x4f, 0xb0, 0x37, 0xfe, 0x09, 0x00, 0x00, 0xff, 0xff, 0x1d, 0x71, 0x2e, 0xce,
-	0x92, 0x16, 0x00, 0x00,
+	// 1875 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcc, 0x9a, 0xdf, 0x6f, 0x1c, 0x57,
+	0x15, 0xc7, 0x73, 0xbd, 0xf6, 0x7a, 0xf7, 0x04, 0x1a, 0x72, 0x71, 0x68, 0xba, 0x49, 0xd7, 0xcd,
+	0x04, 0xa5, 0xee, 0x36, 0xde, 0x49, 0x1c, 0x37, 0x0d, 0x09, 0x14, 0x65, 0xb1, 0x49, 0xe2, 0xa6,
+	0x38, 0xac, 0xa1, 0x88, 0x4a, 0xc8, 0x9a, 0xd9, 0xb9, 0x5e, 0x8f, 0xd9, 0x9d, 0xbb, 0x9d, 0x19,
+	0xaf, 0xb0, 0x2c, 0x4b, 0x88, 0x07, 0x7e, 0x48, 0x48, 0x80, 0x78, 0x40, 0x05, 0x55, 0x02, 0x2a,
+	0x24, 0xfa, 0x10, 0x09, 0x09, 0x84, 0x78, 0xe2, 0x01, 0x90, 0xe8, 0x63, 0x04, 0x2f, 0x3c, 0x21,
+	0x94, 0x20, 0xf1, 0x6f, 0xa0, 0x99, 0x7b, 0x66, 0xee, 0xcc, 0x78, 0xc7, 0x77, 0xd6, 0x5d, 0xa9,
+	0x79, 0xb1, 0x76, 0xef, 0x9e, 0x73, 0xef, 0xe7, 0x7e, 0xef, 0x39, 0x67, 0xee, 0x1c, 0x19, 0x2e,
+	0xf2, 0x01, 0x73, 0x7a, 0xcc, 0xea, 0x32, 0x57, 0xb7, 0x9d, 0x2d, 0xe6, 0x32, 0xa7, 0xc3, 0xf4,
+	0xe1, 0x55, 0xfd, 0xed, 0x5d, 0xe6, 0xee, 0x35, 0x07, 0x2e, 0xf7, 0x39, 0x7d, 0x56, 0x1a, 0x35,
+	0x63, 0xa3, 0xe6, 0xf0, 0x6a, 0xed, 0xb4, 0xd1, 0xb7, 0x1d, 0xae, 0x87, 0x7f, 0x85, 0x6d, 0xad,
+	0xd1, 0xe1, 0x5e, 0x9f, 0x7b, 0xba, 0x69, 0x78, 0x4c, 0x4c, 0xa2, 0x0f, 0xaf, 0x9a, 0xcc, 0x37,
+	0xae, 0xea, 0x03, 0xa3, 0x6b, 0x3b, 0x86, 0x6f, 0x73, 0x07, 0x6d, 0xcf, 0xa1, 0x6d, 0x64, 0x96,
+	0x5c, 0xb4, 0xf6, 0x9c, 0xf8, 0x71, 0x33, 0xfc, 0xa6, 0x8b, 0x2f, 0xf8, 0xd3, 0x5c, 0x97, 0x77,
+	0xb9, 0x18, 0x0f, 0x3e, 0xe1, 0xe8, 0xf9, 0x2e, 0xe7, 0xdd, 0x1e, 0xd3, 0x8d, 0x81, 0xad, 0x1b,
+	0x8e, 0xc3, 0xfd, 0x70, 0xa9, 0xc8, 0x27, 0x77, 0xa3, 0xfe, 0xde, 0x80, 0x45, 0x46, 0x8d, 0x3c,
+	0xa3, 0x21, 0x73, 0xed, 0x2d, 0xbb, 0x93, 0x80, 0xd7, 0xe6, 0x80, 0x7e, 0x39, 0xc0, 0x7d, 0x60,
+	0xb8, 0x46, 0xdf, 0x6b, 0xb3, 0xb7, 0x77, 0x99, 0xe7, 0x6b, 0x5f, 0x87, 0x4f, 0xa6, 0x46, 0xbd,
+	0x01, 0x77, 0x3c, 0x46, 0x5b, 0x50, 0x1e, 0x84, 0x23, 0x67, 0xc9, 0x0b, 0x64, 0xe1, 0xe4, 0xd2,
+	0x7c, 0x33, 0x47, 0xd2, 0xa6, 0x70, 0x6c, 0x55, 0x3f, 0xf8, 0xf7, 0xfc, 0x89, 0xdf, 0xfe, 0xef,
+	0x77, 0x0d, 0xd2, 0x46, 0x4f, 0xed, 0x3e, 0xcc, 0x89, 0xa9, 0x5d, 0x3e, 0xb4, 0x2d, 0xe6, 0xe2,
+	0x92, 0x74, 0x19, 0x2a, 0x7c, 0xc0, 0x5c, 0xc3, 0xe7, 0x6e, 0x38, 0x7b, 0xb5, 0x75, 0xf6, 0x1f,
+	0x7f, 0x58, 0x9c, 0x43, 0xc5, 0x6e, 0x5b, 0x96, 0xcb, 0x3c, 0x6f, 0xc3, 0x77, 0x6d, 0xa7, 0xdb,
+	0x8e, 0x2d, 0x35, 0x03, 0xce, 0x64, 0x66, 0x43, 0xd4, 0xbb, 0x50, 0x19, 0xe0, 0x18, 0xc2, 0x5e,
+	0xc8, 0x87, 0x45, 0xc3, 0x24, 0x6e, 0xec, 0xad, 0xfd, 0x92, 0x64, 0xd6, 0x88, 0x54, 0xa2, 0x9f,
+	0x87, 0xb2, 0xe7, 0x1b, 0xfe, 0xae, 0x90, 0xe3, 0x99, 0xa5, 0x17, 0x95, 0x2b, 0x6c, 0x84, 0xe6,
+	0x6d, 0x74, 0xa3, 0x5f, 0x04, 0x90, 0xd1, 0x74, 0x76, 0x2a, 0xc4, 0xbc, 0xd4, 0xc4, 0x2d, 0x07,
+	0xa1, 0xd7, 0x14, 0xa1, 0x84, 0xa1, 0xd7, 0x7c, 0x60, 0x74, 0x19, 0x2e, 0xde, 0x4e, 0x78, 0x6a,
+	0x0f, 0x09, 0x7c, 0x2a, 0x8b, 0x88, 0x3a, 0xac, 0x41, 0x35, 0xda, 0x49, 0x80, 0x59, 0x1a, 0x5b,
+	0x08, 0xe9, 0x4e, 0xef, 0x8c, 0xc0, 0x7d, 0x51, 0x89, 0x2b, 0x40, 0x52, 0xbc, 0xbf, 0x26, 0x18,
+	0x75, 0xeb, 0x5b, 0x5b, 0x09, 0x3d, 0x2f, 0xc2, 0xc7, 0x2d, 0x36, 0xe8, 0xf1, 0xbd, 0x3e, 0x73,
+	0xfc, 0x4d, 0xdb, 0x0a, 0x65, 0x9d, 0x6e, 0x7f, 0x4c, 0x0e, 0xde, 0xb3, 0xe8, 0x3c, 0x9c, 0x34,
+	0x3a, 0xbe, 0x3d, 0x64, 0x9b, 0xdc, 0xe9, 0xed, 0x85, 0x14, 0x95, 0x36, 0x88, 0xa1, 0x75, 0xa7,
+	0xb7, 0x97, 0x11, 0xb5, 0x74, 0x6c, 0x51, 0x7f, 0x45, 0x30, 0x09, 0x22, 0x48, 0x54, 0xf4, 0x36,
+	0x94, 0x79, 0x38, 0x82, 0x72, 0xd6, 0x73, 0xe5, 0x0c, 0x1d, 0x53, 0x39, 0x20, 0x1c, 0x27, 0x27,
+	0xe4, 0xcf, 0x09, 0xd4, 0x52, 0x07, 0x9f, 0x16, 0xf4, 0x58, 0x39, 0x35, 0xb1, 0xa8, 0x7c, 0x9f,
+	0xc0, 0xb9, 0x91, 0x70, 0x4f, 0xa1, 0x90, 0x5f, 0xc2, 0x04, 0xfa, 0xaa, 0x63, 0x72, 0xc7, 0xb2,
+	0x9d, 0xee, 0x87, 0xd3, 0x50, 0xeb, 0xc2, 0xb3, 0x87, 0xe6, 0xc3, 0x6d, 0xdf, 0x87, 0x59, 0xe6,
+	0xf8, 0xae, 0xcd, 0xa2, 0x7d, 0xe7, 0x97, 0x8d, 0xd8, 0x7b, 0xd5, 0xf1, 0xdd, 0xbd, 0xa4, 0x00,
+	0xd1, 0x14, 0xda, 0x02, 0x9c, 0x0a, 0x17, 0x5a, 0xe3, 0x66, 0x44, 0x7c, 0x06, 0xca, 0x3b, 0xdc,
+	0x94, 0xf9, 0x33, 0xb3, 0xc3, 0xcd, 0x7b, 0x96, 0xf6, 0x06, 0x7c, 0x42, 0x5a, 0x22, 0xcb, 0x67,
+	0xa0, 0xb4, 0xc3, 0x4d, 0x2c, 0x90, 0xe7, 0x73, 0x39, 0xd6, 0xb8, 0x99, 0x5c, 0x3c, 0xf0, 0xd1,
+	0xde, 0x9f, 0x92, 0xf3, 0xc5, 0x62, 0x5d, 0x87, 0xaa, 0x2b, 0x3e, 0x32, 0xb5, 0x5a, 0xd2, 0x34,
+	0x10, 0x39, 0xae, 0xd6, 0x53, 0x2a, 0x91, 0x23, 0xcb, 0xc3, 0xf5, 0xa2, 0x34, 0xa2, 0x5e, 0xdc,
+	0x8c, 0x8b, 0xf4, 0x74, 0x58, 0xa4, 0xb5, 0xa3, 0x76, 0x79, 0x64, 0x7d, 0x9e, 0x39, 0x76, 0x26,
+	0xbc, 0x43, 0xe0, 0x74, 0x42, 0x2b, 0x14, 0xff, 0x16, 0x4c, 0xef, 0x70, 0x33, 0x8a, 0x82, 0xc2,
+	0xea, 0x87, 0x4e, 0x93, 0x8b, 0xfc, 0x97, 0xf0, 0x18, 0x5b, 0xb6, 0xe5, 0x29, 0x22, 0xe8, 0x01,
+	0xee, 0x42, 0x98, 0xca, 0x5d, 0x98, 0xb6, 0xa5, 0xde, 0x45, 0xcb, 0xb6, 0x52, 0xbb, 0x08, 0x9c,
+	0xb4, 0xcb, 0x58, 0x62, 0xdb, 0xac, 0xc3, 0xec, 0x81, 0xaf, 0x58, 0xff, 0x1b, 0x78, 0x75, 0x88,
+	0xad, 0x11, 0x61, 0x15, 0x66, 0x5d, 0x31, 0x84, 0x91, 0xfc, 0x42, 0x2e, 0x05, 0xba, 0xa6, 0x52,
+	0x09, 0x7d, 0xb5, 0x65, 0x84, 0xd9, 0x60, 0x9e, 0x67, 0x73, 0x27, 0x82, 0x79, 0x1e, 0xc0, 0x13,
+	0x23, 0x12, 0xa8, 0x8a, 0x23, 0x09, 0xa8, 0xd8, 0x4b, 0x42, 0xa1, 0x91, 0x12, 0x0a, 0x5d, 0x53,
+	0x50, 0xe8, 0xab, 0xfd, 0x70, 0x2a, 0x3d, 0xff, 0x47, 0x94, 0x6a, 0xaf, 0xc5, 0x59, 0x54, 0x0a,
+	0xb3, 0xe8, 0x92, 0x6a, 0x33, 0x47, 0x66, 0xd2, 0xf4, 0x87, 0x79, 0xa6, 0x9c, 0xc9, 0xc8, 0x81,
+	0x7a, 0xdf, 0x81, 0x0a, 0x6a, 0x16, 0xc5, 0xe2, 0x58, 0x82, 0xc7, 0xce, 0x93, 0xcb, 0xac, 0xef,
+	0x11, 0xa8, 0x27, 0x59, 0x37, 0x98, 0xef, 0xf7, 0x58, 0x50, 0x96, 0xbc, 0x62, 0xb1, 0x35, 0xb1,
+	0x27, 0xf1, 0x5f, 0x09, 0xcc, 0xe7, 0x92, 0xa0, 0x7e, 0x5f, 0x83, 0x93, 0x9e, 0x1c, 0x46, 0x09,
+	0x1b, 0xca, 0x63, 0x8e, 0x5d, 0x92, 0x62, 0x26, 0x67, 0x9a, 0x9c, 0x9e, 0x51, 0x7e, 0xae, 0xd8,
+	0xde, 0x60, 0xd7, 0x67, 0x09, 0x0d, 0x2d, 0x31, 0x92, 0xd0, 0x10, 0x47, 0x12, 0xf9, 0x19, 0x7b,
+	0xc9, 0xfc, 0x44, 0x23, 0x65, 0x7e, 0xa2, 0x6b, 0x2a, 0x3f, 0xd1, 0x57, 0xfb, 0xee, 0x54, 0x7a,
+	0xfe, 0xf8, 0x68, 0x5f, 0xcb, 0xbc, 0x1c, 0x5c, 0x52, 0x4d, 0x9f, 0xc9, 0x98, 0xe3, 0xe5, 0xe9,
+	0x15, 0x28, 0xf7, 0x59, 0xdf, 0x64, 0x6e, 0x98, 0xa7, 0x47, 0xf9, 0xa0, 0xdd, 0xe4, 0x33, 0x53,
+	0x0a, 0x21, 0x33, 0x13, 0xd5, 0x52, 0x67, 0xe6, 0x08, 0xa9, 0x63, 0xe7, 0xc9, 0x45, 0xd2, 0xb7,
+	0xa3, 0x9b, 0x69, 0xb4, 0xdc, 0xde, 0x57, 0x0c, 0xb7, 0xcb, 0xe2, 0xe7, 0xcf, 0x0a, 0x9c, 0xf4,
+	0xc3, 0x81, 0xcd, 0x6f, 0xda, 0x8e, 0x85, 0x07, 0x78, 0x31, 0x17, 0x5a, 0x38, 0xbf, 0x6e, 0x3b,
+	0x56, 0x1b, 0xfc, 0xf8, 0x33, 0x3d, 0x07, 0x55, 0x9c, 0xc5, 0xb6, 0x42, 0xda, 0xe9, 0x76, 0x45,
+	0x0c, 0xdc, 0xb3, 0xb4, 0xeb, 0xa8, 0xd6, 0x17, 0x78, 0xbf, 0x6f, 0xfb, 0x3e, 0x2b, 0x1a, 0xce,
+	0xef, 0x12, 0x98, 0x8b, 0x7d, 0xde, 0x08, 0x8f, 0x30, 0x08, 0x1c, 0x46, 0x5f, 0x8f, 0x4f, 0x5e,
+	0x84, 0xf3, 0x42, 0x2e, 0x6e, 0xc6, 0x3d, 0x75, 0xaf, 0xc6, 0xa0, 0x38, 0x0f, 0xd5, 0x0e, 0x5a,
+	0x59, 0xf8, 0x8a, 0x25, 0x07, 0x68, 0x0d, 0x2a, 0x2e, 0x1b, 0x32, 0xa3, 0xc7, 0xc4, 0x95, 0xab,
+	0xd2, 0x8e, 0xbf, 0x6b, 0x7f, 0x8b, 0x5e, 0x45, 0x13, 0x1b, 0xc3, 0x38, 0x68, 0xc3, 0xac, 0x98,
+	0x3e, 0x0a, 0x83, 0xc5, 0xa2, 0x88, 0xe1, 0x0e, 0x53, 0xe9, 0x87, 0x13, 0xd1, 0x06, 0x9c, 0x16,
+	0x5c, 0x9b, 0xcc, 0xb1, 0x36, 0xb7, 0x99, 0xdd, 0xdd, 0xf6, 0x43, 0xe0, 0x52, 0xfb, 0x94, 0xf8,
+	0x61, 0xd5, 0xb1, 0xee, 0x86, 0xc3, 0x81, 0xad, 0xc0, 0x4c, 0xda, 0x96, 0x84, 0xad, 0xf8, 0x21,
+	0xb6, 0xd5, 0x96, 0xf0, 0xaa, 0xf3, 0x26, 0x4f, 0xa4, 0xb4, 0xe2, 0x68, 0xde, 0xc2, 0x97, 0x5a,
+	0xf4, 0xc1, 0x5d, 0xaf, 0xc0, 0xcc, 0x90, 0xcb, 0xd0, 0xcf, 0x8f, 0xa2, 0xc0, 0xad, 0xcd, 0x3a,
+	0xdc, 0x4d, 0xdd, 0x93, 0x84, 0xb3, 0xf6, 0x8b, 0xec, 0xbb, 0xd4, 0x46, 0xcf, 0xf0, 0xb6, 0xd9,
+	0x53, 0xf2, 0xa6, 0xf7, 0x27, 0x02, 0xe7, 0x47, 0xd3, 0xa1, 0x08, 0xeb, 0x30, 0xeb, 0x89, 0x21,
+	0xe5, 0x83, 0xe5, 0xcd, 0x44, 0x8f, 0x2a, 0x9c, 0x26, 0x7d, 0x2d, 0x12, 0xb3, 0x4c, 0xac, 0x14,
+	0x2c, 0x3d, 0x7c, 0x0e, 0x66, 0x42, 0x74, 0xfa, 0x1e, 0x81, 0x59, 0xac, 0x07, 0xf4, 0x72, 0x2e,
+	0xde, 0x88, 0x27, 0x50, 0x6d, 0xb1, 0xa0, 0xb5, 0x58, 0x5e, 0xbb, 0xf5, 0xfd, 0x60, 0x2f, 0xdf,
+	0xf9, 0xe7, 0x7f, 0x7f, 0x3a, 0x75, 0x85, 0x36, 0xf5, 0xbc, 0x66, 0x5d, 0x54, 0xf6, 0xf4, 0x7d,
+	0x19, 0x74, 0x07, 0xf4, 0x1d, 0x02, 0x95, 0xa8, 0xc2, 0xd2, 0x62, 0x0b, 0x47, 0x41, 0x52, 0x6b,
+	0x16, 0x35, 0x47, 0xd0, 0xa6, 0x04, 0xbd, 0x48, 0x2f, 0x28, 0x41, 0xe9, 0xdf, 0x09, 0x9c, 0xca,
+	0x54, 0x54, 0xba, 0x5c, 0x68, 0xcd, 0x4c, 0x01, 0x1e, 0x57, 0xd1, 0x75, 0x09, 0xba, 0x42, 0x5b,
+	0x6a, 0x45, 0x45, 0x15, 0xd6, 0xf7, 0x13, 0x45, 0xfe, 0x20, 0xfe, 0x16, 0xa8, 0xfc, 0x7b, 0x02,
+	0xd5, 0xb8, 0x06, 0x51, 0x85, 0x6e, 0xd9, 0x12, 0x5e, 0xd3, 0x0b, 0xdb, 0x23, 0xff, 0xaa, 0xe4,
+	0xbf, 0x49, 0x6f, 0x8c, 0x17, 0x11, 0x7a, 0x27, 0xe6, 0x7c, 0x8f, 0xc0, 0x4c, 0x58, 0x7c, 0x68,
+	0xe3, 0x68, 0x82, 0x64, 0x55, 0xab, 0xbd, 0x5c, 0xc8, 0x16, 0x49, 0x6f, 0x4b, 0xd2, 0xeb, 0x74,
+	0x79, 0x4c, 0xd2, 0xb0, 0x94, 0xd1, 0xbf, 0x10, 0x38, 0x95, 0xa9, 0x13, 0xaa, 0x28, 0x19, 0x5d,
+	0xf4, 0x6a, 0xaf, 0x8c, 0xe9, 0x85, 0x7b, 0x68, 0xc9, 0x3d, 0xbc, 0x4a, 0x5f, 0xc9, 0xdd, 0x43,
+	0xdc, 0xf7, 0xd4, 0xf7, 0xa3, 0x82, 0x79, 0xa0, 0x47, 0xf5, 0xe7, 0x27, 0x04, 0xca, 0xa2, 0xc7,
+	0x4d, 0x15, 0xfa, 0xa5, 0x1a, 0xeb, 0xb5, 0xcb, 0xc5, 0x8c, 0x91, 0xf4, 0xb2, 0x24, 0xbd, 0x40,
+	0xe7, 0xf3, 0x49, 0x05, 0xc8, 0x6f, 0x08, 0x54, 0xa2, 0x3d, 0xab, 0x4a, 0x43, 0xa6, 0xfb, 0xae,
+	0x2a, 0x0d, 0xd9, 0xf6, 0xba, 0x76, 0x53, 0x92, 0xe9, 0x74, 0x71, 0x2c, 0x0d, 0xe9, 0xbb, 0x04,
+	0xaa, 0x71, 0xa3, 0x9a, 0x16, 0x5c, 0xd9, 0x2b, 0x98, 0x5c, 0x87, 0x3a, 0xe0, 0x9a, 0x2e, 0x51,
+	0x3f, 0x4d, 0x35, 0x35, 0x2a, 0x7d, 0x48, 0xa0, 0x2c, 0x5a, 0x95, 0xaa, 0xb3, 0x4d, 0x75, 0x5b,
+	0x55, 0x67, 0x9b, 0xee, 0x7e, 0x6a, 0x77, 0x25, 0xd6, 0xe7, 0xe8, 0xad, 0xfc, 0x4c, 0x8a, 0x7b,
+	0x59, 0x41, 0x32, 0x25, 0xbb, 0x5d, 0x07, 0x3a, 0x36, 0x41, 0xff, 0x4c, 0xe0, 0x99, 0x74, 0x8b,
+	0x95, 0x5e, 0x2b, 0x26, 0x52, 0x9a, 0x7f, 0x79, 0x3c, 0xa7, 0xf1, 0x2a, 0xc2, 0xc8, 0x6c, 0xc2,
+	0x0d, 0xfc, 0x91, 0x00, 0xc8, 0x46, 0x29, 0x55, 0x9c, 0xf0, 0xa1, 0x16, 0x6d, 0xed, 0x4a, 0x71,
+	0x87, 0xf1, 0x0a, 0xee, 0x48, 0xe8, 0x5d, 0x49, 0xfa, 0x23, 0x02, 0xa5, 0x35, 0x6e, 0xd2, 0x85,
+	0xa3, 0x01, 0x64, 0x6f, 0xb6, 0xf6, 0x52, 0x01, 0x4b, 0x64, 0xbc, 0x26, 0x19, 0x17, 0xe8, 0xa5,
+	0x5c, 0xc6, 0x1d, 0x6e, 0x7a, 0xfa, 0xbe, 0x68, 0x97, 0x1d, 0xd0, 0x1f, 0x10, 0x98, 0x5e, 0xe3,
+	0xa6, 0x47, 0xd5, 0x0b, 0xc5, 0xf2, 0x35, 0x8a, 0x98, 0x22, 0x54, 0x43, 0x42, 0xcd, 0xd3, 0xe7,
+	0x8f, 0x84, 0xa2, 0x3f, 0x23, 0x30, 0xdd, 0xb2, 0x2d, 0x25, 0x4b, 0xa2, 0xf3, 0xa8, 0x62, 0x49,
+	0x76, 0x1e, 0xb5, 0x1b, 0x92, 0x65, 0x91, 0xbe, 0x5c, 0x4c, 0x20, 0xdd, 0x0c, 0x80, 0x82, 0xab,
+	0x1e, 0x76, 0x02, 0x55, 0x57, 0xbd, 0x74, 0x67, 0x52, 0x75, 0x31, 0xc9, 0x74, 0x26, 0x8b, 0x5e,
+	0xf5, 0xd2, 0x88, 0xd8, 0x8f, 0x0c, 0x29, 0xb1, 0xcd, 0xa2, 0xa2, 0x4c, 0xb7, 0x2c, 0x55, 0x94,
+	0x99, 0x56, 0x65, 0x51, 0xca, 0xa8, 0x43, 0xa6, 0xef, 0xcb, 0x9e, 0x95, 0xb8, 0x90, 0x46, 0xcd,
+	0x38, 0x5a, 0x6c, 0xe1, 0xa2, 0x17, 0xd2, 0x6c, 0x8f, 0xaf, 0xe8, 0x85, 0x34, 0x6e, 0xe5, 0x3d,
+	0x22, 0x40, 0x0f, 0xb7, 0xbc, 0xe8, 0xab, 0x85, 0x96, 0x3d, 0xdc, 0xae, 0xab, 0xdd, 0x18, 0xdf,
+	0x11, 0xc9, 0xef, 0x48, 0xf2, 0xcf, 0xd2, 0x9b, 0xe3, 0x49, 0xac, 0x27, 0xba, 0x69, 0xad, 0xfb,
+	0x1f, 0x3c, 0xae, 0x93, 0x47, 0x8f, 0xeb, 0xe4, 0x3f, 0x8f, 0xeb, 0xe4, 0xc7, 0x4f, 0xea, 0x27,
+	0x1e, 0x3d, 0xa9, 0x9f, 0xf8, 0xd7, 0x93, 0xfa, 0x89, 0xb7, 0x96, 0xba, 0xb6, 0xbf, 0xbd, 0x6b,
+	0x36, 0x3b, 0xbc, 0x9f, 0x9c, 0x3f, 0xf1, 0xf1, 0x5b, 0x89, 0xc5, 0xc2, 0xff, 0x17, 0x30, 0xcb,
+	0xe1, 0x3f, 0x01, 0x5c, 0xfb, 0x7f, 0x00, 0x00, 0x00, 0xff, 0xff, 0x98, 0xc4, 0xa2, 0x97, 0x40,
+	0x21, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1515,6 +2211,18 @@ const _ = grpc.SupportPackageIsVersion4
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://godoc.org/google.golang.org/grpc#ClientConn.NewStream.
 type QueryClient interface {
+	// Dispute returns one dispute.
+	Dispute(ctx context.Context, in *QueryDisputeRequest, opts ...grpc.CallOption) (*QueryDisputeResponse, error)
+	// Disputes lists disputes, by status, accused provider or committee member.
+	Disputes(ctx context.Context, in *QueryDisputesRequest, opts ...grpc.CallOption) (*QueryDisputesResponse, error)
+	// DisputeByTarget returns the dispute of a receipt or settlement.
+	DisputeByTarget(ctx context.Context, in *QueryDisputeByTargetRequest, opts ...grpc.CallOption) (*QueryDisputeResponse, error)
+	// Committee returns a dispute's committee with each member's vote state.
+	Committee(ctx context.Context, in *QueryCommitteeRequest, opts ...grpc.CallOption) (*QueryCommitteeResponse, error)
+	// Votes returns a dispute's vote records.
+	Votes(ctx context.Context, in *QueryVotesRequest, opts ...grpc.CallOption) (*QueryVotesResponse, error)
+	// ProviderSlashes lists the verification slashes of a provider.
+	ProviderSlashes(ctx context.Context, in *QueryProviderSlashesRequest, opts ...grpc.CallOption) (*QueryProviderSlashesResponse, error)
 	// Params returns the module params.
 	Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error)
 	// Provider returns one provider.
@@ -1549,6 +2257,60 @@ type queryClient struct {
 
 func NewQueryClient(cc grpc1.ClientConn) QueryClient {
 	return &queryClient{cc}
+}
+
+func (c *queryClient) Dispute(ctx context.Context, in *QueryDisputeRequest, opts ...grpc.CallOption) (*QueryDisputeResponse, error) {
+	out := new(QueryDisputeResponse)
+	err := c.cc.Invoke(ctx, "/openledger.inference.v1.Query/Dispute", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Disputes(ctx context.Context, in *QueryDisputesRequest, opts ...grpc.CallOption) (*QueryDisputesResponse, error) {
+	out := new(QueryDisputesResponse)
+	err := c.cc.Invoke(ctx, "/openledger.inference.v1.Query/Disputes", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) DisputeByTarget(ctx context.Context, in *QueryDisputeByTargetRequest, opts ...grpc.CallOption) (*QueryDisputeResponse, error) {
+	out := new(QueryDisputeResponse)
+	err := c.cc.Invoke(ctx, "/openledger.inference.v1.Query/DisputeByTarget", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Committee(ctx context.Context, in *QueryCommitteeRequest, opts ...grpc.CallOption) (*QueryCommitteeResponse, error) {
+	out := new(QueryCommitteeResponse)
+	err := c.cc.Invoke(ctx, "/openledger.inference.v1.Query/Committee", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) Votes(ctx context.Context, in *QueryVotesRequest, opts ...grpc.CallOption) (*QueryVotesResponse, error) {
+	out := new(QueryVotesResponse)
+	err := c.cc.Invoke(ctx, "/openledger.inference.v1.Query/Votes", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) ProviderSlashes(ctx context.Context, in *QueryProviderSlashesRequest, opts ...grpc.CallOption) (*QueryProviderSlashesResponse, error) {
+	out := new(QueryProviderSlashesResponse)
+	err := c.cc.Invoke(ctx, "/openledger.inference.v1.Query/ProviderSlashes", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *queryClient) Params(ctx context.Context, in *QueryParamsRequest, opts ...grpc.CallOption) (*QueryParamsResponse, error) {
@@ -1670,6 +2432,18 @@ func (c *queryClient) SessionSettlements(ctx context.Context, in *QuerySessionSe
 
 // QueryServer is the server API for Query service.
 type QueryServer interface {
+	// Dispute returns one dispute.
+	Dispute(context.Context, *QueryDisputeRequest) (*QueryDisputeResponse, error)
+	// Disputes lists disputes, by status, accused provider or committee member.
+	Disputes(context.Context, *QueryDisputesRequest) (*QueryDisputesResponse, error)
+	// DisputeByTarget returns the dispute of a receipt or settlement.
+	DisputeByTarget(context.Context, *QueryDisputeByTargetRequest) (*QueryDisputeResponse, error)
+	// Committee returns a dispute's committee with each member's vote state.
+	Committee(context.Context, *QueryCommitteeRequest) (*QueryCommitteeResponse, error)
+	// Votes returns a dispute's vote records.
+	Votes(context.Context, *QueryVotesRequest) (*QueryVotesResponse, error)
+	// ProviderSlashes lists the verification slashes of a provider.
+	ProviderSlashes(context.Context, *QueryProviderSlashesRequest) (*QueryProviderSlashesResponse, error)
 	// Params returns the module params.
 	Params(context.Context, *QueryParamsRequest) (*QueryParamsResponse, error)
 	// Provider returns one provider.
@@ -1702,6 +2476,24 @@ type QueryServer interface {
 type UnimplementedQueryServer struct {
 }
 
+func (*UnimplementedQueryServer) Dispute(ctx context.Context, req *QueryDisputeRequest) (*QueryDisputeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Dispute not implemented")
+}
+func (*UnimplementedQueryServer) Disputes(ctx context.Context, req *QueryDisputesRequest) (*QueryDisputesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Disputes not implemented")
+}
+func (*UnimplementedQueryServer) DisputeByTarget(ctx context.Context, req *QueryDisputeByTargetRequest) (*QueryDisputeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DisputeByTarget not implemented")
+}
+func (*UnimplementedQueryServer) Committee(ctx context.Context, req *QueryCommitteeRequest) (*QueryCommitteeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Committee not implemented")
+}
+func (*UnimplementedQueryServer) Votes(ctx context.Context, req *QueryVotesRequest) (*QueryVotesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Votes not implemented")
+}
+func (*UnimplementedQueryServer) ProviderSlashes(ctx context.Context, req *QueryProviderSlashesRequest) (*QueryProviderSlashesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ProviderSlashes not implemented")
+}
 func (*UnimplementedQueryServer) Params(ctx context.Context, req *QueryParamsRequest) (*QueryParamsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Params not implemented")
 }
@@ -1744,6 +2536,114 @@ func (*UnimplementedQueryServer) SessionSettlements(ctx context.Context, req *Qu
 
 func RegisterQueryServer(s grpc1.Server, srv QueryServer) {
 	s.RegisterService(&_Query_serviceDesc, srv)
+}
+
+func _Query_Dispute_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryDisputeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Dispute(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.inference.v1.Query/Dispute",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Dispute(ctx, req.(*QueryDisputeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Disputes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryDisputesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Disputes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.inference.v1.Query/Disputes",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Disputes(ctx, req.(*QueryDisputesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_DisputeByTarget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryDisputeByTargetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).DisputeByTarget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.inference.v1.Query/DisputeByTarget",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).DisputeByTarget(ctx, req.(*QueryDisputeByTargetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Committee_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryCommitteeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Committee(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.inference.v1.Query/Committee",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Committee(ctx, req.(*QueryCommitteeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_Votes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryVotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Votes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.inference.v1.Query/Votes",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Votes(ctx, req.(*QueryVotesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_ProviderSlashes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryProviderSlashesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).ProviderSlashes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.inference.v1.Query/ProviderSlashes",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).ProviderSlashes(ctx, req.(*QueryProviderSlashesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _Query_Params_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -1985,6 +2885,30 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "openledger.inference.v1.Query",
 	HandlerType: (*QueryServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Dispute",
+			Handler:    _Query_Dispute_Handler,
+		},
+		{
+			MethodName: "Disputes",
+			Handler:    _Query_Disputes_Handler,
+		},
+		{
+			MethodName: "DisputeByTarget",
+			Handler:    _Query_DisputeByTarget_Handler,
+		},
+		{
+			MethodName: "Committee",
+			Handler:    _Query_Committee_Handler,
+		},
+		{
+			MethodName: "Votes",
+			Handler:    _Query_Votes_Handler,
+		},
+		{
+			MethodName: "ProviderSlashes",
+			Handler:    _Query_ProviderSlashes_Handler,
+		},
 		{
 			MethodName: "Params",
 			Handler:    _Query_Params_Handler,
@@ -3055,6 +3979,487 @@ func (m *QuerySessionSettlementsResponse) MarshalToSizedBuffer(dAtA []byte) (int
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryDisputeRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDisputeRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDisputeRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDisputeResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDisputeResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDisputeResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Dispute.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDisputesRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDisputesRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDisputesRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Member) > 0 {
+		i -= len(m.Member)
+		copy(dAtA[i:], m.Member)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Member)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Provider) > 0 {
+		i -= len(m.Provider)
+		copy(dAtA[i:], m.Provider)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Provider)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Status != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.Status))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDisputesResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDisputesResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDisputesResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Disputes) > 0 {
+		for iNdEx := len(m.Disputes) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Disputes[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDisputeByTargetRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDisputeByTargetRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDisputeByTargetRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.TargetId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.TargetId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.TargetKind != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.TargetKind))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryCommitteeRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryCommitteeRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryCommitteeRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *CommitteeMemberState) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *CommitteeMemberState) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *CommitteeMemberState) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Revealed {
+		i--
+		if m.Revealed {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Committed {
+		i--
+		if m.Committed {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	{
+		size, err := m.Member.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryCommitteeResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryCommitteeResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryCommitteeResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.RevealEndHeight != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.RevealEndHeight))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.CommitEndHeight != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.CommitEndHeight))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Members) > 0 {
+		for iNdEx := len(m.Members) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Members[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryVotesRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryVotesRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryVotesRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DisputeId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryVotesResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryVotesResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryVotesResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Votes) > 0 {
+		for iNdEx := len(m.Votes) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Votes[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryProviderSlashesRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryProviderSlashesRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryProviderSlashesRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Operator) > 0 {
+		i -= len(m.Operator)
+		copy(dAtA[i:], m.Operator)
+		i = encodeVarintQuery(dAtA, i, uint64(len(m.Operator)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryProviderSlashesResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryProviderSlashesResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryProviderSlashesResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Slashes) > 0 {
+		for iNdEx := len(m.Slashes) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Slashes[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -3456,6 +4861,200 @@ func (m *QuerySessionSettlementsResponse) Size() (n int) {
 	_ = l
 	if len(m.Settlements) > 0 {
 		for _, e := range m.Settlements {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryDisputeRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovQuery(uint64(m.DisputeId))
+	}
+	return n
+}
+
+func (m *QueryDisputeResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Dispute.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryDisputesRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Status != 0 {
+		n += 1 + sovQuery(uint64(m.Status))
+	}
+	l = len(m.Provider)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	l = len(m.Member)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryDisputesResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Disputes) > 0 {
+		for _, e := range m.Disputes {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryDisputeByTargetRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.TargetKind != 0 {
+		n += 1 + sovQuery(uint64(m.TargetKind))
+	}
+	if m.TargetId != 0 {
+		n += 1 + sovQuery(uint64(m.TargetId))
+	}
+	return n
+}
+
+func (m *QueryCommitteeRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovQuery(uint64(m.DisputeId))
+	}
+	return n
+}
+
+func (m *CommitteeMemberState) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Member.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	if m.Committed {
+		n += 2
+	}
+	if m.Revealed {
+		n += 2
+	}
+	return n
+}
+
+func (m *QueryCommitteeResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Members) > 0 {
+		for _, e := range m.Members {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.CommitEndHeight != 0 {
+		n += 1 + sovQuery(uint64(m.CommitEndHeight))
+	}
+	if m.RevealEndHeight != 0 {
+		n += 1 + sovQuery(uint64(m.RevealEndHeight))
+	}
+	return n
+}
+
+func (m *QueryVotesRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DisputeId != 0 {
+		n += 1 + sovQuery(uint64(m.DisputeId))
+	}
+	return n
+}
+
+func (m *QueryVotesResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Votes) > 0 {
+		for _, e := range m.Votes {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *QueryProviderSlashesRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Operator)
+	if l > 0 {
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryProviderSlashesResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Slashes) > 0 {
+		for _, e := range m.Slashes {
 			l = e.Size()
 			n += 1 + l + sovQuery(uint64(l))
 		}
@@ -6016,6 +7615,1240 @@ func (m *QuerySessionSettlementsResponse) Unmarshal(dAtA []byte) error {
 			}
 			m.Settlements = append(m.Settlements, SessionSettlement{})
 			if err := m.Settlements[len(m.Settlements)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDisputeRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDisputeRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDisputeRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDisputeResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDisputeResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDisputeResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Dispute", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Dispute.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDisputesRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDisputesRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDisputesRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			m.Status = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Status |= DisputeStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Provider", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Provider = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Member", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Member = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDisputesResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDisputesResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDisputesResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Disputes", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Disputes = append(m.Disputes, Dispute{})
+			if err := m.Disputes[len(m.Disputes)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDisputeByTargetRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDisputeByTargetRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDisputeByTargetRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetKind", wireType)
+			}
+			m.TargetKind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetKind |= TargetKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field TargetId", wireType)
+			}
+			m.TargetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.TargetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryCommitteeRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryCommitteeRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryCommitteeRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *CommitteeMemberState) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: CommitteeMemberState: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: CommitteeMemberState: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Member", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Member.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Committed", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Committed = bool(v != 0)
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Revealed", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Revealed = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryCommitteeResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryCommitteeResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryCommitteeResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Members", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Members = append(m.Members, CommitteeMemberState{})
+			if err := m.Members[len(m.Members)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field CommitEndHeight", wireType)
+			}
+			m.CommitEndHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.CommitEndHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RevealEndHeight", wireType)
+			}
+			m.RevealEndHeight = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RevealEndHeight |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryVotesRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryVotesRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryVotesRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DisputeId", wireType)
+			}
+			m.DisputeId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DisputeId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryVotesResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryVotesResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryVotesResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Votes", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Votes = append(m.Votes, VoteRecord{})
+			if err := m.Votes[len(m.Votes)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryProviderSlashesRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryProviderSlashesRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryProviderSlashesRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Operator", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Operator = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryProviderSlashesResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryProviderSlashesResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryProviderSlashesResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Slashes", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Slashes = append(m.Slashes, VerificationSlash{})
+			if err := m.Slashes[len(m.Slashes)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
