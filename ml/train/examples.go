@@ -27,7 +27,7 @@ type recExample struct {
 // bucket is the padding granularity of record rows: examples are padded
 // with ignored rows to a multiple of bucket (at most the sequence length),
 // so a worker keeps a few workspaces rather than one per length.
-const bucket = 16
+const bucket = 8
 
 // padLen is the padded row count of an n-row example.
 func padLen(n, seqLen int) int { return min((n+bucket-1)/bucket*bucket, seqLen) }

@@ -16,8 +16,9 @@ import (
 // pair's prompt and chosen continuation, so a DPO step does the work of two
 // SFT steps (chosen and rejected) plus the sigmoid; the reference
 // log-probabilities are computed once before the first step and are not
-// timed. Reports records (SFT examples or DPO pairs) and scored+prompt rows
-// per second, wall and CPU.
+// timed. Reports records (SFT examples or DPO pairs) and rows (tokens,
+// prompt and continuation, before padding) per second, wall and CPU, and CPU
+// milliseconds per step.
 func BenchmarkFineTuneStep(b *testing.B) {
 	cfg, err := model.Preset("tiny", 256)
 	if err != nil {
@@ -67,7 +68,9 @@ func BenchmarkFineTuneStep(b *testing.B) {
 			b.ReportMetric(float64(r.seen)/b.Elapsed().Seconds(), "rows/s")
 			if cpu := cpuSeconds() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(r.seen)/cpu, "rows/cpu-s")
+				b.ReportMetric(1000*cpu/float64(b.N), "cpu-ms/step")
 			}
+			b.ReportMetric(float64(r.seen)/float64(b.N), "rows/step")
 		})
 	}
 }
