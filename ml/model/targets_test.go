@@ -70,6 +70,22 @@ func TestIgnoredRowsDoNotContribute(t *testing.T) {
 	if lAll, _ := run(inputs, seq[1:]); lAll == l0 {
 		t.Fatal("masking changed nothing")
 	}
+	// Whatever the prompt rows' targets would be, the masked loss is the
+	// sum of the response rows' losses, which do not depend on them.
+	for _, prompt := range [][]int{{5, 2, 9}, {0, 0, 0}, {10, 1, 4}} {
+		full := append(append([]int(nil), prompt...), seq[4:]...)
+		per := make([]float64, n)
+		if _, _, err := TokenLosses(p, nil, NewWorkspace(cfg, n, 0), inputs, full, per); err != nil {
+			t.Fatal(err)
+		}
+		var resp float64
+		for _, l := range per[3:] {
+			resp += l
+		}
+		if resp != l0 {
+			t.Fatalf("prompt targets %v: response rows sum to %v, masked loss %v", prompt, resp, l0)
+		}
+	}
 	// Padding after the last scored row: same loss and gradient.
 	padIn := append(append([]int(nil), inputs[:5]...), 0, 0, 0)
 	padTg := append(append([]int(nil), targets[:5]...), Ignore, Ignore, Ignore)
