@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/tokenizer"
@@ -33,6 +34,14 @@ type Options struct {
 	// (for streaming). Stop-sequence trimming applies only to the Result, so
 	// a streaming caller should hold back text that may begin a stop sequence.
 	OnToken func(id int, piece []byte)
+	// OnText, when set, receives the completion's text as soon as it is
+	// final (Text only): after each token, the new text that is whole UTF-8
+	// characters and cannot be the start of a stop sequence. The
+	// concatenation of the pieces is always a prefix of Result.Text, and
+	// valid UTF-8; what is held back (a possible stop sequence that did not
+	// complete, a byte sequence that is not UTF-8 and everything after it)
+	// is only in the Result.
+	OnText func(piece string)
 }
 
 // Tokens generates up to params.MaxTokens tokens after prompt with base
@@ -96,23 +105,20 @@ func Text(ctx context.Context, p *model.Params, a *model.Adapter, tok *tokenizer
 	var text []byte
 	cut := -1
 	var onToken func(int) bool
-	if opt.OnToken != nil {
+	if opt.OnToken != nil || opt.OnText != nil || len(params.Stop) > 0 {
+		st := streamer{stop: params.Stop, emit: opt.OnText}
 		onToken = func(t int) bool {
-			opt.OnToken(t, tok.Piece(t))
-			return true
-		}
-	}
-	if len(params.Stop) > 0 {
-		onToken = func(t int) bool {
+			piece := tok.Piece(t)
 			if opt.OnToken != nil {
-				opt.OnToken(t, tok.Piece(t))
+				opt.OnToken(t, piece)
 			}
-			text = append(text, tok.Piece(t)...)
+			text = append(text, piece...)
 			for _, s := range params.Stop {
 				if i := bytes.Index(text, []byte(s)); i >= 0 && (cut < 0 || i < cut) {
 					cut = i
 				}
 			}
+			st.advance(text, cut)
 			return cut < 0
 		}
 	}
@@ -126,4 +132,55 @@ func Text(ctx context.Context, p *model.Params, a *model.Adapter, tok *tokenizer
 		return nil, err
 	}
 	return &Result{Text: string(text), Tokens: out, PromptTokens: len(ids), CompletionTokens: len(out), FinishReason: finish}, nil
+}
+
+// streamer hands Options.OnText the final part of the text as it grows.
+type streamer struct {
+	stop    []string
+	emit    func(string)
+	sent    int  // bytes of the text handed on
+	stalled bool // an invalid UTF-8 sequence: nothing more is streamed
+}
+
+// advance hands on the text up to the stop sequence found at cut (-1: none
+// yet), holding back a suffix that may begin a stop sequence and an
+// incomplete character.
+func (s *streamer) advance(text []byte, cut int) {
+	if s.emit == nil || s.stalled {
+		return
+	}
+	limit := cut
+	if limit < 0 {
+		limit = len(text) - s.holdback(text)
+	}
+	end := s.sent
+	for end < limit {
+		r, size := utf8.DecodeRune(text[end:limit])
+		if r == utf8.RuneError && size <= 1 {
+			if utf8.FullRune(text[end:limit]) {
+				s.stalled = true // not UTF-8: the rest comes with the Result
+			}
+			break
+		}
+		end += size
+	}
+	if end > s.sent {
+		s.emit(string(text[s.sent:end]))
+		s.sent = end
+	}
+}
+
+// holdback is the length of the longest suffix of text that is a proper
+// prefix of a stop sequence.
+func (s *streamer) holdback(text []byte) int {
+	n := 0
+	for _, stop := range s.stop {
+		for k := min(len(stop)-1, len(text)); k > n; k-- {
+			if bytes.HasSuffix(text, []byte(stop[:k])) {
+				n = k
+				break
+			}
+		}
+	}
+	return n
 }

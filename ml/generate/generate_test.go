@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/openledger/openledger/ml/model"
 	"github.com/openledger/openledger/ml/tokenizer"
@@ -200,5 +201,72 @@ func TestBadRequests(t *testing.T) {
 	cancel()
 	if _, err := Text(ctx, p, nil, tok, "x", Params{MaxTokens: 5}, Options{}); err == nil {
 		t.Error("cancelled context ignored")
+	}
+}
+
+func TestStreamerHoldsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stop   []string
+		pieces []string
+		cut    []int // the cut after each piece (-1: none)
+		want   []string
+	}{
+		{"plain", nil, []string{"ab", "c", "de"}, []int{-1, -1, -1}, []string{"ab", "c", "de"}},
+		{"stop prefix held then released", []string{"\n<|"}, []string{"ab", "c\n", "<", "x"}, []int{-1, -1, -1, -1}, []string{"ab", "c", "\n<x"}},
+		{"stop found", []string{"\n<|"}, []string{"ab\n", "<|u"}, []int{-1, 2}, []string{"ab"}},
+		{"split character", nil, []string{"a\xc3", "\xa9b"}, []int{-1, -1}, []string{"a", "éb"}},
+		{"invalid byte stalls", nil, []string{"a\xff", "bc"}, []int{-1, -1}, []string{"a"}},
+		{"two stops, longest prefix held", []string{"xy", "abc"}, []string{"1ab", "c"}, []int{-1, 1}, []string{"1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			s := streamer{stop: tc.stop, emit: func(p string) { got = append(got, p) }}
+			var text []byte
+			for i, p := range tc.pieces {
+				text = append(text, p...)
+				s.advance(text, tc.cut[i])
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("pieces %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The streamed text is a prefix of the result (whole when the output is
+// UTF-8 and no stop sequence is pending), for many seeds, with and without
+// stop sequences, and streaming changes nothing in the result.
+func TestOnTextIsAPrefixOfTheResult(t *testing.T) {
+	p := referenceModel(t)
+	tok := tokenizer.NewByte()
+	multi := false
+	for seed := range uint64(40) {
+		for _, stop := range [][]string{nil, {"e"}, {"\x00\x01", "ab"}} {
+			params := Params{MaxTokens: 16, Temperature: 1.2, Seed: seed, Stop: stop}
+			plain, err := Text(context.Background(), p, nil, tok, "The quick", params, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pieces []string
+			res, err := Text(context.Background(), p, nil, tok, "The quick", params, Options{OnText: func(s string) { pieces = append(pieces, s) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Text != plain.Text || !equal(res.Tokens, plain.Tokens) {
+				t.Fatalf("seed %d: streaming changed the result", seed)
+			}
+			got := strings.Join(pieces, "")
+			if !strings.HasPrefix(res.Text, got) || !utf8.ValidString(got) {
+				t.Fatalf("seed %d stop %q: streamed %q is not a valid prefix of %q", seed, stop, got, res.Text)
+			}
+			if stop == nil && utf8.ValidString(res.Text) && got != res.Text {
+				t.Fatalf("seed %d: streamed %q, result %q", seed, got, res.Text)
+			}
+			multi = multi || len(pieces) > 1
+		}
+	}
+	if !multi {
+		t.Fatal("no run streamed more than one piece")
 	}
 }

@@ -117,6 +117,22 @@ type Response struct {
 	EngineVersion string
 }
 
+type streamKey struct{}
+
+// WithStream returns a context under which a backend that streams (Builtin)
+// hands emit each piece of the completion as soon as it is final: whole
+// UTF-8 characters, never the start of a stop sequence. The concatenation of
+// the pieces is a prefix of Response.Output (the rest arrives with the
+// Response). emit runs on the generating goroutine, between tokens.
+func WithStream(ctx context.Context, emit func(piece string)) context.Context {
+	return context.WithValue(ctx, streamKey{}, emit)
+}
+
+func streamOf(ctx context.Context) func(string) {
+	f, _ := ctx.Value(streamKey{}).(func(string))
+	return f
+}
+
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBackend}, args...)...)
 }

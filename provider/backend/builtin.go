@@ -29,7 +29,8 @@ func (b *Builtin) Info() Info { return Info{Name: b.name, Local: true} }
 
 // Generate implements Backend. The prompt is tokenised with the base model's
 // tokenizer; the completion ends at MaxNewTokens, a stop sequence or the end of
-// the model's context.
+// the model's context. Under WithStream the text is handed on token by token
+// as it is generated.
 func (b *Builtin) Generate(ctx context.Context, req Request) (Response, error) {
 	if req.Weights == nil || req.Weights.Base == nil {
 		return Response{}, errorf("builtin engine: no weights in the request")
@@ -49,7 +50,7 @@ func (b *Builtin) Generate(ctx context.Context, req Request) (Response, error) {
 		return Response{}, errorf("builtin engine: %v", err)
 	}
 	m := req.Weights.Base
-	res, err := generate.Text(ctx, m.Params, req.Weights.Adapter, m.Tok, req.Prompt, p, generate.Options{})
+	res, err := generate.Text(ctx, m.Params, req.Weights.Adapter, m.Tok, req.Prompt, p, generate.Options{OnText: streamOf(ctx)})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return Response{}, errorf("builtin engine stopped: %v", err)

@@ -9,6 +9,7 @@ import (
 
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 
+	"github.com/openledger/openledger/provider/backend"
 	"github.com/openledger/openledger/provider/executor"
 )
 
@@ -26,8 +27,8 @@ var _ Generator = (*executor.Pool)(nil)
 // are added to the provider's IPFS node and the receipt carries their CIDs and
 // the record's summary. The completion is capped by the request's max_tokens.
 //
-// The built-in engine does not stream: a streamed request gets its text in one
-// chunk (the SSE framing is unchanged).
+// The built-in engine streams token by token (backend.WithStream): each final
+// piece of text is one SSE chunk. An external backend answers in one chunk.
 type PoolEngine struct {
 	Pool Generator
 	// Offered are the deployments this provider serves (GET /v1/models).
@@ -46,7 +47,7 @@ func (e *PoolEngine) Deployments(context.Context) ([]uint64, error) {
 
 // Generate implements Engine. A chat request's prompt is the rendered chat
 // (RenderChat) and its completion ends at ChatStop, the start of the next turn.
-func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, _ func(string) error) (GenResult, error) {
+func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, emit func(string) error) (GenResult, error) {
 	wait := e.QueueWait
 	if wait <= 0 {
 		wait = 30 * time.Second
@@ -54,6 +55,9 @@ func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, _ func(string
 	params := req.Params
 	if req.Chat && !slices.Contains(params.Stop, ChatStop) {
 		params.Stop = append(slices.Clone(params.Stop), ChatStop)
+	}
+	if emit != nil {
+		ctx = backend.WithStream(ctx, func(piece string) { _ = emit(piece) })
 	}
 	g, err := e.Pool.Generate(ctx, executor.Generation{
 		DeploymentID: req.DeploymentID, Prompt: req.Prompt, MaxNewTokens: req.MaxTokens, Params: params,
