@@ -169,6 +169,10 @@ func NewAppKeepers(
 	k.InferenceKeeper = inferencekeeper.NewKeeper(appCodec,
 		runtime.NewKVStoreService(keys[inferencetypes.StoreKey]), accCodec, authority,
 		k.AccountKeeper, k.BankKeeper, k.DistrKeeper, k.ModelsKeeper, k.RewardsKeeper)
+	// Feedback (x/models) reads rated inferences from x/inference, whose keeper is
+	// built after x/models'; the setter fills a holder shared by every copy of the
+	// models keeper, including those already handed to x/rewards and x/inference.
+	k.ModelsKeeper.SetInferenceSource(inferencekeeper.NewFeedbackSource(k.InferenceKeeper))
 
 	return k
 }

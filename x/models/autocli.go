@@ -44,6 +44,19 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					RpcMethod: "DataShares", Use: "data-shares [deployment-id]", Short: "Show the data-share table of a deployment",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
 				},
+				{
+					RpcMethod: "Feedback", Use: "feedback",
+					Short: "Show the feedback on an inference: --job-id N, or --session-id N --request-seq N",
+				},
+				{
+					RpcMethod: "DeploymentFeedback", Use: "deployment-feedback [deployment-id]", Short: "List the feedback on a deployment",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
+				},
+				{
+					RpcMethod: "FeedbackCounts", Use: "feedback-counts [deployment-id]",
+					Short:          "Show a deployment's +1/-1 counts, records contributed and its feedback datanet",
+					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
+				},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -86,12 +99,19 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				},
 				{
 					RpcMethod: "UpdateDeployment", Use: "update-deployment [deployment-id]",
-					Short:          "Schedule a new price after the notice period (--royalty-per-thousand-tokens 10uopen) and/or pause or resume (--status paused|active)",
+					Short: "Schedule a new price after the notice period (--royalty-per-thousand-tokens 10uopen), pause or resume (--status paused|active), " +
+						"and/or switch to a descendant version that passes the quality gate (--version N)",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
 				},
 				{
 					RpcMethod: "RetireDeployment", Use: "retire-deployment [deployment-id]", Short: "Retire a deployment for good",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
+				},
+				{
+					RpcMethod: "SubmitFeedback", Use: "submit-feedback",
+					Short: "Rate a paid inference you requested: --job-id N, or --session-id N --settlement-id N --receipt B64 --proof B64 (repeated); " +
+						"--rating up|down; optional --record-cid/--record-sha256/--record-size, --preferred-completion-cid, --chosen-cid with --rejected-cid " +
+						"(the porcelain 'openledgerd feedback rate|prefer' fills these)",
 				},
 				{RpcMethod: "UpdateParams", Skip: true}, // governance only
 			},

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"cosmossdk.io/collections"
+	sdkmath "cosmossdk.io/math"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 	sdkerrors "github.com/cosmos/cosmos-sdk/types/errors"
@@ -14,63 +15,77 @@ import (
 
 // SubmitContribution records a contribution and escrows the datanet's deposit.
 func (m msgServer) SubmitContribution(ctx context.Context, msg *types.MsgSubmitContribution) (*types.MsgSubmitContributionResponse, error) {
-	contributor, err := m.parseAddress("contributor", msg.Contributor)
+	id, err := m.submitContribution(ctx, msg, true)
 	if err != nil {
 		return nil, err
+	}
+	return &types.MsgSubmitContributionResponse{ContributionId: id}, nil
+}
+
+// submitContribution validates and records a contribution; with escrow it takes the
+// datanet's deposit from the contributor, without it the contribution carries a zero
+// deposit (module-originated contributions, see SubmitModuleContribution).
+func (m Keeper) submitContribution(ctx context.Context, msg *types.MsgSubmitContribution, escrow bool) (uint64, error) {
+	contributor, err := m.parseAddress("contributor", msg.Contributor)
+	if err != nil {
+		return 0, err
 	}
 	params, err := m.Params.Get(ctx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	cid, err := types.NormalizeCID("cid", msg.Cid)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	digest, err := types.NormalizeSHA256("sha256", msg.Sha256)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if msg.SizeBytes == 0 {
-		return nil, types.ErrInvalidSize.Wrap("size_bytes: must be at least 1")
+		return 0, types.ErrInvalidSize.Wrap("size_bytes: must be at least 1")
 	}
 	if msg.SizeBytes > params.MaxContributionBytes {
-		return nil, types.ErrInvalidSize.Wrapf("size_bytes: %d exceeds the maximum of %d", msg.SizeBytes, params.MaxContributionBytes)
+		return 0, types.ErrInvalidSize.Wrapf("size_bytes: %d exceeds the maximum of %d", msg.SizeBytes, params.MaxContributionBytes)
 	}
 	if msg.RecordCount == 0 {
-		return nil, types.ErrInvalidField.Wrap("record_count: must be at least 1")
+		return 0, types.ErrInvalidField.Wrap("record_count: must be at least 1")
 	}
 	if msg.RecordCount > msg.SizeBytes {
-		return nil, types.ErrInvalidField.Wrapf("record_count: %d records cannot fit in %d bytes", msg.RecordCount, msg.SizeBytes)
+		return 0, types.ErrInvalidField.Wrapf("record_count: %d records cannot fit in %d bytes", msg.RecordCount, msg.SizeBytes)
 	}
 	if err := types.CheckText("media_type", msg.MediaType, params.MaxTagLength, true); err != nil {
-		return nil, err
+		return 0, err
 	}
 	d, err := m.GetDatanet(ctx, msg.DatanetId)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if d.Status == types.DATANET_STATUS_ARCHIVED {
-		return nil, types.ErrWrongStatus.Wrapf("datanet %d is archived and takes no contributions", d.Id)
+		return 0, types.ErrWrongStatus.Wrapf("datanet %d is archived and takes no contributions", d.Id)
 	}
 	if existing, err := m.ContentIndex.Get(ctx, collections.Join(d.Id, digest)); err == nil {
-		return nil, types.ErrDuplicateContent.Wrapf("sha256 %s is contribution %d", digest, existing)
+		return 0, types.ErrDuplicateContent.Wrapf("sha256 %s is contribution %d", digest, existing)
 	} else if !isNotFound(err) {
-		return nil, err
+		return 0, err
 	}
 
 	deposit := d.ContributionDeposit
+	if !escrow {
+		deposit = sdk.NewCoin(deposit.Denom, sdkmath.ZeroInt())
+	}
 	if deposit.IsPositive() {
 		if err := m.bank.SendCoinsFromAccountToModule(ctx, contributor, types.ModuleName, sdk.NewCoins(deposit)); err != nil {
 			if errors.Is(err, sdkerrors.ErrInsufficientFunds) {
-				return nil, types.ErrInsufficientFunds.Wrapf("deposit %s: spendable balance is %s", deposit, m.bank.SpendableCoins(ctx, contributor))
+				return 0, types.ErrInsufficientFunds.Wrapf("deposit %s: spendable balance is %s", deposit, m.bank.SpendableCoins(ctx, contributor))
 			}
-			return nil, err
+			return 0, err
 		}
 	}
 
 	id, err := m.ContributionSeq.Next(ctx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	deadline := sdkCtx.BlockHeight() + int64(d.Curation.ReviewWindowBlocks)
@@ -89,25 +104,25 @@ func (m msgServer) SubmitContribution(ctx context.Context, msg *types.MsgSubmitC
 		ReviewDeadline:  deadline,
 	}
 	if err := m.Contributions.Set(ctx, id, c); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := m.ExpiryQueue.Set(ctx, collections.Join(deadline, id)); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := m.ContentIndex.Set(ctx, collections.Join(d.Id, digest), id); err != nil {
-		return nil, err
+		return 0, err
 	}
 	d.Stats.PendingContributions++
 	if err := m.Datanets.Set(ctx, d.Id, d); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := sdkCtx.EventManager().EmitTypedEvent(&types.EventContributionSubmitted{
 		ContributionId: id, DatanetId: d.Id, Contributor: msg.Contributor, Cid: cid,
 		SizeBytes: msg.SizeBytes, Deposit: deposit.String(), ReviewDeadline: deadline,
 	}); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return &types.MsgSubmitContributionResponse{ContributionId: id}, nil
+	return id, nil
 }
 
 // WithdrawContribution withdraws a pending contribution and refunds its deposit.

@@ -55,6 +55,21 @@ func (k Keeper) InitGenesis(ctx context.Context, gs types.GenesisState) error {
 			return err
 		}
 	}
+	nextFeedback := gs.NextFeedbackId
+	if nextFeedback == 0 { // a genesis from before feedback: ids start at 1
+		nextFeedback = 1
+	}
+	if err := k.FeedbackSeq.Set(ctx, nextFeedback); err != nil {
+		return err
+	}
+	for _, f := range gs.Feedbacks {
+		if _, err := k.parseAddress("rater", f.Rater); err != nil {
+			return types.ErrInvalidGenesis.Wrapf("feedback %d: %v", f.Id, err)
+		}
+		if err := k.storeFeedback(ctx, f); err != nil {
+			return err
+		}
+	}
 	if err := k.CheckInvariants(ctx); err != nil {
 		return types.ErrInvalidGenesis.Wrap(err.Error())
 	}
@@ -97,6 +112,19 @@ func (k Keeper) ExportGenesis(ctx context.Context) (*types.GenesisState, error) 
 	}
 	err = k.PriceQueue.Walk(ctx, nil, func(key collections.Pair[int64, uint64]) (bool, error) {
 		gs.PriceQueue = append(gs.PriceQueue, types.PriceChangeEntry{EffectiveHeight: key.K1(), DeploymentId: key.K2()})
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if gs.NextFeedbackId, err = k.FeedbackSeq.Peek(ctx); err != nil {
+		return nil, err
+	}
+	if gs.NextFeedbackId == 0 { // a chain that never imported a feedback sequence
+		gs.NextFeedbackId = 1
+	}
+	err = k.Feedbacks.Walk(ctx, nil, func(_ uint64, f types.Feedback) (bool, error) {
+		gs.Feedbacks = append(gs.Feedbacks, f)
 		return false, nil
 	})
 	if err != nil {

@@ -80,5 +80,8 @@ func (k Keeper) CheckInvariants(ctx context.Context) error {
 	if err := k.ShareTableInvariant(ctx); err != nil {
 		return err
 	}
-	return k.LineageInvariant(ctx)
+	if err := k.LineageInvariant(ctx); err != nil {
+		return err
+	}
+	return k.FeedbackInvariant(ctx)
 }

@@ -47,6 +47,8 @@ type Keeper struct {
 	addressCodec address.Codec
 	authority    string
 	datanet      types.DatanetKeeper
+	// inference is shared by every copy of the keeper (see SetInferenceSource).
+	inference *inferenceHolder
 
 	Schema        collections.Schema
 	Params        collections.Item[types.Params]
@@ -58,6 +60,31 @@ type Keeper struct {
 	Deployments *collections.IndexedMap[uint64, types.Deployment, DeploymentIndexes]
 	// PriceQueue: (effective height, deployment id) of every scheduled price.
 	PriceQueue collections.KeySet[collections.Pair[int64, uint64]]
+
+	FeedbackSeq collections.Sequence
+	// Feedbacks: feedback id → feedback.
+	Feedbacks collections.Map[uint64, types.Feedback]
+	// FeedbackByInference: (inference kind, job or session id, request seq) → feedback
+	// id; its presence is the once-per-inference rule.
+	FeedbackByInference collections.Map[collections.Triple[int32, uint64, uint64], uint64]
+	// FeedbackByDeployment: (deployment id, feedback id).
+	FeedbackByDeployment collections.KeySet[collections.Pair[uint64, uint64]]
+	// FeedbackCounts: deployment id → its feedback totals.
+	FeedbackCounts collections.Map[uint64, types.FeedbackCounts]
+}
+
+// inferenceHolder holds the x/inference reader. x/inference's keeper is built after
+// this one (it reads deployments), so the app sets the reader afterwards with
+// SetInferenceSource. Keepers are passed by value to other modules before that call;
+// the holder is a pointer created in NewKeeper, so every copy sees the reader once set.
+type inferenceHolder struct {
+	src types.InferenceSource
+}
+
+// SetInferenceSource wires the x/inference reader feedback needs. Call it once, at
+// app construction, after x/inference's keeper exists.
+func (k Keeper) SetInferenceSource(src types.InferenceSource) {
+	k.inference.src = src
 }
 
 // NewKeeper builds the keeper. authority is the address allowed to update params
@@ -78,6 +105,7 @@ func NewKeeper(
 		addressCodec:  fields.FastAddressCodec(addressCodec),
 		authority:     authority,
 		datanet:       dk,
+		inference:     &inferenceHolder{},
 		Params:        collections.NewItem(sb, types.ParamsKey, "params", codec.CollValue[types.Params](cdc)),
 		ModelSeq:      collections.NewSequence(sb, types.ModelSeqKey, "model_seq"),
 		DeploymentSeq: collections.NewSequence(sb, types.DeploymentSeqKey, "deployment_seq"),
@@ -114,6 +142,15 @@ func NewKeeper(
 			}),
 		PriceQueue: collections.NewKeySet(sb, types.PriceQueueKey, "price_queue",
 			collections.PairKeyCodec(collections.Int64Key, collections.Uint64Key)),
+		FeedbackSeq: collections.NewSequence(sb, types.FeedbackSeqKey, "feedback_seq"),
+		Feedbacks: collections.NewMap(sb, types.FeedbacksKey, "feedbacks",
+			collections.Uint64Key, codec.CollValue[types.Feedback](cdc)),
+		FeedbackByInference: collections.NewMap(sb, types.FeedbackByInferenceKey, "feedback_by_inference",
+			collections.TripleKeyCodec(collections.Int32Key, collections.Uint64Key, collections.Uint64Key), collections.Uint64Value),
+		FeedbackByDeployment: collections.NewKeySet(sb, types.FeedbackByDeploymentKey, "feedback_by_deployment",
+			collections.PairKeyCodec(collections.Uint64Key, collections.Uint64Key)),
+		FeedbackCounts: collections.NewMap(sb, types.FeedbackCountsKey, "feedback_counts",
+			collections.Uint64Key, codec.CollValue[types.FeedbackCounts](cdc)),
 	}
 	schema, err := sb.Build()
 	if err != nil {

@@ -105,14 +105,21 @@ func (k Keeper) ownedDeployment(ctx context.Context, signer string, id uint64) (
 }
 
 // UpdateDeployment schedules a price change after params.price_notice_blocks
-// (replacing a price already scheduled) and/or pauses or resumes the deployment.
+// (replacing a price already scheduled), pauses or resumes the deployment, and/or
+// switches it to a descendant version that passes the quality gate (switchVersion).
 func (m msgServer) UpdateDeployment(ctx context.Context, msg *types.MsgUpdateDeployment) (*types.MsgUpdateDeploymentResponse, error) {
 	d, params, err := m.ownedDeployment(ctx, msg.Owner, msg.DeploymentId)
 	if err != nil {
 		return nil, err
 	}
-	if msg.RoyaltyPerThousandTokens == nil && msg.Status == types.DEPLOYMENT_STATUS_UNSPECIFIED {
-		return nil, types.ErrInvalidField.Wrap("nothing to update: set royalty_per_thousand_tokens or status")
+	if msg.RoyaltyPerThousandTokens == nil && msg.Status == types.DEPLOYMENT_STATUS_UNSPECIFIED && msg.Version == 0 {
+		return nil, types.ErrInvalidField.Wrap("nothing to update: set royalty_per_thousand_tokens, status or version")
+	}
+	var switchEvent *types.EventDeploymentVersionSwitched
+	if msg.Version != 0 {
+		if switchEvent, err = m.switchVersion(ctx, &d, msg.Version, params); err != nil {
+			return nil, err
+		}
 	}
 	sdkCtx := sdk.UnwrapSDKContext(ctx)
 	var statusEvent *types.EventDeploymentStatusChanged
@@ -150,6 +157,11 @@ func (m msgServer) UpdateDeployment(ctx context.Context, msg *types.MsgUpdateDep
 	}
 	if err := m.Deployments.Set(ctx, d.Id, d); err != nil {
 		return nil, err
+	}
+	if switchEvent != nil {
+		if err := sdkCtx.EventManager().EmitTypedEvent(switchEvent); err != nil {
+			return nil, err
+		}
 	}
 	if statusEvent != nil {
 		if err := sdkCtx.EventManager().EmitTypedEvent(statusEvent); err != nil {

@@ -159,6 +159,9 @@ func (m msgServer) PublishVersion(ctx context.Context, msg *types.MsgPublishVers
 		ArtifactSize:     msg.ArtifactSize,
 	}
 	if msg.Metrics != nil {
+		if err := msg.Metrics.Validate(); err != nil {
+			return nil, err
+		}
 		v.Metrics = *msg.Metrics
 	}
 	if msg.Parent != nil {

@@ -18,6 +18,7 @@ func RegisterLegacyAminoCodec(cdc *codec.LegacyAmino) {
 	legacy.RegisterAminoMsg(cdc, &MsgCreateDeployment{}, "models/MsgCreateDeployment")
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateDeployment{}, "models/MsgUpdateDeployment")
 	legacy.RegisterAminoMsg(cdc, &MsgRetireDeployment{}, "models/MsgRetireDeployment")
+	legacy.RegisterAminoMsg(cdc, &MsgSubmitFeedback{}, "models/MsgSubmitFeedback")
 	legacy.RegisterAminoMsg(cdc, &MsgUpdateParams{}, "models/MsgUpdateParams")
 	cdc.RegisterConcrete(Params{}, "models/Params", nil)
 }
@@ -32,6 +33,7 @@ func RegisterInterfaces(registry codectypes.InterfaceRegistry) {
 		&MsgCreateDeployment{},
 		&MsgUpdateDeployment{},
 		&MsgRetireDeployment{},
+		&MsgSubmitFeedback{},
 		&MsgUpdateParams{},
 	)
 	msgservice.RegisterMsgServiceDesc(registry, &_Msg_serviceDesc)

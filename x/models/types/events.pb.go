@@ -638,6 +638,271 @@ func (m *EventParamsUpdated) GetParams() *Params {
 	return nil
 }
 
+// EventFeedbackSubmitted is emitted for every accepted feedback.
+type EventFeedbackSubmitted struct {
+	// feedback_id assigned.
+	FeedbackId uint64 `protobuf:"varint,1,opt,name=feedback_id,json=feedbackId,proto3" json:"feedback_id,omitempty"`
+	// rater of the inference.
+	Rater string `protobuf:"bytes,2,opt,name=rater,proto3" json:"rater,omitempty"`
+	// deployment_id rated.
+	DeploymentId uint64 `protobuf:"varint,3,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// kind of inference.
+	Kind InferenceKind `protobuf:"varint,4,opt,name=kind,proto3,enum=openledger.models.v1.InferenceKind" json:"kind,omitempty"`
+	// job_id (jobs).
+	JobId uint64 `protobuf:"varint,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// session_id (session requests).
+	SessionId uint64 `protobuf:"varint,6,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// request_seq (session requests).
+	RequestSeq uint64 `protobuf:"varint,7,opt,name=request_seq,json=requestSeq,proto3" json:"request_seq,omitempty"`
+	// rating given.
+	Rating FeedbackRating `protobuf:"varint,8,opt,name=rating,proto3,enum=openledger.models.v1.FeedbackRating" json:"rating,omitempty"`
+	// contribution_id of the record in the feedback datanet (0 for a rating only).
+	ContributionId uint64 `protobuf:"varint,9,opt,name=contribution_id,json=contributionId,proto3" json:"contribution_id,omitempty"`
+}
+
+func (m *EventFeedbackSubmitted) Reset()         { *m = EventFeedbackSubmitted{} }
+func (m *EventFeedbackSubmitted) String() string { return proto.CompactTextString(m) }
+func (*EventFeedbackSubmitted) ProtoMessage()    {}
+func (*EventFeedbackSubmitted) Descriptor() ([]byte, []int) {
+	return fileDescriptor_01eb8bddac69c993, []int{9}
+}
+func (m *EventFeedbackSubmitted) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventFeedbackSubmitted) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventFeedbackSubmitted.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventFeedbackSubmitted) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventFeedbackSubmitted.Merge(m, src)
+}
+func (m *EventFeedbackSubmitted) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventFeedbackSubmitted) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventFeedbackSubmitted.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventFeedbackSubmitted proto.InternalMessageInfo
+
+func (m *EventFeedbackSubmitted) GetFeedbackId() uint64 {
+	if m != nil {
+		return m.FeedbackId
+	}
+	return 0
+}
+
+func (m *EventFeedbackSubmitted) GetRater() string {
+	if m != nil {
+		return m.Rater
+	}
+	return ""
+}
+
+func (m *EventFeedbackSubmitted) GetDeploymentId() uint64 {
+	if m != nil {
+		return m.DeploymentId
+	}
+	return 0
+}
+
+func (m *EventFeedbackSubmitted) GetKind() InferenceKind {
+	if m != nil {
+		return m.Kind
+	}
+	return INFERENCE_KIND_UNSPECIFIED
+}
+
+func (m *EventFeedbackSubmitted) GetJobId() uint64 {
+	if m != nil {
+		return m.JobId
+	}
+	return 0
+}
+
+func (m *EventFeedbackSubmitted) GetSessionId() uint64 {
+	if m != nil {
+		return m.SessionId
+	}
+	return 0
+}
+
+func (m *EventFeedbackSubmitted) GetRequestSeq() uint64 {
+	if m != nil {
+		return m.RequestSeq
+	}
+	return 0
+}
+
+func (m *EventFeedbackSubmitted) GetRating() FeedbackRating {
+	if m != nil {
+		return m.Rating
+	}
+	return FEEDBACK_RATING_UNSPECIFIED
+}
+
+func (m *EventFeedbackSubmitted) GetContributionId() uint64 {
+	if m != nil {
+		return m.ContributionId
+	}
+	return 0
+}
+
+// EventFeedbackDatanetCreated is emitted when a deployment's first feedback record
+// creates its feedback datanet.
+type EventFeedbackDatanetCreated struct {
+	// deployment_id of the deployment.
+	DeploymentId uint64 `protobuf:"varint,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// datanet_id created.
+	DatanetId uint64 `protobuf:"varint,2,opt,name=datanet_id,json=datanetId,proto3" json:"datanet_id,omitempty"`
+	// owner of the datanet (the deployment's owner, its first curator).
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+}
+
+func (m *EventFeedbackDatanetCreated) Reset()         { *m = EventFeedbackDatanetCreated{} }
+func (m *EventFeedbackDatanetCreated) String() string { return proto.CompactTextString(m) }
+func (*EventFeedbackDatanetCreated) ProtoMessage()    {}
+func (*EventFeedbackDatanetCreated) Descriptor() ([]byte, []int) {
+	return fileDescriptor_01eb8bddac69c993, []int{10}
+}
+func (m *EventFeedbackDatanetCreated) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventFeedbackDatanetCreated) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventFeedbackDatanetCreated.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventFeedbackDatanetCreated) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventFeedbackDatanetCreated.Merge(m, src)
+}
+func (m *EventFeedbackDatanetCreated) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventFeedbackDatanetCreated) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventFeedbackDatanetCreated.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventFeedbackDatanetCreated proto.InternalMessageInfo
+
+func (m *EventFeedbackDatanetCreated) GetDeploymentId() uint64 {
+	if m != nil {
+		return m.DeploymentId
+	}
+	return 0
+}
+
+func (m *EventFeedbackDatanetCreated) GetDatanetId() uint64 {
+	if m != nil {
+		return m.DatanetId
+	}
+	return 0
+}
+
+func (m *EventFeedbackDatanetCreated) GetOwner() string {
+	if m != nil {
+		return m.Owner
+	}
+	return ""
+}
+
+// EventDeploymentVersionSwitched is emitted when a deployment moves to another version.
+type EventDeploymentVersionSwitched struct {
+	// deployment_id of the deployment.
+	DeploymentId uint64 `protobuf:"varint,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// model_id of the model.
+	ModelId uint64 `protobuf:"varint,2,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
+	// from_version replaced.
+	FromVersion uint64 `protobuf:"varint,3,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// to_version now served.
+	ToVersion uint64 `protobuf:"varint,4,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
+	// share_entries is the length of the new data-share table.
+	ShareEntries uint32 `protobuf:"varint,5,opt,name=share_entries,json=shareEntries,proto3" json:"share_entries,omitempty"`
+}
+
+func (m *EventDeploymentVersionSwitched) Reset()         { *m = EventDeploymentVersionSwitched{} }
+func (m *EventDeploymentVersionSwitched) String() string { return proto.CompactTextString(m) }
+func (*EventDeploymentVersionSwitched) ProtoMessage()    {}
+func (*EventDeploymentVersionSwitched) Descriptor() ([]byte, []int) {
+	return fileDescriptor_01eb8bddac69c993, []int{11}
+}
+func (m *EventDeploymentVersionSwitched) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *EventDeploymentVersionSwitched) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_EventDeploymentVersionSwitched.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *EventDeploymentVersionSwitched) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_EventDeploymentVersionSwitched.Merge(m, src)
+}
+func (m *EventDeploymentVersionSwitched) XXX_Size() int {
+	return m.Size()
+}
+func (m *EventDeploymentVersionSwitched) XXX_DiscardUnknown() {
+	xxx_messageInfo_EventDeploymentVersionSwitched.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_EventDeploymentVersionSwitched proto.InternalMessageInfo
+
+func (m *EventDeploymentVersionSwitched) GetDeploymentId() uint64 {
+	if m != nil {
+		return m.DeploymentId
+	}
+	return 0
+}
+
+func (m *EventDeploymentVersionSwitched) GetModelId() uint64 {
+	if m != nil {
+		return m.ModelId
+	}
+	return 0
+}
+
+func (m *EventDeploymentVersionSwitched) GetFromVersion() uint64 {
+	if m != nil {
+		return m.FromVersion
+	}
+	return 0
+}
+
+func (m *EventDeploymentVersionSwitched) GetToVersion() uint64 {
+	if m != nil {
+		return m.ToVersion
+	}
+	return 0
+}
+
+func (m *EventDeploymentVersionSwitched) GetShareEntries() uint32 {
+	if m != nil {
+		return m.ShareEntries
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*EventModelCreated)(nil), "openledger.models.v1.EventModelCreated")
 	proto.RegisterType((*EventModelUpdated)(nil), "openledger.models.v1.EventModelUpdated")
@@ -648,62 +913,79 @@ func init() {
 	proto.RegisterType((*EventDeploymentPriceChanged)(nil), "openledger.models.v1.EventDeploymentPriceChanged")
 	proto.RegisterType((*EventDeploymentStatusChanged)(nil), "openledger.models.v1.EventDeploymentStatusChanged")
 	proto.RegisterType((*EventParamsUpdated)(nil), "openledger.models.v1.EventParamsUpdated")
+	proto.RegisterType((*EventFeedbackSubmitted)(nil), "openledger.models.v1.EventFeedbackSubmitted")
+	proto.RegisterType((*EventFeedbackDatanetCreated)(nil), "openledger.models.v1.EventFeedbackDatanetCreated")
+	proto.RegisterType((*EventDeploymentVersionSwitched)(nil), "openledger.models.v1.EventDeploymentVersionSwitched")
 }
 
 func init() { proto.RegisterFile("openledger/models/v1/events.proto", fileDescriptor_01eb8bddac69c993) }
 
 var fileDescriptor_01eb8bddac69c993 = []byte{
-	// 786 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x55, 0xcd, 0x8e, 0xe3, 0x44,
-	0x10, 0x8e, 0x9d, 0x6c, 0xb2, 0xd3, 0xd9, 0xd9, 0x1f, 0x6b, 0x58, 0x79, 0x76, 0x97, 0x90, 0xf1,
-	0x4a, 0x10, 0x40, 0xd8, 0x4a, 0xf8, 0x11, 0xe2, 0x46, 0x32, 0x8b, 0x18, 0xd0, 0x4a, 0x91, 0x67,
-	0x41, 0x08, 0x09, 0x59, 0x1d, 0x77, 0x25, 0x6e, 0xad, 0xdd, 0x6d, 0x75, 0x77, 0x32, 0xe4, 0x2d,
-	0x78, 0x00, 0x1e, 0x80, 0x23, 0x07, 0x24, 0x8e, 0x5c, 0x97, 0xdb, 0x8a, 0x13, 0x27, 0x04, 0x33,
-	0x07, 0x5e, 0x03, 0xb9, 0xdd, 0x99, 0x64, 0x46, 0x99, 0x49, 0xd8, 0x8b, 0xe5, 0xfa, 0xea, 0xab,
-	0xaa, 0xaf, 0xaa, 0xec, 0x6e, 0x74, 0xc0, 0x73, 0x60, 0x29, 0x90, 0x09, 0x88, 0x20, 0xe3, 0x04,
-	0x52, 0x19, 0xcc, 0xba, 0x01, 0xcc, 0x80, 0x29, 0xe9, 0xe7, 0x82, 0x2b, 0xee, 0xec, 0x2d, 0x29,
-	0x7e, 0x49, 0xf1, 0x67, 0xdd, 0x07, 0xf7, 0x70, 0x46, 0x19, 0x0f, 0xf4, 0xb3, 0x24, 0x3e, 0x68,
-	0xc5, 0x5c, 0x66, 0x5c, 0x06, 0x23, 0x2c, 0x21, 0x98, 0x75, 0x47, 0xa0, 0x70, 0x37, 0x88, 0x39,
-	0x65, 0xc6, 0xbf, 0x5f, 0xfa, 0x23, 0x6d, 0x05, 0xa5, 0x61, 0x5c, 0x7b, 0x13, 0x3e, 0xe1, 0x25,
-	0x5e, 0xbc, 0x19, 0x74, 0xbd, 0x38, 0xa3, 0x41, 0x53, 0x3c, 0x81, 0xee, 0x3d, 0x29, 0xc4, 0x3e,
-	0x2d, 0xc0, 0x81, 0x00, 0xac, 0x80, 0x38, 0xfb, 0xe8, 0xa6, 0x26, 0x45, 0x94, 0xb8, 0x56, 0xdb,
-	0xea, 0xd4, 0xc2, 0x86, 0xb6, 0x8f, 0x88, 0xe3, 0xa3, 0x1b, 0xfc, 0x84, 0x81, 0x70, 0xed, 0xb6,
-	0xd5, 0xd9, 0xe9, 0xbb, 0x7f, 0xfc, 0xf2, 0xde, 0x9e, 0x51, 0xf2, 0x29, 0x21, 0x02, 0xa4, 0x3c,
-	0x56, 0x82, 0xb2, 0x49, 0x58, 0xd2, 0x1c, 0x07, 0xd5, 0x18, 0xce, 0xc0, 0xad, 0x16, 0xf4, 0x50,
-	0xbf, 0x7b, 0x9f, 0xad, 0xd6, 0xfc, 0x2a, 0x27, 0x9b, 0x6a, 0xde, 0x47, 0xf5, 0x31, 0x85, 0x94,
-	0x48, 0xd7, 0x6e, 0x57, 0x3b, 0x3b, 0xa1, 0xb1, 0xbc, 0xdf, 0x6c, 0xf4, 0x9a, 0x4e, 0xf4, 0x35,
-	0x08, 0x49, 0x39, 0x1b, 0x4e, 0x47, 0x29, 0x95, 0xc9, 0xf5, 0xc9, 0x5c, 0xd4, 0x98, 0x95, 0x74,
-	0xdd, 0x42, 0x2d, 0x5c, 0x98, 0xce, 0x87, 0xa8, 0xf6, 0x9c, 0x32, 0xa2, 0xa5, 0xde, 0xee, 0x1d,
-	0xf8, 0xeb, 0xd6, 0xe6, 0x9b, 0x52, 0x5f, 0x52, 0x46, 0x42, 0x4d, 0x77, 0x3e, 0x46, 0xf5, 0x1c,
-	0x0b, 0x60, 0xca, 0xad, 0xb5, 0xad, 0x4e, 0xb3, 0xd7, 0xbe, 0x36, 0x30, 0x84, 0x71, 0x68, 0xf8,
-	0xce, 0x01, 0xba, 0x85, 0x85, 0xa2, 0x63, 0x1c, 0xab, 0x28, 0xa6, 0xc4, 0xbd, 0xa1, 0x67, 0xd4,
-	0x5c, 0x60, 0x03, 0x4a, 0x9c, 0xef, 0xd0, 0x5d, 0x82, 0x15, 0x96, 0xa0, 0x22, 0x23, 0x53, 0xba,
-	0xf5, 0x76, 0xb5, 0xd3, 0xec, 0xbd, 0xb5, 0xbe, 0xcc, 0x61, 0xc9, 0x5e, 0x56, 0xeb, 0xef, 0xbc,
-	0xf8, 0xeb, 0x8d, 0xca, 0x4f, 0xff, 0xfe, 0xfc, 0x8e, 0x15, 0xde, 0x21, 0x17, 0xbc, 0xd2, 0x7b,
-	0x8a, 0xee, 0xaf, 0x0e, 0xf0, 0x10, 0x72, 0x01, 0xf1, 0xa6, 0x75, 0x5c, 0x39, 0x41, 0xef, 0x1f,
-	0xdb, 0xe4, 0x3b, 0x84, 0x3c, 0xe5, 0xf3, 0x0c, 0x98, 0x5a, 0x7c, 0x52, 0x8f, 0xd1, 0x2e, 0x39,
-	0x07, 0x97, 0x49, 0x6f, 0x2d, 0xc1, 0xa3, 0x8b, 0x45, 0xed, 0x2b, 0x8b, 0x56, 0x2f, 0xae, 0xed,
-	0xfc, 0x8b, 0xac, 0x6d, 0xf7, 0x45, 0x7e, 0x83, 0x1e, 0x0a, 0x3e, 0xc7, 0xa9, 0x9a, 0x47, 0x39,
-	0x88, 0x48, 0x25, 0x7c, 0x2a, 0x31, 0x23, 0x91, 0xe2, 0xcf, 0x81, 0x49, 0xbd, 0x84, 0x66, 0x6f,
-	0xdf, 0x37, 0x29, 0x8a, 0x7f, 0xd1, 0x37, 0xff, 0xa2, 0x3f, 0xe0, 0x94, 0x85, 0xae, 0x89, 0x1e,
-	0x82, 0x78, 0x66, 0x62, 0x9f, 0xe9, 0xd0, 0xb2, 0xc7, 0x19, 0xa4, 0xbc, 0xc8, 0x3b, 0xca, 0x8b,
-	0x4d, 0x59, 0x9d, 0xdd, 0xa2, 0x47, 0x03, 0xf6, 0x73, 0x59, 0xf4, 0x58, 0x6c, 0x41, 0xfb, 0x1b,
-	0xda, 0xdf, 0x28, 0xec, 0xc2, 0xf5, 0x18, 0xed, 0xca, 0x04, 0x0b, 0x88, 0x80, 0x29, 0x41, 0x41,
-	0xba, 0x37, 0xcb, 0x78, 0x0d, 0x3e, 0x29, 0x31, 0xef, 0x77, 0x0b, 0xbd, 0x7e, 0x69, 0xc6, 0x43,
-	0x41, 0x63, 0x38, 0x8e, 0x13, 0x20, 0xd3, 0x74, 0xdb, 0x51, 0x6f, 0x98, 0x82, 0xfd, 0xea, 0x53,
-	0x78, 0x1b, 0xdd, 0x85, 0xf1, 0x18, 0x62, 0x45, 0x67, 0x10, 0x25, 0x40, 0x27, 0x89, 0xd2, 0x2b,
-	0xab, 0x86, 0x77, 0xce, 0xf1, 0xcf, 0x35, 0xec, 0xfd, 0x68, 0xa1, 0x87, 0xeb, 0x7a, 0x19, 0x24,
-	0x98, 0x4d, 0xb6, 0xed, 0xe4, 0x5d, 0x54, 0xe5, 0x29, 0xd9, 0xac, 0xb8, 0x60, 0x15, 0x64, 0x06,
-	0x27, 0x5a, 0xcf, 0xf5, 0x64, 0x06, 0x27, 0xde, 0xaf, 0x16, 0x7a, 0x74, 0x49, 0xde, 0xb1, 0xc2,
-	0x6a, 0x2a, 0xff, 0x97, 0xbe, 0x4f, 0x50, 0x6d, 0x2c, 0x78, 0xa6, 0x05, 0xde, 0xee, 0xbd, 0x79,
-	0xc5, 0x6f, 0x7b, 0xa9, 0x42, 0xa8, 0x63, 0x9c, 0x8f, 0x90, 0xad, 0xb8, 0x39, 0x90, 0xb6, 0x8d,
-	0xb4, 0x15, 0xf7, 0xbe, 0x40, 0x8e, 0x16, 0x3e, 0xc4, 0x02, 0x67, 0x72, 0x71, 0xc4, 0x7e, 0xa0,
-	0x4f, 0x2a, 0x9c, 0x49, 0xad, 0xb3, 0xd9, 0x7b, 0xb4, 0x3e, 0x63, 0x19, 0x14, 0x1a, 0x6e, 0xff,
-	0xe8, 0xc5, 0x69, 0xcb, 0x7a, 0x79, 0xda, 0xb2, 0xfe, 0x3e, 0x6d, 0x59, 0x3f, 0x9c, 0xb5, 0x2a,
-	0x2f, 0xcf, 0x5a, 0x95, 0x3f, 0xcf, 0x5a, 0x95, 0x6f, 0x83, 0x09, 0x55, 0xc9, 0x74, 0xe4, 0xc7,
-	0x3c, 0x0b, 0x56, 0x6e, 0x9a, 0x95, 0xd7, 0xef, 0x17, 0xd7, 0x8e, 0x9a, 0xe7, 0x20, 0x47, 0x75,
-	0x7d, 0xe7, 0xbc, 0xff, 0x5f, 0x00, 0x00, 0x00, 0xff, 0xff, 0xcc, 0xcd, 0x22, 0x1f, 0x35, 0x07,
-	0x00, 0x00,
+	// 1013 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xa4, 0x56, 0x4d, 0x6f, 0x1b, 0x45,
+	0x18, 0xce, 0xda, 0x1b, 0xa7, 0x1e, 0xe7, 0xa3, 0x5d, 0xa5, 0xd5, 0xa6, 0x6d, 0x5c, 0x67, 0x83,
+	0xa8, 0x01, 0x61, 0x2b, 0xe6, 0x53, 0x88, 0x0b, 0x49, 0x5a, 0x61, 0x50, 0xa5, 0x68, 0x5d, 0x10,
+	0x42, 0x42, 0xab, 0xd9, 0x9d, 0xd7, 0xf6, 0x34, 0xf6, 0x8c, 0x33, 0x33, 0x76, 0xc8, 0x0f, 0xe0,
+	0x0e, 0x77, 0x7e, 0x00, 0x47, 0x0e, 0x48, 0x1c, 0x39, 0x52, 0x6e, 0x15, 0x27, 0x4e, 0x08, 0x92,
+	0x03, 0x7f, 0x03, 0xcd, 0xec, 0x6c, 0xec, 0x24, 0x4e, 0xe2, 0xc2, 0xc5, 0xf2, 0x3c, 0xef, 0xf3,
+	0x7e, 0xce, 0xbe, 0xcf, 0x2e, 0xda, 0xe0, 0x03, 0x60, 0x3d, 0x20, 0x1d, 0x10, 0xf5, 0x3e, 0x27,
+	0xd0, 0x93, 0xf5, 0xd1, 0x56, 0x1d, 0x46, 0xc0, 0x94, 0xac, 0x0d, 0x04, 0x57, 0xdc, 0x5b, 0x1d,
+	0x53, 0x6a, 0x29, 0xa5, 0x36, 0xda, 0xba, 0x7b, 0x0b, 0xf7, 0x29, 0xe3, 0x75, 0xf3, 0x9b, 0x12,
+	0xef, 0x96, 0x13, 0x2e, 0xfb, 0x5c, 0xd6, 0x63, 0x2c, 0xa1, 0x3e, 0xda, 0x8a, 0x41, 0xe1, 0xad,
+	0x7a, 0xc2, 0x29, 0xb3, 0xf6, 0xb5, 0xd4, 0x1e, 0x99, 0x53, 0x3d, 0x3d, 0x58, 0xd3, 0x6a, 0x87,
+	0x77, 0x78, 0x8a, 0xeb, 0x7f, 0x16, 0x9d, 0x5e, 0x9c, 0xad, 0xc1, 0x50, 0x02, 0x81, 0x6e, 0x3d,
+	0xd2, 0xc5, 0x3e, 0xd1, 0xe0, 0x8e, 0x00, 0xac, 0x80, 0x78, 0x6b, 0xe8, 0x86, 0x21, 0x45, 0x94,
+	0xf8, 0x4e, 0xc5, 0xa9, 0xba, 0xe1, 0x82, 0x39, 0x37, 0x89, 0x57, 0x43, 0xf3, 0xfc, 0x90, 0x81,
+	0xf0, 0x73, 0x15, 0xa7, 0x5a, 0xdc, 0xf6, 0x7f, 0xff, 0xe9, 0xcd, 0x55, 0x5b, 0xc9, 0x47, 0x84,
+	0x08, 0x90, 0xb2, 0xa5, 0x04, 0x65, 0x9d, 0x30, 0xa5, 0x79, 0x1e, 0x72, 0x19, 0xee, 0x83, 0x9f,
+	0xd7, 0xf4, 0xd0, 0xfc, 0x0f, 0x1e, 0x4f, 0xe6, 0xfc, 0x6c, 0x40, 0xae, 0xcb, 0x79, 0x07, 0x15,
+	0xda, 0x14, 0x7a, 0x44, 0xfa, 0xb9, 0x4a, 0xbe, 0x5a, 0x0c, 0xed, 0x29, 0xf8, 0x25, 0x87, 0x6e,
+	0x9b, 0x40, 0x9f, 0x83, 0x90, 0x94, 0xb3, 0xbd, 0x61, 0xdc, 0xa3, 0xb2, 0x7b, 0x75, 0x30, 0x1f,
+	0x2d, 0x8c, 0x52, 0xba, 0x69, 0xc1, 0x0d, 0xb3, 0xa3, 0xf7, 0x0e, 0x72, 0xf7, 0x29, 0x23, 0xa6,
+	0xd4, 0xe5, 0xc6, 0x46, 0x6d, 0xda, 0xb5, 0xd5, 0x6c, 0xaa, 0x4f, 0x29, 0x23, 0xa1, 0xa1, 0x7b,
+	0xef, 0xa3, 0xc2, 0x00, 0x0b, 0x60, 0xca, 0x77, 0x2b, 0x4e, 0xb5, 0xd4, 0xa8, 0x5c, 0xe9, 0x18,
+	0x42, 0x3b, 0xb4, 0x7c, 0x6f, 0x03, 0x2d, 0x62, 0xa1, 0x68, 0x1b, 0x27, 0x2a, 0x4a, 0x28, 0xf1,
+	0xe7, 0xcd, 0x8c, 0x4a, 0x19, 0xb6, 0x43, 0x89, 0xf7, 0x15, 0xba, 0x49, 0xb0, 0xc2, 0x12, 0x54,
+	0x64, 0xcb, 0x94, 0x7e, 0xa1, 0x92, 0xaf, 0x96, 0x1a, 0x0f, 0xa7, 0xa7, 0xd9, 0x4d, 0xd9, 0xe3,
+	0x6c, 0xdb, 0xc5, 0xe7, 0x7f, 0x3e, 0x98, 0xfb, 0xe1, 0x9f, 0x1f, 0x5f, 0x77, 0xc2, 0x15, 0x72,
+	0xc6, 0x2a, 0x83, 0x27, 0xe8, 0xce, 0xe4, 0x00, 0x77, 0x61, 0x20, 0x20, 0xb9, 0xee, 0x3a, 0x2e,
+	0x9d, 0x60, 0xf0, 0x77, 0xce, 0xc6, 0xdb, 0x85, 0x41, 0x8f, 0x1f, 0xf5, 0x81, 0xa9, 0xec, 0x91,
+	0xda, 0x44, 0x4b, 0xe4, 0x14, 0x1c, 0x07, 0x5d, 0x1c, 0x83, 0xcd, 0xb3, 0x49, 0x73, 0x97, 0x26,
+	0xcd, 0x9f, 0xbd, 0xb6, 0xd3, 0x27, 0xd2, 0x9d, 0xed, 0x89, 0xfc, 0x02, 0xdd, 0x13, 0xfc, 0x08,
+	0xf7, 0xd4, 0x51, 0x34, 0x00, 0x11, 0xa9, 0x2e, 0x1f, 0x4a, 0xcc, 0x48, 0xa4, 0xf8, 0x3e, 0x30,
+	0x69, 0x2e, 0xa1, 0xd4, 0x58, 0xab, 0xd9, 0x10, 0x7a, 0x17, 0x6b, 0x76, 0x17, 0x6b, 0x3b, 0x9c,
+	0xb2, 0xd0, 0xb7, 0xde, 0x7b, 0x20, 0x9e, 0x5a, 0xdf, 0xa7, 0xc6, 0x35, 0xed, 0x71, 0x04, 0x3d,
+	0xae, 0xe3, 0xc6, 0x03, 0x7d, 0x53, 0x4e, 0x75, 0x49, 0xf7, 0x68, 0xc1, 0xed, 0x81, 0xd4, 0x3d,
+	0xea, 0x5b, 0x30, 0xf6, 0x05, 0x63, 0x5f, 0xd0, 0x67, 0x6d, 0xda, 0x44, 0x4b, 0xb2, 0x8b, 0x05,
+	0x44, 0xc0, 0x94, 0xa0, 0x20, 0xfd, 0x1b, 0xa9, 0xbf, 0x01, 0x1f, 0xa5, 0x58, 0xf0, 0x9b, 0x83,
+	0xd6, 0xcf, 0xcd, 0x78, 0x4f, 0xd0, 0x04, 0x5a, 0x49, 0x17, 0xc8, 0xb0, 0x37, 0xeb, 0xa8, 0xaf,
+	0x99, 0x42, 0xee, 0xbf, 0x4f, 0xe1, 0x35, 0x74, 0x13, 0xda, 0x6d, 0x48, 0x14, 0x1d, 0x41, 0xd4,
+	0x05, 0xda, 0xe9, 0x2a, 0x73, 0x65, 0xf9, 0x70, 0xe5, 0x14, 0xff, 0xd8, 0xc0, 0xc1, 0xf7, 0x0e,
+	0xba, 0x37, 0xad, 0x97, 0x9d, 0x2e, 0x66, 0x9d, 0x59, 0x3b, 0x79, 0x03, 0xe5, 0x79, 0x8f, 0x5c,
+	0x5f, 0xb1, 0x66, 0x69, 0x32, 0x83, 0x43, 0x53, 0xcf, 0xd5, 0x64, 0x06, 0x87, 0xc1, 0xcf, 0x0e,
+	0xba, 0x7f, 0xae, 0xbc, 0x96, 0xc2, 0x6a, 0x28, 0x5f, 0xaa, 0xbe, 0x0f, 0x90, 0xdb, 0x16, 0xbc,
+	0x6f, 0x0a, 0x5c, 0x6e, 0xbc, 0x7a, 0xc9, 0xda, 0x9e, 0xcb, 0x10, 0x1a, 0x1f, 0xef, 0x5d, 0x94,
+	0x53, 0xdc, 0x0a, 0xd2, 0xac, 0x9e, 0x39, 0xc5, 0x83, 0x4f, 0x90, 0x67, 0x0a, 0xdf, 0xc3, 0x02,
+	0xf7, 0x65, 0x26, 0xb1, 0x6f, 0x1b, 0xa5, 0xc2, 0x7d, 0x69, 0xea, 0x2c, 0x35, 0xee, 0x4f, 0x8f,
+	0x98, 0x3a, 0x85, 0x96, 0x1b, 0x7c, 0x93, 0xb7, 0x4b, 0xfd, 0x18, 0x80, 0xc4, 0x38, 0xd9, 0x6f,
+	0x0d, 0xe3, 0x3e, 0x55, 0x3a, 0xe0, 0x03, 0x54, 0x6a, 0x5b, 0x70, 0xdc, 0x3d, 0xca, 0xa0, 0xf4,
+	0x6d, 0x21, 0xb0, 0x9a, 0xe5, 0x6d, 0x61, 0x68, 0x17, 0x07, 0x9a, 0x9f, 0x32, 0xd0, 0xf7, 0xac,
+	0x4e, 0xbb, 0x66, 0x2c, 0x9b, 0xd3, 0x9b, 0x68, 0xb2, 0x36, 0x08, 0x60, 0x09, 0x4c, 0x28, 0xf5,
+	0x6d, 0x54, 0x78, 0xc6, 0xe3, 0xc8, 0x2a, 0xad, 0x1b, 0xce, 0x3f, 0xe3, 0x71, 0x93, 0x78, 0xeb,
+	0x08, 0x49, 0x90, 0x5a, 0x4b, 0xb4, 0xa9, 0x60, 0x4c, 0x45, 0x8b, 0x34, 0x4d, 0x93, 0x02, 0x0e,
+	0x86, 0x20, 0x55, 0x24, 0xe1, 0xc0, 0xec, 0xac, 0x1b, 0x22, 0x0b, 0xb5, 0xe0, 0xc0, 0xfb, 0x10,
+	0x15, 0x04, 0x56, 0x94, 0x75, 0xcc, 0xbe, 0x2e, 0x37, 0x5e, 0x99, 0x5e, 0x51, 0x36, 0xbe, 0xd0,
+	0x70, 0x43, 0xeb, 0xe3, 0x3d, 0x44, 0x2b, 0x09, 0xd7, 0xbb, 0x1d, 0x0f, 0x95, 0x2d, 0xa1, 0x68,
+	0x52, 0x2c, 0x4f, 0xc2, 0x4d, 0x12, 0x7c, 0x97, 0x2d, 0x4b, 0x16, 0x48, 0x4b, 0x3d, 0x83, 0x97,
+	0x53, 0xd8, 0x75, 0x84, 0x48, 0xea, 0x36, 0xd6, 0xd8, 0xa2, 0x45, 0x26, 0xdf, 0xee, 0xf9, 0x99,
+	0xb4, 0x34, 0xf8, 0xd5, 0x41, 0xe5, 0x73, 0x1b, 0x62, 0x5f, 0x25, 0xad, 0x43, 0xaa, 0xb4, 0x22,
+	0xfd, 0x6f, 0xe1, 0xdf, 0x40, 0x8b, 0x7a, 0x15, 0xa2, 0xb3, 0xea, 0x5f, 0xd2, 0x98, 0x4d, 0xa5,
+	0x9b, 0x52, 0xfc, 0x94, 0xe0, 0xa6, 0x4d, 0x29, 0x9e, 0x99, 0x2f, 0xc8, 0xea, 0xfc, 0x45, 0x59,
+	0xdd, 0x6e, 0x3e, 0x3f, 0x2e, 0x3b, 0x2f, 0x8e, 0xcb, 0xce, 0x5f, 0xc7, 0x65, 0xe7, 0xdb, 0x93,
+	0xf2, 0xdc, 0x8b, 0x93, 0xf2, 0xdc, 0x1f, 0x27, 0xe5, 0xb9, 0x2f, 0xeb, 0x1d, 0xaa, 0xba, 0xc3,
+	0xb8, 0x96, 0xf0, 0x7e, 0x7d, 0xe2, 0x7b, 0x6a, 0xe2, 0xef, 0xd7, 0xd9, 0xc7, 0x95, 0x3a, 0x1a,
+	0x80, 0x8c, 0x0b, 0xe6, 0xcb, 0xea, 0xad, 0x7f, 0x03, 0x00, 0x00, 0xff, 0xff, 0x6d, 0xe8, 0xd6,
+	0x62, 0x1b, 0x0a, 0x00, 0x00,
 }
 
 func (m *EventModelCreated) Marshal() (dAtA []byte, err error) {
@@ -1131,6 +1413,164 @@ func (m *EventParamsUpdated) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *EventFeedbackSubmitted) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventFeedbackSubmitted) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventFeedbackSubmitted) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ContributionId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ContributionId))
+		i--
+		dAtA[i] = 0x48
+	}
+	if m.Rating != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Rating))
+		i--
+		dAtA[i] = 0x40
+	}
+	if m.RequestSeq != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.RequestSeq))
+		i--
+		dAtA[i] = 0x38
+	}
+	if m.SessionId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.SessionId))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.JobId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.JobId))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Kind != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Kind))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.DeploymentId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DeploymentId))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Rater) > 0 {
+		i -= len(m.Rater)
+		copy(dAtA[i:], m.Rater)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Rater)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.FeedbackId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.FeedbackId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventFeedbackDatanetCreated) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventFeedbackDatanetCreated) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventFeedbackDatanetCreated) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Owner) > 0 {
+		i -= len(m.Owner)
+		copy(dAtA[i:], m.Owner)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Owner)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.DatanetId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DatanetId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.DeploymentId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DeploymentId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *EventDeploymentVersionSwitched) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *EventDeploymentVersionSwitched) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *EventDeploymentVersionSwitched) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.ShareEntries != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ShareEntries))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.ToVersion != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ToVersion))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.FromVersion != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.FromVersion))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.ModelId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.ModelId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.DeploymentId != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.DeploymentId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintEvents(dAtA []byte, offset int, v uint64) int {
 	offset -= sovEvents(v)
 	base := offset
@@ -1328,6 +1768,86 @@ func (m *EventParamsUpdated) Size() (n int) {
 	if m.Params != nil {
 		l = m.Params.Size()
 		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventFeedbackSubmitted) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.FeedbackId != 0 {
+		n += 1 + sovEvents(uint64(m.FeedbackId))
+	}
+	l = len(m.Rater)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.DeploymentId != 0 {
+		n += 1 + sovEvents(uint64(m.DeploymentId))
+	}
+	if m.Kind != 0 {
+		n += 1 + sovEvents(uint64(m.Kind))
+	}
+	if m.JobId != 0 {
+		n += 1 + sovEvents(uint64(m.JobId))
+	}
+	if m.SessionId != 0 {
+		n += 1 + sovEvents(uint64(m.SessionId))
+	}
+	if m.RequestSeq != 0 {
+		n += 1 + sovEvents(uint64(m.RequestSeq))
+	}
+	if m.Rating != 0 {
+		n += 1 + sovEvents(uint64(m.Rating))
+	}
+	if m.ContributionId != 0 {
+		n += 1 + sovEvents(uint64(m.ContributionId))
+	}
+	return n
+}
+
+func (m *EventFeedbackDatanetCreated) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		n += 1 + sovEvents(uint64(m.DeploymentId))
+	}
+	if m.DatanetId != 0 {
+		n += 1 + sovEvents(uint64(m.DatanetId))
+	}
+	l = len(m.Owner)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *EventDeploymentVersionSwitched) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		n += 1 + sovEvents(uint64(m.DeploymentId))
+	}
+	if m.ModelId != 0 {
+		n += 1 + sovEvents(uint64(m.ModelId))
+	}
+	if m.FromVersion != 0 {
+		n += 1 + sovEvents(uint64(m.FromVersion))
+	}
+	if m.ToVersion != 0 {
+		n += 1 + sovEvents(uint64(m.ToVersion))
+	}
+	if m.ShareEntries != 0 {
+		n += 1 + sovEvents(uint64(m.ShareEntries))
 	}
 	return n
 }
@@ -2538,6 +3058,505 @@ func (m *EventParamsUpdated) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventFeedbackSubmitted) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventFeedbackSubmitted: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventFeedbackSubmitted: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FeedbackId", wireType)
+			}
+			m.FeedbackId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.FeedbackId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Rater", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Rater = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeploymentId", wireType)
+			}
+			m.DeploymentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeploymentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Kind", wireType)
+			}
+			m.Kind = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Kind |= InferenceKind(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobId", wireType)
+			}
+			m.JobId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SessionId", wireType)
+			}
+			m.SessionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SessionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestSeq", wireType)
+			}
+			m.RequestSeq = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RequestSeq |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 8:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Rating", wireType)
+			}
+			m.Rating = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Rating |= FeedbackRating(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 9:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ContributionId", wireType)
+			}
+			m.ContributionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ContributionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventFeedbackDatanetCreated) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventFeedbackDatanetCreated: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventFeedbackDatanetCreated: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeploymentId", wireType)
+			}
+			m.DeploymentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeploymentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DatanetId", wireType)
+			}
+			m.DatanetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DatanetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Owner", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Owner = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *EventDeploymentVersionSwitched) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: EventDeploymentVersionSwitched: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: EventDeploymentVersionSwitched: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeploymentId", wireType)
+			}
+			m.DeploymentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeploymentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ModelId", wireType)
+			}
+			m.ModelId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ModelId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FromVersion", wireType)
+			}
+			m.FromVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.FromVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ToVersion", wireType)
+			}
+			m.ToVersion = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ToVersion |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ShareEntries", wireType)
+			}
+			m.ShareEntries = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ShareEntries |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipEvents(dAtA[iNdEx:])

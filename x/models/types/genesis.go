@@ -6,6 +6,7 @@ func DefaultGenesis() *GenesisState {
 		Params:           DefaultParams(),
 		NextModelId:      1,
 		NextDeploymentId: 1,
+		NextFeedbackId:   1,
 	}
 }
 
@@ -128,7 +129,7 @@ func (gs GenesisState) Validate() error {
 		}
 		seen[e.DeploymentId] = struct{}{}
 	}
-	return nil
+	return validateFeedbacks(gs.Feedbacks, gs.NextFeedbackId, deployments)
 }
 
 // validateStored checks a stored version's own fields.
@@ -166,6 +167,9 @@ func (v *ModelVersion) validateStored(p Params) error {
 	}
 	if v.Depth > MaxLineageDepthBound {
 		return ErrLineageTooDeep.Wrapf("depth %d", v.Depth)
+	}
+	if err := v.Metrics.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

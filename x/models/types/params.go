@@ -19,6 +19,9 @@ const (
 	maxStringLengthBound    = 16_384
 	maxPriceChangesBound    = 10_000
 	maxRoyaltyDigits        = 30 // 10^30 base units per 1,000 tokens
+	maxFeedbackWindowBound  = 100_000_000
+	// maxFeedbackRequirementBound bounds the requirements of a new feedback datanet.
+	maxFeedbackRequirementBound = 1_000_000
 )
 
 // DefaultParams returns the module's default params.
@@ -33,6 +36,13 @@ func DefaultParams() Params {
 		MaxDescriptionLength:        2_048,
 		MaxTokenLength:              64,
 		MaxPriceChangesPerBlock:     100,
+		// About a week of 6-second blocks.
+		FeedbackWindowBlocks:       100_800,
+		MinFeedbackPayment:         sdk.NewCoin(DefaultRoyaltyDenom, sdkmath.NewInt(1)),
+		FeedbackMinContributions:   1,
+		FeedbackMinContributors:    1,
+		FeedbackReviewWindowBlocks: 14_400,
+		QualityToleranceBps:        0,
 	}
 }
 
@@ -57,6 +67,14 @@ func (p Params) Validate() error {
 		return ErrInvalidParams.Wrapf("max_token_length must be in [1, %d]", maxStringLengthBound)
 	case p.MaxPriceChangesPerBlock == 0 || p.MaxPriceChangesPerBlock > maxPriceChangesBound:
 		return ErrInvalidParams.Wrapf("max_price_changes_per_block must be in [1, %d]", maxPriceChangesBound)
+	case p.FeedbackWindowBlocks == 0 || p.FeedbackWindowBlocks > maxFeedbackWindowBound:
+		return ErrInvalidParams.Wrapf("feedback_window_blocks must be in [1, %d], got %d", maxFeedbackWindowBound, p.FeedbackWindowBlocks)
+	case p.FeedbackMinContributions > maxFeedbackRequirementBound || p.FeedbackMinContributors > maxFeedbackRequirementBound:
+		return ErrInvalidParams.Wrapf("feedback_min_contributions and feedback_min_contributors must be <= %d", maxFeedbackRequirementBound)
+	case p.FeedbackReviewWindowBlocks == 0 || p.FeedbackReviewWindowBlocks > maxFeedbackWindowBound:
+		return ErrInvalidParams.Wrapf("feedback_review_window_blocks must be in [1, %d], got %d", maxFeedbackWindowBound, p.FeedbackReviewWindowBlocks)
+	case p.QualityToleranceBps > BpsScale:
+		return ErrInvalidParams.Wrapf("quality_tolerance_bps must be <= %d, got %d", BpsScale, p.QualityToleranceBps)
 	}
 	c := p.MaxRoyaltyPerThousandTokens
 	if err := sdk.ValidateDenom(c.Denom); err != nil {
@@ -67,6 +85,16 @@ func (p Params) Validate() error {
 	}
 	if c.Amount.GT(maxRoyaltyCap()) {
 		return ErrInvalidParams.Wrapf("max_royalty_per_thousand_tokens must be <= 10^%d", maxRoyaltyDigits)
+	}
+	f := p.MinFeedbackPayment
+	if f.Amount.IsNil() || f.Amount.IsNegative() {
+		return ErrInvalidParams.Wrap("min_feedback_payment amount must be zero or positive")
+	}
+	if f.Denom != c.Denom {
+		return ErrInvalidParams.Wrapf("min_feedback_payment denom must be the royalty denom %q, got %q", c.Denom, f.Denom)
+	}
+	if f.Amount.GT(maxRoyaltyCap()) {
+		return ErrInvalidParams.Wrapf("min_feedback_payment must be <= 10^%d", maxRoyaltyDigits)
 	}
 	return nil
 }

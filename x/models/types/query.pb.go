@@ -1078,6 +1078,327 @@ func (m *QueryDataSharesResponse) GetDataShares() []DataShare {
 	return nil
 }
 
+// QueryFeedbackRequest names an inference: job_id, or session_id with request_seq.
+type QueryFeedbackRequest struct {
+	// job_id of a job.
+	JobId uint64 `protobuf:"varint,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// session_id of a session.
+	SessionId uint64 `protobuf:"varint,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// request_seq of the session request (1-based).
+	RequestSeq uint64 `protobuf:"varint,3,opt,name=request_seq,json=requestSeq,proto3" json:"request_seq,omitempty"`
+}
+
+func (m *QueryFeedbackRequest) Reset()         { *m = QueryFeedbackRequest{} }
+func (m *QueryFeedbackRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryFeedbackRequest) ProtoMessage()    {}
+func (*QueryFeedbackRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f985b873ee86cbff, []int{19}
+}
+func (m *QueryFeedbackRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryFeedbackRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryFeedbackRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryFeedbackRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryFeedbackRequest.Merge(m, src)
+}
+func (m *QueryFeedbackRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryFeedbackRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryFeedbackRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryFeedbackRequest proto.InternalMessageInfo
+
+func (m *QueryFeedbackRequest) GetJobId() uint64 {
+	if m != nil {
+		return m.JobId
+	}
+	return 0
+}
+
+func (m *QueryFeedbackRequest) GetSessionId() uint64 {
+	if m != nil {
+		return m.SessionId
+	}
+	return 0
+}
+
+func (m *QueryFeedbackRequest) GetRequestSeq() uint64 {
+	if m != nil {
+		return m.RequestSeq
+	}
+	return 0
+}
+
+// QueryFeedbackResponse returns the feedback.
+type QueryFeedbackResponse struct {
+	// feedback found.
+	Feedback Feedback `protobuf:"bytes,1,opt,name=feedback,proto3" json:"feedback"`
+}
+
+func (m *QueryFeedbackResponse) Reset()         { *m = QueryFeedbackResponse{} }
+func (m *QueryFeedbackResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryFeedbackResponse) ProtoMessage()    {}
+func (*QueryFeedbackResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f985b873ee86cbff, []int{20}
+}
+func (m *QueryFeedbackResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryFeedbackResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryFeedbackResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryFeedbackResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryFeedbackResponse.Merge(m, src)
+}
+func (m *QueryFeedbackResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryFeedbackResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryFeedbackResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryFeedbackResponse proto.InternalMessageInfo
+
+func (m *QueryFeedbackResponse) GetFeedback() Feedback {
+	if m != nil {
+		return m.Feedback
+	}
+	return Feedback{}
+}
+
+// QueryDeploymentFeedbackRequest lists a deployment's feedback.
+type QueryDeploymentFeedbackRequest struct {
+	// deployment_id of the deployment.
+	DeploymentId uint64 `protobuf:"varint,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	// pagination of the result.
+	Pagination *query.PageRequest `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryDeploymentFeedbackRequest) Reset()         { *m = QueryDeploymentFeedbackRequest{} }
+func (m *QueryDeploymentFeedbackRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryDeploymentFeedbackRequest) ProtoMessage()    {}
+func (*QueryDeploymentFeedbackRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f985b873ee86cbff, []int{21}
+}
+func (m *QueryDeploymentFeedbackRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDeploymentFeedbackRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDeploymentFeedbackRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDeploymentFeedbackRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDeploymentFeedbackRequest.Merge(m, src)
+}
+func (m *QueryDeploymentFeedbackRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDeploymentFeedbackRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDeploymentFeedbackRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDeploymentFeedbackRequest proto.InternalMessageInfo
+
+func (m *QueryDeploymentFeedbackRequest) GetDeploymentId() uint64 {
+	if m != nil {
+		return m.DeploymentId
+	}
+	return 0
+}
+
+func (m *QueryDeploymentFeedbackRequest) GetPagination() *query.PageRequest {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryDeploymentFeedbackResponse is a page of feedback.
+type QueryDeploymentFeedbackResponse struct {
+	// feedbacks on this page, by id.
+	Feedbacks []Feedback `protobuf:"bytes,1,rep,name=feedbacks,proto3" json:"feedbacks"`
+	// pagination of the result.
+	Pagination *query.PageResponse `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
+}
+
+func (m *QueryDeploymentFeedbackResponse) Reset()         { *m = QueryDeploymentFeedbackResponse{} }
+func (m *QueryDeploymentFeedbackResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryDeploymentFeedbackResponse) ProtoMessage()    {}
+func (*QueryDeploymentFeedbackResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f985b873ee86cbff, []int{22}
+}
+func (m *QueryDeploymentFeedbackResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryDeploymentFeedbackResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryDeploymentFeedbackResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryDeploymentFeedbackResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryDeploymentFeedbackResponse.Merge(m, src)
+}
+func (m *QueryDeploymentFeedbackResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryDeploymentFeedbackResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryDeploymentFeedbackResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryDeploymentFeedbackResponse proto.InternalMessageInfo
+
+func (m *QueryDeploymentFeedbackResponse) GetFeedbacks() []Feedback {
+	if m != nil {
+		return m.Feedbacks
+	}
+	return nil
+}
+
+func (m *QueryDeploymentFeedbackResponse) GetPagination() *query.PageResponse {
+	if m != nil {
+		return m.Pagination
+	}
+	return nil
+}
+
+// QueryFeedbackCountsRequest asks for a deployment's feedback totals.
+type QueryFeedbackCountsRequest struct {
+	// deployment_id of the deployment.
+	DeploymentId uint64 `protobuf:"varint,1,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+}
+
+func (m *QueryFeedbackCountsRequest) Reset()         { *m = QueryFeedbackCountsRequest{} }
+func (m *QueryFeedbackCountsRequest) String() string { return proto.CompactTextString(m) }
+func (*QueryFeedbackCountsRequest) ProtoMessage()    {}
+func (*QueryFeedbackCountsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f985b873ee86cbff, []int{23}
+}
+func (m *QueryFeedbackCountsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryFeedbackCountsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryFeedbackCountsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryFeedbackCountsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryFeedbackCountsRequest.Merge(m, src)
+}
+func (m *QueryFeedbackCountsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryFeedbackCountsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryFeedbackCountsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryFeedbackCountsRequest proto.InternalMessageInfo
+
+func (m *QueryFeedbackCountsRequest) GetDeploymentId() uint64 {
+	if m != nil {
+		return m.DeploymentId
+	}
+	return 0
+}
+
+// QueryFeedbackCountsResponse returns them.
+type QueryFeedbackCountsResponse struct {
+	// counts of ratings and records.
+	Counts FeedbackCounts `protobuf:"bytes,1,opt,name=counts,proto3" json:"counts"`
+	// feedback_datanet_id of the deployment (0 before its first record).
+	FeedbackDatanetId uint64 `protobuf:"varint,2,opt,name=feedback_datanet_id,json=feedbackDatanetId,proto3" json:"feedback_datanet_id,omitempty"`
+}
+
+func (m *QueryFeedbackCountsResponse) Reset()         { *m = QueryFeedbackCountsResponse{} }
+func (m *QueryFeedbackCountsResponse) String() string { return proto.CompactTextString(m) }
+func (*QueryFeedbackCountsResponse) ProtoMessage()    {}
+func (*QueryFeedbackCountsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_f985b873ee86cbff, []int{24}
+}
+func (m *QueryFeedbackCountsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *QueryFeedbackCountsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_QueryFeedbackCountsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *QueryFeedbackCountsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_QueryFeedbackCountsResponse.Merge(m, src)
+}
+func (m *QueryFeedbackCountsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *QueryFeedbackCountsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_QueryFeedbackCountsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_QueryFeedbackCountsResponse proto.InternalMessageInfo
+
+func (m *QueryFeedbackCountsResponse) GetCounts() FeedbackCounts {
+	if m != nil {
+		return m.Counts
+	}
+	return FeedbackCounts{}
+}
+
+func (m *QueryFeedbackCountsResponse) GetFeedbackDatanetId() uint64 {
+	if m != nil {
+		return m.FeedbackDatanetId
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*QueryParamsRequest)(nil), "openledger.models.v1.QueryParamsRequest")
 	proto.RegisterType((*QueryParamsResponse)(nil), "openledger.models.v1.QueryParamsResponse")
@@ -1098,86 +1419,109 @@ func init() {
 	proto.RegisterType((*QueryDeploymentsResponse)(nil), "openledger.models.v1.QueryDeploymentsResponse")
 	proto.RegisterType((*QueryDataSharesRequest)(nil), "openledger.models.v1.QueryDataSharesRequest")
 	proto.RegisterType((*QueryDataSharesResponse)(nil), "openledger.models.v1.QueryDataSharesResponse")
+	proto.RegisterType((*QueryFeedbackRequest)(nil), "openledger.models.v1.QueryFeedbackRequest")
+	proto.RegisterType((*QueryFeedbackResponse)(nil), "openledger.models.v1.QueryFeedbackResponse")
+	proto.RegisterType((*QueryDeploymentFeedbackRequest)(nil), "openledger.models.v1.QueryDeploymentFeedbackRequest")
+	proto.RegisterType((*QueryDeploymentFeedbackResponse)(nil), "openledger.models.v1.QueryDeploymentFeedbackResponse")
+	proto.RegisterType((*QueryFeedbackCountsRequest)(nil), "openledger.models.v1.QueryFeedbackCountsRequest")
+	proto.RegisterType((*QueryFeedbackCountsResponse)(nil), "openledger.models.v1.QueryFeedbackCountsResponse")
 }
 
 func init() { proto.RegisterFile("openledger/models/v1/query.proto", fileDescriptor_f985b873ee86cbff) }
 
 var fileDescriptor_f985b873ee86cbff = []byte{
-	// 1184 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x57, 0xcd, 0x4f, 0x24, 0x45,
-	0x14, 0xa7, 0x80, 0x19, 0xe0, 0x01, 0xba, 0x5b, 0x4e, 0xb4, 0x19, 0xc8, 0xec, 0xd0, 0x24, 0xcb,
-	0x47, 0x76, 0xbb, 0x17, 0x56, 0x2f, 0xba, 0xb0, 0x91, 0xa0, 0x04, 0x91, 0xec, 0xda, 0x24, 0x7b,
-	0x30, 0x31, 0x93, 0x86, 0xae, 0x1d, 0x3a, 0x32, 0xdd, 0xbd, 0x5d, 0x3d, 0x08, 0x21, 0x78, 0xf0,
-	0xb4, 0x07, 0x0f, 0x6b, 0xbc, 0x1a, 0xcf, 0x7a, 0x5b, 0x8d, 0x26, 0xfe, 0x09, 0x1b, 0x4f, 0x1b,
-	0x4d, 0x8c, 0xf1, 0x60, 0x0c, 0x98, 0xf8, 0x6f, 0x98, 0xae, 0x7a, 0xfd, 0xb5, 0x34, 0x33, 0x0d,
-	0xcb, 0x85, 0x4c, 0x57, 0xfd, 0x5e, 0xfd, 0x7e, 0xef, 0xa3, 0x5e, 0x3d, 0xa0, 0xee, 0x7a, 0xcc,
-	0xd9, 0x65, 0x56, 0x93, 0xf9, 0x7a, 0xcb, 0xb5, 0xd8, 0x2e, 0xd7, 0xf7, 0xe6, 0xf5, 0x47, 0x6d,
-	0xe6, 0x1f, 0x68, 0x9e, 0xef, 0x06, 0x2e, 0xad, 0x24, 0x08, 0x4d, 0x22, 0xb4, 0xbd, 0xf9, 0xea,
-	0x55, 0xb3, 0x65, 0x3b, 0xae, 0x2e, 0xfe, 0x4a, 0x60, 0x75, 0x6e, 0xdb, 0xe5, 0x2d, 0x97, 0xeb,
-	0x5b, 0x26, 0x67, 0xf2, 0x04, 0x7d, 0x6f, 0x7e, 0x8b, 0x05, 0xe6, 0xbc, 0xee, 0x99, 0x4d, 0xdb,
-	0x31, 0x03, 0xdb, 0x75, 0x10, 0x3b, 0x8e, 0xd8, 0x08, 0x96, 0x66, 0xac, 0x8e, 0xc9, 0xcd, 0x86,
-	0xf8, 0xd2, 0xe5, 0x07, 0x6e, 0x55, 0x9a, 0x6e, 0xd3, 0x95, 0xeb, 0xe1, 0x2f, 0x5c, 0x9d, 0x68,
-	0xba, 0x6e, 0x73, 0x97, 0xe9, 0xa6, 0x67, 0xeb, 0xa6, 0xe3, 0xb8, 0x81, 0xa0, 0x8a, 0x6c, 0x26,
-	0x73, 0x5d, 0x44, 0x57, 0x04, 0x44, 0xad, 0x00, 0xfd, 0x28, 0x14, 0x70, 0xdf, 0xf4, 0xcd, 0x16,
-	0x37, 0xd8, 0xa3, 0x36, 0xe3, 0x81, 0xfa, 0x00, 0x5e, 0xcb, 0xac, 0x72, 0xcf, 0x75, 0x38, 0xa3,
-	0x77, 0xa1, 0xec, 0x89, 0x15, 0x85, 0xd4, 0xc9, 0xcc, 0xf0, 0xc2, 0x84, 0x96, 0x17, 0x21, 0x4d,
-	0x5a, 0x2d, 0x0f, 0x3d, 0xfb, 0xfb, 0x5a, 0xcf, 0x77, 0xff, 0x3d, 0x9d, 0x23, 0x06, 0x9a, 0xa9,
-	0x1a, 0x5c, 0x15, 0xe7, 0x6e, 0x84, 0x58, 0x24, 0xa3, 0x63, 0x30, 0x28, 0x6c, 0x1b, 0xb6, 0x25,
-	0xce, 0xed, 0x37, 0x06, 0xc4, 0xf7, 0x9a, 0xa5, 0x1a, 0xa8, 0x0e, 0xf1, 0x28, 0xe3, 0x0e, 0x94,
-	0x04, 0x00, 0x55, 0x8c, 0xe7, 0xab, 0x10, 0x36, 0x69, 0x11, 0xd2, 0x48, 0xfd, 0x92, 0xa4, 0x0f,
-	0x8d, 0x5c, 0xa6, 0x1a, 0x94, 0xdc, 0xcf, 0x1c, 0xe6, 0x8b, 0x43, 0x87, 0x96, 0x95, 0xdf, 0x7e,
-	0xba, 0x59, 0xc1, 0x04, 0xbc, 0x6b, 0x59, 0x3e, 0xe3, 0x7c, 0x33, 0xf0, 0x6d, 0xa7, 0x69, 0x48,
-	0x18, 0x7d, 0x1f, 0x20, 0xc9, 0xad, 0xd2, 0x2b, 0x94, 0x5c, 0xd7, 0xd0, 0x22, 0x2c, 0x04, 0x4d,
-	0x26, 0x16, 0x0b, 0x41, 0xbb, 0x6f, 0x36, 0x19, 0x72, 0x19, 0x29, 0x4b, 0xf5, 0x5b, 0x82, 0xb1,
-	0x8e, 0xe4, 0xa0, 0x93, 0x4b, 0x50, 0x96, 0xbe, 0x28, 0xa4, 0xde, 0x77, 0x0e, 0x2f, 0xd1, 0x8a,
-	0xae, 0xe6, 0xe8, 0x9b, 0xee, 0xaa, 0x4f, 0x92, 0x67, 0x04, 0xde, 0x03, 0x25, 0xd1, 0xf7, 0x80,
-	0xf9, 0xdc, 0x76, 0x9d, 0xee, 0xa9, 0xa3, 0x0a, 0x0c, 0xec, 0x49, 0xb0, 0x20, 0xef, 0x37, 0xa2,
-	0x4f, 0xd5, 0x82, 0xb1, 0x9c, 0x03, 0xd1, 0xed, 0xd5, 0xc4, 0x4c, 0x66, 0x57, 0xed, 0xe0, 0x37,
-	0x1a, 0xa7, 0xdd, 0x8f, 0x59, 0x3e, 0xcf, 0x61, 0xe1, 0x05, 0x74, 0x5f, 0x56, 0x5e, 0x9f, 0x12,
-	0xa8, 0xe6, 0x09, 0x40, 0x3f, 0xd7, 0x60, 0x10, 0x95, 0x46, 0x09, 0x3e, 0xa7, 0xa3, 0xb1, 0xf9,
-	0xe5, 0x65, 0xba, 0x89, 0x95, 0xf8, 0xa1, 0xed, 0xb0, 0xc4, 0xab, 0x0b, 0x25, 0x99, 0x8e, 0xc3,
-	0x50, 0xcb, 0xdc, 0x6f, 0x58, 0xcc, 0x0b, 0x76, 0x94, 0xbe, 0x3a, 0x99, 0x19, 0x35, 0x06, 0x5b,
-	0xe6, 0xfe, 0x4a, 0xf8, 0xad, 0xfe, 0xd5, 0x0b, 0x23, 0x48, 0xf2, 0x9e, 0x13, 0xf8, 0x07, 0xb4,
-	0x02, 0x25, 0x89, 0x24, 0x02, 0x29, 0x3f, 0x32, 0xc4, 0xbd, 0x67, 0x12, 0xf7, 0x65, 0x89, 0xdf,
-	0x82, 0xfe, 0x4f, 0x6d, 0xc7, 0x52, 0xfa, 0xeb, 0x64, 0xe6, 0x95, 0x85, 0xc9, 0xfc, 0xa0, 0x62,
-	0x3c, 0xd7, 0x6d, 0xc7, 0x32, 0x04, 0x9c, 0x7e, 0x02, 0x57, 0x2c, 0x33, 0x30, 0x39, 0x0b, 0x1a,
-	0x71, 0x5e, 0x4a, 0x22, 0x2f, 0xd3, 0xf9, 0x47, 0xac, 0x48, 0x74, 0x5c, 0xbf, 0x0f, 0xd3, 0xc9,
-	0x79, 0xd5, 0xca, 0xec, 0x72, 0x7a, 0x03, 0x68, 0xdb, 0xe3, 0x81, 0xcf, 0xcc, 0x56, 0x83, 0xef,
-	0x98, 0x3e, 0x6b, 0x6c, 0x79, 0x5c, 0x29, 0x0b, 0x6f, 0xaf, 0x44, 0x3b, 0x9b, 0xe1, 0xc6, 0xb2,
-	0xc7, 0xe9, 0x3b, 0x50, 0xe6, 0x81, 0x19, 0xb4, 0xb9, 0x32, 0x20, 0xbc, 0x98, 0xea, 0xe8, 0xc5,
-	0xa6, 0x80, 0x1a, 0x68, 0xa2, 0xfe, 0x4a, 0xa0, 0x92, 0x4d, 0x63, 0x72, 0xb5, 0x98, 0x13, 0xf8,
-	0x36, 0xeb, 0x52, 0x71, 0xe9, 0xcc, 0x64, 0xae, 0x16, 0x5a, 0xd3, 0x09, 0x18, 0x0a, 0xfc, 0xb6,
-	0xb3, 0x6d, 0x06, 0x4c, 0x26, 0x66, 0xd0, 0x48, 0x16, 0xe8, 0x3a, 0x0c, 0x87, 0xde, 0x4b, 0x37,
-	0xb9, 0xd2, 0x27, 0xa8, 0xae, 0x9d, 0x1d, 0x44, 0xe9, 0x75, 0x8a, 0x07, 0xac, 0x68, 0x95, 0xab,
-	0x8b, 0xf0, 0xba, 0xf0, 0x65, 0x85, 0x79, 0xbb, 0xee, 0x41, 0x8b, 0x39, 0x41, 0x54, 0x95, 0x53,
-	0x30, 0x6a, 0xc5, 0x8b, 0x49, 0x69, 0x8e, 0x24, 0x8b, 0x6b, 0x96, 0xfa, 0x10, 0xde, 0x38, 0x65,
-	0x8e, 0xd1, 0x58, 0x07, 0x48, 0xa0, 0xd8, 0x6b, 0xea, 0x67, 0xa8, 0x8c, 0x71, 0x59, 0x99, 0xf1,
-	0xb2, 0xfa, 0x55, 0xef, 0x29, 0xa2, 0x22, 0xbd, 0x66, 0x0a, 0x46, 0xe5, 0x56, 0xf6, 0x12, 0x8d,
-	0xb4, 0x52, 0x77, 0x3e, 0x79, 0x98, 0xfa, 0x8a, 0x3d, 0x4c, 0x4b, 0x71, 0xf1, 0xc8, 0x2b, 0x70,
-	0xbd, 0x9b, 0x53, 0xd9, 0xfa, 0x79, 0xa1, 0x01, 0x96, 0x2e, 0xdc, 0x00, 0x7f, 0x24, 0xf8, 0x70,
-	0x64, 0x62, 0x82, 0xd1, 0xdf, 0x80, 0xe1, 0x24, 0x7c, 0x51, 0x3d, 0x9e, 0x2b, 0xfc, 0x69, 0xfb,
-	0xcb, 0x6b, 0x81, 0x71, 0xbd, 0xc5, 0x25, 0x78, 0xb1, 0x7a, 0x4b, 0x99, 0xc7, 0xf5, 0x96, 0xb9,
-	0x16, 0xe4, 0x65, 0xae, 0xc5, 0xc2, 0x1f, 0xc3, 0x50, 0x12, 0x44, 0xf4, 0x31, 0x81, 0xb2, 0x9c,
-	0xb7, 0xe8, 0x4c, 0xfe, 0x61, 0xa7, 0xc7, 0xbb, 0xea, 0x6c, 0x01, 0xa4, 0x94, 0xad, 0xce, 0x3e,
-	0x0e, 0xc9, 0xbf, 0xf8, 0xfd, 0xdf, 0xaf, 0x7b, 0x6b, 0x74, 0x42, 0xcf, 0x1d, 0x28, 0xe5, 0x70,
-	0x47, 0x9f, 0x10, 0x28, 0x89, 0xd7, 0x8a, 0x4e, 0x77, 0x38, 0x3f, 0x3d, 0xfa, 0x55, 0x67, 0xba,
-	0x03, 0x51, 0xc7, 0x9b, 0x89, 0x8e, 0x59, 0x3a, 0xad, 0x77, 0x18, 0x6c, 0xf5, 0xc3, 0xe8, 0xba,
-	0x1d, 0x89, 0xe8, 0xc8, 0xb9, 0x8a, 0x76, 0xa5, 0x2a, 0x14, 0x9d, 0xec, 0x90, 0x56, 0x28, 0x3a,
-	0x38, 0x8f, 0xfd, 0x42, 0x60, 0x64, 0x23, 0x73, 0xaf, 0xbb, 0xd1, 0x64, 0x67, 0xad, 0xaa, 0x5e,
-	0x18, 0x8f, 0xe2, 0x56, 0x13, 0x71, 0x77, 0xe8, 0xdb, 0x05, 0x43, 0xa6, 0x47, 0xaf, 0x9f, 0x7e,
-	0x88, 0xbf, 0x8e, 0xe8, 0x0f, 0x04, 0x46, 0x33, 0x53, 0x0c, 0x2d, 0xaa, 0x25, 0x8e, 0xe9, 0xad,
-	0xe2, 0x06, 0xa8, 0x7e, 0x31, 0x51, 0xbf, 0x40, 0x6f, 0x9d, 0x57, 0x7d, 0xa8, 0x79, 0x00, 0x1f,
-	0x32, 0xda, 0x29, 0xa1, 0xd9, 0x59, 0xa7, 0x3a, 0x57, 0x04, 0x8a, 0x0a, 0xef, 0x25, 0x0a, 0x57,
-	0xe8, 0xf2, 0xc5, 0xe3, 0xab, 0xef, 0xa2, 0xce, 0xef, 0x09, 0x40, 0xd2, 0xec, 0xe8, 0x8d, 0x0e,
-	0x5a, 0x4e, 0xbd, 0x87, 0xd5, 0x9b, 0x05, 0xd1, 0x28, 0x7e, 0x29, 0x11, 0x7f, 0x9b, 0xce, 0xe7,
-	0x8b, 0x4f, 0x75, 0x58, 0xfd, 0x30, 0xd3, 0xfc, 0x8e, 0xe8, 0x37, 0x04, 0x86, 0x53, 0x8d, 0x9d,
-	0x16, 0xa3, 0x8f, 0xeb, 0x41, 0x2b, 0x0a, 0x47, 0xb9, 0x5a, 0x22, 0x77, 0x8a, 0x4e, 0x76, 0x95,
-	0x4b, 0x7f, 0x0e, 0x43, 0x19, 0xf7, 0xcb, 0xce, 0xa1, 0x7c, 0xb1, 0xd5, 0x77, 0x0e, 0xe5, 0xa9,
-	0xce, 0xae, 0x7e, 0x90, 0x68, 0xbb, 0x4b, 0x17, 0xcf, 0x1d, 0x4a, 0x3d, 0xf5, 0x2c, 0x2c, 0xaf,
-	0x3d, 0x3b, 0xae, 0x91, 0xe7, 0xc7, 0x35, 0xf2, 0xcf, 0x71, 0x8d, 0x3c, 0x39, 0xa9, 0xf5, 0x3c,
-	0x3f, 0xa9, 0xf5, 0xfc, 0x79, 0x52, 0xeb, 0xf9, 0x58, 0x6f, 0xda, 0xc1, 0x4e, 0x7b, 0x4b, 0xdb,
-	0x76, 0x5b, 0x69, 0x8a, 0xd4, 0xcf, 0xfd, 0x88, 0x2f, 0x38, 0xf0, 0x18, 0xdf, 0x2a, 0x8b, 0x7f,
-	0xf0, 0x6f, 0xff, 0x1f, 0x00, 0x00, 0xff, 0xff, 0xc0, 0x56, 0x1b, 0xca, 0xe8, 0x10, 0x00, 0x00,
+	// 1446 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x58, 0x4b, 0x6f, 0xdb, 0xc6,
+	0x13, 0xf7, 0xda, 0x96, 0x6c, 0x8f, 0xed, 0x3c, 0x36, 0xce, 0xff, 0xaf, 0xc8, 0xae, 0xac, 0xd0,
+	0x45, 0xec, 0xbc, 0xc8, 0xd8, 0x49, 0x2e, 0x6d, 0x1e, 0x88, 0xe3, 0x24, 0x50, 0xd3, 0x34, 0xa9,
+	0x0c, 0xe4, 0x50, 0xa0, 0x15, 0x28, 0x73, 0xa3, 0x28, 0xb1, 0x48, 0x99, 0x4b, 0xb9, 0x31, 0x82,
+	0xf4, 0xd0, 0x53, 0x0e, 0x2d, 0x90, 0xa2, 0x40, 0x4f, 0x45, 0xcf, 0xed, 0x2d, 0x7d, 0x01, 0xfd,
+	0x02, 0x05, 0x82, 0x9c, 0x82, 0xf6, 0x52, 0xf4, 0x50, 0x14, 0x49, 0x81, 0x7e, 0x8b, 0xa2, 0xe0,
+	0xee, 0x90, 0x4b, 0x4a, 0xb4, 0x44, 0xb9, 0xbe, 0x18, 0xe2, 0xec, 0xcc, 0xce, 0xef, 0x37, 0x33,
+	0x3b, 0x3b, 0x6b, 0x28, 0x3a, 0x4d, 0x66, 0xaf, 0x33, 0xab, 0xc6, 0x5c, 0xa3, 0xe1, 0x58, 0x6c,
+	0x9d, 0x1b, 0x9b, 0x8b, 0xc6, 0x46, 0x8b, 0xb9, 0x5b, 0x7a, 0xd3, 0x75, 0x3c, 0x87, 0x4e, 0x29,
+	0x0d, 0x5d, 0x6a, 0xe8, 0x9b, 0x8b, 0xf9, 0xfd, 0x66, 0xa3, 0x6e, 0x3b, 0x86, 0xf8, 0x2b, 0x15,
+	0xf3, 0xc7, 0xd6, 0x1c, 0xde, 0x70, 0xb8, 0x51, 0x35, 0x39, 0x93, 0x3b, 0x18, 0x9b, 0x8b, 0x55,
+	0xe6, 0x99, 0x8b, 0x46, 0xd3, 0xac, 0xd5, 0x6d, 0xd3, 0xab, 0x3b, 0x36, 0xea, 0x4e, 0xa3, 0x6e,
+	0xa0, 0x16, 0xf5, 0x98, 0x3f, 0x24, 0x17, 0x2b, 0xe2, 0xcb, 0x90, 0x1f, 0xb8, 0x34, 0x55, 0x73,
+	0x6a, 0x8e, 0x94, 0xfb, 0xbf, 0x50, 0x3a, 0x53, 0x73, 0x9c, 0xda, 0x3a, 0x33, 0xcc, 0x66, 0xdd,
+	0x30, 0x6d, 0xdb, 0xf1, 0x84, 0xab, 0xc0, 0xe6, 0x70, 0x22, 0x45, 0xa4, 0x22, 0x54, 0xb4, 0x29,
+	0xa0, 0xef, 0xfa, 0x00, 0x6e, 0x99, 0xae, 0xd9, 0xe0, 0x65, 0xb6, 0xd1, 0x62, 0xdc, 0xd3, 0x6e,
+	0xc3, 0x81, 0x98, 0x94, 0x37, 0x1d, 0x9b, 0x33, 0x7a, 0x11, 0xb2, 0x4d, 0x21, 0xc9, 0x91, 0x22,
+	0x59, 0x18, 0x5f, 0x9a, 0xd1, 0x93, 0x22, 0xa4, 0x4b, 0xab, 0xe5, 0xb1, 0x67, 0x7f, 0xcc, 0x0e,
+	0x7c, 0xfd, 0xf7, 0xd3, 0x63, 0xa4, 0x8c, 0x66, 0x9a, 0x0e, 0xfb, 0xc5, 0xbe, 0x37, 0x7c, 0x5d,
+	0x74, 0x46, 0x0f, 0xc1, 0xa8, 0xb0, 0xad, 0xd4, 0x2d, 0xb1, 0xef, 0x70, 0x79, 0x44, 0x7c, 0x97,
+	0x2c, 0xad, 0x8c, 0xe8, 0x50, 0x1f, 0x61, 0x9c, 0x83, 0x8c, 0x50, 0x40, 0x14, 0xd3, 0xc9, 0x28,
+	0x84, 0x4d, 0x14, 0x84, 0x34, 0xd2, 0x3e, 0x21, 0xd1, 0x4d, 0x03, 0xca, 0x54, 0x87, 0x8c, 0xf3,
+	0xa1, 0xcd, 0x5c, 0xb1, 0xe9, 0xd8, 0x72, 0xee, 0x97, 0x1f, 0x4e, 0x4e, 0x61, 0x02, 0x2e, 0x59,
+	0x96, 0xcb, 0x38, 0x5f, 0xf5, 0xdc, 0xba, 0x5d, 0x2b, 0x4b, 0x35, 0x7a, 0x15, 0x40, 0xe5, 0x36,
+	0x37, 0x28, 0x90, 0x1c, 0xd1, 0xd1, 0xc2, 0x2f, 0x04, 0x5d, 0x26, 0x16, 0x0b, 0x41, 0xbf, 0x65,
+	0xd6, 0x18, 0xfa, 0x2a, 0x47, 0x2c, 0xb5, 0xaf, 0x08, 0xc6, 0x3a, 0x80, 0x83, 0x24, 0x2f, 0x40,
+	0x56, 0x72, 0xc9, 0x91, 0xe2, 0x50, 0x1f, 0x2c, 0xd1, 0x8a, 0x5e, 0x4b, 0xc0, 0x37, 0xdf, 0x13,
+	0x9f, 0x74, 0x1e, 0x03, 0x78, 0x13, 0x72, 0x0a, 0xdf, 0x6d, 0xe6, 0xf2, 0xba, 0x63, 0xf7, 0x4e,
+	0x1d, 0xcd, 0xc1, 0xc8, 0xa6, 0x54, 0x16, 0xce, 0x87, 0xcb, 0xc1, 0xa7, 0x66, 0xc1, 0xa1, 0x84,
+	0x0d, 0x91, 0xf6, 0x35, 0x65, 0x26, 0xb3, 0xab, 0x75, 0xe1, 0x8d, 0xc6, 0x51, 0xfa, 0xa1, 0x97,
+	0x8f, 0x12, 0xbc, 0xf0, 0x14, 0xb8, 0x77, 0x2b, 0xaf, 0x4f, 0x09, 0xe4, 0x93, 0x00, 0x20, 0xcf,
+	0x12, 0x8c, 0x22, 0xd2, 0x20, 0xc1, 0x7d, 0x12, 0x0d, 0xcd, 0x77, 0x2f, 0xd3, 0x35, 0xac, 0xc4,
+	0xb7, 0xeb, 0x36, 0x53, 0xac, 0x76, 0x94, 0x64, 0x3a, 0x0d, 0x63, 0x0d, 0xf3, 0x41, 0xc5, 0x62,
+	0x4d, 0xef, 0x6e, 0x6e, 0xa8, 0x48, 0x16, 0x26, 0xcb, 0xa3, 0x0d, 0xf3, 0xc1, 0x8a, 0xff, 0xad,
+	0xfd, 0x3e, 0x08, 0x13, 0xe8, 0xe4, 0x8a, 0xed, 0xb9, 0x5b, 0x74, 0x0a, 0x32, 0x52, 0x93, 0x08,
+	0x4d, 0xf9, 0x11, 0x73, 0x3c, 0xb8, 0xad, 0xe3, 0xa1, 0xb8, 0xe3, 0xb3, 0x30, 0x7c, 0xbf, 0x6e,
+	0x5b, 0xb9, 0xe1, 0x22, 0x59, 0xd8, 0xb3, 0x74, 0x38, 0x39, 0xa8, 0x18, 0xcf, 0xeb, 0x75, 0xdb,
+	0x2a, 0x0b, 0x75, 0xfa, 0x3e, 0xec, 0xb3, 0x4c, 0xcf, 0xe4, 0xcc, 0xab, 0x84, 0x79, 0xc9, 0x88,
+	0xbc, 0xcc, 0x27, 0x6f, 0xb1, 0x22, 0xb5, 0xc3, 0xfa, 0xbd, 0x13, 0x4d, 0xce, 0x5e, 0x2b, 0xb6,
+	0xca, 0xe9, 0x09, 0xa0, 0xad, 0x26, 0xf7, 0x5c, 0x66, 0x36, 0x2a, 0xfc, 0xae, 0xe9, 0xb2, 0x4a,
+	0xb5, 0xc9, 0x73, 0x59, 0xc1, 0x76, 0x5f, 0xb0, 0xb2, 0xea, 0x2f, 0x2c, 0x37, 0x39, 0x7d, 0x13,
+	0xb2, 0xdc, 0x33, 0xbd, 0x16, 0xcf, 0x8d, 0x08, 0x16, 0x73, 0x5d, 0x59, 0xac, 0x0a, 0xd5, 0x32,
+	0x9a, 0x68, 0xcf, 0x09, 0x4c, 0xc5, 0xd3, 0xa8, 0x8e, 0x16, 0xb3, 0x3d, 0xb7, 0xce, 0x7a, 0x54,
+	0x5c, 0x34, 0x33, 0xb1, 0xa3, 0x85, 0xd6, 0x74, 0x06, 0xc6, 0x3c, 0xb7, 0x65, 0xaf, 0x99, 0x1e,
+	0x93, 0x89, 0x19, 0x2d, 0x2b, 0x01, 0xbd, 0x0e, 0xe3, 0x3e, 0x7b, 0x49, 0x93, 0xe7, 0x86, 0x84,
+	0xab, 0xd9, 0xed, 0x83, 0x28, 0x59, 0x47, 0xfc, 0x80, 0x15, 0x48, 0xb9, 0x76, 0x1e, 0xfe, 0x27,
+	0xb8, 0xac, 0xb0, 0xe6, 0xba, 0xb3, 0xd5, 0x60, 0xb6, 0x17, 0x54, 0xe5, 0x1c, 0x4c, 0x5a, 0xa1,
+	0x50, 0x95, 0xe6, 0x84, 0x12, 0x96, 0x2c, 0xed, 0x0e, 0xfc, 0xbf, 0xc3, 0x1c, 0xa3, 0x71, 0x1d,
+	0x40, 0xa9, 0x62, 0xaf, 0x29, 0x6e, 0x83, 0x32, 0xd4, 0x8b, 0xc3, 0x0c, 0xc5, 0xda, 0x67, 0x83,
+	0x1d, 0x8e, 0xd2, 0xf4, 0x9a, 0x39, 0x98, 0x94, 0x4b, 0xf1, 0x43, 0x34, 0xd1, 0x88, 0x9c, 0x79,
+	0x75, 0x31, 0x0d, 0xa5, 0xbb, 0x98, 0x2e, 0x84, 0xc5, 0x23, 0x8f, 0xc0, 0x91, 0x5e, 0xa4, 0xe2,
+	0xf5, 0xd3, 0xd6, 0x00, 0x33, 0x3b, 0x6e, 0x80, 0xdf, 0x11, 0xbc, 0x38, 0x62, 0x31, 0xc1, 0xe8,
+	0xdf, 0x80, 0x71, 0x15, 0xbe, 0xa0, 0x1e, 0xfb, 0x0a, 0x7f, 0xd4, 0x7e, 0xf7, 0x5a, 0x60, 0x58,
+	0x6f, 0x61, 0x09, 0xee, 0xac, 0xde, 0x22, 0xe6, 0x61, 0xbd, 0xc5, 0x8e, 0x05, 0xf9, 0x4f, 0xc7,
+	0xa2, 0x81, 0x47, 0xfc, 0x2a, 0x63, 0x56, 0xd5, 0x5c, 0xbb, 0x1f, 0x80, 0x3c, 0x08, 0xd9, 0x7b,
+	0x4e, 0x55, 0xa1, 0xcb, 0xdc, 0x73, 0xaa, 0x25, 0x8b, 0xbe, 0x06, 0xc0, 0x19, 0xf7, 0xab, 0x49,
+	0xb5, 0xd2, 0x31, 0x94, 0x94, 0x2c, 0x3a, 0x0b, 0xe3, 0xae, 0xdc, 0xa0, 0xc2, 0xd9, 0x06, 0x36,
+	0x54, 0x40, 0xd1, 0x2a, 0xdb, 0xd0, 0x3e, 0x80, 0x83, 0x6d, 0xee, 0x90, 0xd4, 0x15, 0x18, 0xbd,
+	0x83, 0x32, 0x3c, 0x42, 0x85, 0x64, 0x46, 0x81, 0x65, 0xec, 0x06, 0x0b, 0x4c, 0xb5, 0x4f, 0x09,
+	0x14, 0xda, 0x4a, 0xa5, 0x9d, 0x59, 0x9a, 0xf0, 0xef, 0xda, 0xdd, 0xfd, 0x3d, 0x81, 0xd9, 0x6d,
+	0xf1, 0x84, 0xdd, 0x74, 0x2c, 0xc0, 0x1f, 0x64, 0xb3, 0x0f, 0xee, 0xca, 0x76, 0xf7, 0x6a, 0xf7,
+	0x12, 0x0e, 0x1c, 0x81, 0xbf, 0xcb, 0x4e, 0x2b, 0xd2, 0x86, 0x52, 0xd5, 0xef, 0x17, 0x04, 0xa6,
+	0x13, 0xf7, 0x08, 0x49, 0x67, 0xd7, 0x84, 0x04, 0xb3, 0xfd, 0x7a, 0x77, 0xc6, 0xd2, 0x3a, 0x36,
+	0x9d, 0x4a, 0x73, 0xaa, 0xc3, 0x81, 0x20, 0x02, 0x15, 0xbf, 0xae, 0x6d, 0xe6, 0xa9, 0xd2, 0xdc,
+	0x1f, 0x2c, 0xad, 0xc8, 0x95, 0x92, 0xb5, 0xf4, 0xcf, 0x5e, 0xc8, 0x08, 0x60, 0xf4, 0x31, 0x81,
+	0xac, 0x7c, 0x60, 0xd0, 0x85, 0x64, 0xef, 0x9d, 0xef, 0x99, 0xfc, 0xd1, 0x14, 0x9a, 0x92, 0xa2,
+	0x76, 0xf4, 0xb1, 0x0f, 0xf4, 0xe3, 0x5f, 0xff, 0xfa, 0x7c, 0xb0, 0x40, 0x67, 0x8c, 0xc4, 0x17,
+	0x94, 0x7c, 0xcd, 0xd0, 0x27, 0x04, 0x32, 0x62, 0x3c, 0xa3, 0xf3, 0x5d, 0xf6, 0x8f, 0xbe, 0x75,
+	0xf2, 0x0b, 0xbd, 0x15, 0x11, 0xc7, 0x19, 0x85, 0xe3, 0x28, 0x9d, 0x37, 0xba, 0xbc, 0xe4, 0x8c,
+	0x87, 0xc1, 0xfd, 0xf2, 0x48, 0x44, 0x47, 0x3e, 0x24, 0x68, 0x4f, 0x57, 0xa9, 0xa2, 0x13, 0x7f,
+	0x95, 0xa4, 0x8a, 0x0e, 0x3e, 0x40, 0x7e, 0x22, 0x30, 0x71, 0x23, 0x76, 0x91, 0xf5, 0x72, 0x13,
+	0x7f, 0x5c, 0xe4, 0x8d, 0xd4, 0xfa, 0x08, 0xee, 0x9a, 0x02, 0x77, 0x8e, 0xbe, 0x91, 0x32, 0x64,
+	0x46, 0x30, 0xee, 0x19, 0x0f, 0xf1, 0xd7, 0x23, 0xfa, 0x2d, 0x81, 0xc9, 0xd8, 0xd8, 0x4e, 0xd3,
+	0x62, 0x09, 0x63, 0x7a, 0x2a, 0xbd, 0x01, 0xa2, 0x3f, 0xaf, 0xd0, 0x2f, 0xd1, 0x53, 0xfd, 0xa2,
+	0xf7, 0x31, 0x8f, 0xe0, 0xe4, 0x46, 0xbb, 0x25, 0x34, 0x3e, 0xdc, 0xe7, 0x8f, 0xa5, 0x51, 0x45,
+	0x84, 0x37, 0x15, 0xc2, 0x15, 0xba, 0xbc, 0xf3, 0xf8, 0x1a, 0xeb, 0x88, 0xf3, 0x1b, 0x02, 0xa0,
+	0x5a, 0x2c, 0x3d, 0xd1, 0x05, 0x4b, 0xc7, 0x00, 0x98, 0x3f, 0x99, 0x52, 0x1b, 0xc1, 0x5f, 0x50,
+	0xe0, 0x4f, 0xd3, 0xc5, 0x64, 0xf0, 0x91, 0x91, 0xc2, 0x78, 0x18, 0xeb, 0x96, 0x8f, 0xe8, 0x97,
+	0x04, 0xc6, 0x23, 0x93, 0x0c, 0x4d, 0xe7, 0x3e, 0xac, 0x07, 0x3d, 0xad, 0x3a, 0xc2, 0xd5, 0x15,
+	0xdc, 0x39, 0x7a, 0xb8, 0x27, 0x5c, 0xbf, 0x17, 0x8d, 0x06, 0x6d, 0x97, 0x76, 0x4b, 0x6a, 0xdb,
+	0xc5, 0x9a, 0x3f, 0x9e, 0x4a, 0x17, 0x51, 0x1d, 0x57, 0xa8, 0x8a, 0xb4, 0x90, 0x8c, 0x2a, 0x68,
+	0xde, 0xf4, 0x39, 0x01, 0xda, 0x79, 0x81, 0xd2, 0x33, 0xa9, 0x22, 0xd1, 0x0e, 0xf3, 0x6c, 0x9f,
+	0x56, 0x7d, 0xb4, 0x84, 0x2e, 0x59, 0x57, 0x64, 0x7e, 0x26, 0xb0, 0x27, 0x7e, 0xad, 0xd1, 0x53,
+	0x29, 0x22, 0x17, 0xbb, 0x83, 0xf3, 0x8b, 0x7d, 0x58, 0x20, 0x81, 0x77, 0x14, 0x81, 0xcb, 0xf4,
+	0xd2, 0xce, 0x09, 0x54, 0xf0, 0xe2, 0xfd, 0xd1, 0x3f, 0x72, 0xe1, 0x20, 0xd9, 0xfd, 0xc8, 0xb5,
+	0xcf, 0xc0, 0xdd, 0x8f, 0x5c, 0xc7, 0xc8, 0xab, 0xbd, 0xa5, 0xb0, 0x5f, 0xa4, 0xe7, 0xfb, 0xc7,
+	0x1e, 0x99, 0x97, 0x97, 0x4b, 0xcf, 0x5e, 0x16, 0xc8, 0x8b, 0x97, 0x05, 0xf2, 0xe7, 0xcb, 0x02,
+	0x79, 0xf2, 0xaa, 0x30, 0xf0, 0xe2, 0x55, 0x61, 0xe0, 0xb7, 0x57, 0x85, 0x81, 0xf7, 0x8c, 0x5a,
+	0xdd, 0xbb, 0xdb, 0xaa, 0xea, 0x6b, 0x4e, 0x23, 0xea, 0x22, 0xf2, 0xf3, 0x41, 0xe0, 0xcf, 0xdb,
+	0x6a, 0x32, 0x5e, 0xcd, 0x8a, 0xff, 0x7c, 0x9e, 0xfe, 0x37, 0x00, 0x00, 0xff, 0xff, 0x10, 0xb8,
+	0x5a, 0xa3, 0x01, 0x16, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1208,6 +1552,12 @@ type QueryClient interface {
 	Deployment(ctx context.Context, in *QueryDeploymentRequest, opts ...grpc.CallOption) (*QueryDeploymentResponse, error)
 	// Deployments lists deployments, filtered by model (and version) or owner, and status.
 	Deployments(ctx context.Context, in *QueryDeploymentsRequest, opts ...grpc.CallOption) (*QueryDeploymentsResponse, error)
+	// Feedback returns the feedback on one inference (a job, or a session request).
+	Feedback(ctx context.Context, in *QueryFeedbackRequest, opts ...grpc.CallOption) (*QueryFeedbackResponse, error)
+	// DeploymentFeedback lists the feedback on a deployment, by id.
+	DeploymentFeedback(ctx context.Context, in *QueryDeploymentFeedbackRequest, opts ...grpc.CallOption) (*QueryDeploymentFeedbackResponse, error)
+	// FeedbackCounts returns a deployment's feedback totals and its feedback datanet.
+	FeedbackCounts(ctx context.Context, in *QueryFeedbackCountsRequest, opts ...grpc.CallOption) (*QueryFeedbackCountsResponse, error)
 	// DataShares returns the flattened data-share table of a deployment.
 	DataShares(ctx context.Context, in *QueryDataSharesRequest, opts ...grpc.CallOption) (*QueryDataSharesResponse, error)
 }
@@ -1292,6 +1642,33 @@ func (c *queryClient) Deployments(ctx context.Context, in *QueryDeploymentsReque
 	return out, nil
 }
 
+func (c *queryClient) Feedback(ctx context.Context, in *QueryFeedbackRequest, opts ...grpc.CallOption) (*QueryFeedbackResponse, error) {
+	out := new(QueryFeedbackResponse)
+	err := c.cc.Invoke(ctx, "/openledger.models.v1.Query/Feedback", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) DeploymentFeedback(ctx context.Context, in *QueryDeploymentFeedbackRequest, opts ...grpc.CallOption) (*QueryDeploymentFeedbackResponse, error) {
+	out := new(QueryDeploymentFeedbackResponse)
+	err := c.cc.Invoke(ctx, "/openledger.models.v1.Query/DeploymentFeedback", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queryClient) FeedbackCounts(ctx context.Context, in *QueryFeedbackCountsRequest, opts ...grpc.CallOption) (*QueryFeedbackCountsResponse, error) {
+	out := new(QueryFeedbackCountsResponse)
+	err := c.cc.Invoke(ctx, "/openledger.models.v1.Query/FeedbackCounts", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *queryClient) DataShares(ctx context.Context, in *QueryDataSharesRequest, opts ...grpc.CallOption) (*QueryDataSharesResponse, error) {
 	out := new(QueryDataSharesResponse)
 	err := c.cc.Invoke(ctx, "/openledger.models.v1.Query/DataShares", in, out, opts...)
@@ -1319,6 +1696,12 @@ type QueryServer interface {
 	Deployment(context.Context, *QueryDeploymentRequest) (*QueryDeploymentResponse, error)
 	// Deployments lists deployments, filtered by model (and version) or owner, and status.
 	Deployments(context.Context, *QueryDeploymentsRequest) (*QueryDeploymentsResponse, error)
+	// Feedback returns the feedback on one inference (a job, or a session request).
+	Feedback(context.Context, *QueryFeedbackRequest) (*QueryFeedbackResponse, error)
+	// DeploymentFeedback lists the feedback on a deployment, by id.
+	DeploymentFeedback(context.Context, *QueryDeploymentFeedbackRequest) (*QueryDeploymentFeedbackResponse, error)
+	// FeedbackCounts returns a deployment's feedback totals and its feedback datanet.
+	FeedbackCounts(context.Context, *QueryFeedbackCountsRequest) (*QueryFeedbackCountsResponse, error)
 	// DataShares returns the flattened data-share table of a deployment.
 	DataShares(context.Context, *QueryDataSharesRequest) (*QueryDataSharesResponse, error)
 }
@@ -1350,6 +1733,15 @@ func (*UnimplementedQueryServer) Deployment(ctx context.Context, req *QueryDeplo
 }
 func (*UnimplementedQueryServer) Deployments(ctx context.Context, req *QueryDeploymentsRequest) (*QueryDeploymentsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Deployments not implemented")
+}
+func (*UnimplementedQueryServer) Feedback(ctx context.Context, req *QueryFeedbackRequest) (*QueryFeedbackResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Feedback not implemented")
+}
+func (*UnimplementedQueryServer) DeploymentFeedback(ctx context.Context, req *QueryDeploymentFeedbackRequest) (*QueryDeploymentFeedbackResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeploymentFeedback not implemented")
+}
+func (*UnimplementedQueryServer) FeedbackCounts(ctx context.Context, req *QueryFeedbackCountsRequest) (*QueryFeedbackCountsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FeedbackCounts not implemented")
 }
 func (*UnimplementedQueryServer) DataShares(ctx context.Context, req *QueryDataSharesRequest) (*QueryDataSharesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DataShares not implemented")
@@ -1503,6 +1895,60 @@ func _Query_Deployments_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_Feedback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryFeedbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Feedback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.models.v1.Query/Feedback",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Feedback(ctx, req.(*QueryFeedbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_DeploymentFeedback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryDeploymentFeedbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).DeploymentFeedback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.models.v1.Query/DeploymentFeedback",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).DeploymentFeedback(ctx, req.(*QueryDeploymentFeedbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Query_FeedbackCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryFeedbackCountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).FeedbackCounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/openledger.models.v1.Query/FeedbackCounts",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).FeedbackCounts(ctx, req.(*QueryFeedbackCountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Query_DataShares_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(QueryDataSharesRequest)
 	if err := dec(in); err != nil {
@@ -1557,6 +2003,18 @@ var _Query_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Deployments",
 			Handler:    _Query_Deployments_Handler,
+		},
+		{
+			MethodName: "Feedback",
+			Handler:    _Query_Feedback_Handler,
+		},
+		{
+			MethodName: "DeploymentFeedback",
+			Handler:    _Query_DeploymentFeedback_Handler,
+		},
+		{
+			MethodName: "FeedbackCounts",
+			Handler:    _Query_FeedbackCounts_Handler,
 		},
 		{
 			MethodName: "DataShares",
@@ -2328,6 +2786,232 @@ func (m *QueryDataSharesResponse) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	return len(dAtA) - i, nil
 }
 
+func (m *QueryFeedbackRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryFeedbackRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryFeedbackRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.RequestSeq != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.RequestSeq))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.SessionId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.SessionId))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.JobId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.JobId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryFeedbackResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryFeedbackResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryFeedbackResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	{
+		size, err := m.Feedback.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDeploymentFeedbackRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDeploymentFeedbackRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDeploymentFeedbackRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.DeploymentId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DeploymentId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryDeploymentFeedbackResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryDeploymentFeedbackResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryDeploymentFeedbackResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Pagination != nil {
+		{
+			size, err := m.Pagination.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintQuery(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Feedbacks) > 0 {
+		for iNdEx := len(m.Feedbacks) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Feedbacks[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintQuery(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryFeedbackCountsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryFeedbackCountsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryFeedbackCountsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.DeploymentId))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *QueryFeedbackCountsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *QueryFeedbackCountsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *QueryFeedbackCountsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.FeedbackDatanetId != 0 {
+		i = encodeVarintQuery(dAtA, i, uint64(m.FeedbackDatanetId))
+		i--
+		dAtA[i] = 0x10
+	}
+	{
+		size, err := m.Counts.MarshalToSizedBuffer(dAtA[:i])
+		if err != nil {
+			return 0, err
+		}
+		i -= size
+		i = encodeVarintQuery(dAtA, i, uint64(size))
+	}
+	i--
+	dAtA[i] = 0xa
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintQuery(dAtA []byte, offset int, v uint64) int {
 	offset -= sovQuery(v)
 	base := offset
@@ -2645,6 +3329,96 @@ func (m *QueryDataSharesResponse) Size() (n int) {
 			l = e.Size()
 			n += 1 + l + sovQuery(uint64(l))
 		}
+	}
+	return n
+}
+
+func (m *QueryFeedbackRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.JobId != 0 {
+		n += 1 + sovQuery(uint64(m.JobId))
+	}
+	if m.SessionId != 0 {
+		n += 1 + sovQuery(uint64(m.SessionId))
+	}
+	if m.RequestSeq != 0 {
+		n += 1 + sovQuery(uint64(m.RequestSeq))
+	}
+	return n
+}
+
+func (m *QueryFeedbackResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Feedback.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	return n
+}
+
+func (m *QueryDeploymentFeedbackRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		n += 1 + sovQuery(uint64(m.DeploymentId))
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryDeploymentFeedbackResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Feedbacks) > 0 {
+		for _, e := range m.Feedbacks {
+			l = e.Size()
+			n += 1 + l + sovQuery(uint64(l))
+		}
+	}
+	if m.Pagination != nil {
+		l = m.Pagination.Size()
+		n += 1 + l + sovQuery(uint64(l))
+	}
+	return n
+}
+
+func (m *QueryFeedbackCountsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.DeploymentId != 0 {
+		n += 1 + sovQuery(uint64(m.DeploymentId))
+	}
+	return n
+}
+
+func (m *QueryFeedbackCountsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = m.Counts.Size()
+	n += 1 + l + sovQuery(uint64(l))
+	if m.FeedbackDatanetId != 0 {
+		n += 1 + sovQuery(uint64(m.FeedbackDatanetId))
 	}
 	return n
 }
@@ -4596,6 +5370,592 @@ func (m *QueryDataSharesResponse) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryFeedbackRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryFeedbackRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryFeedbackRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field JobId", wireType)
+			}
+			m.JobId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.JobId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SessionId", wireType)
+			}
+			m.SessionId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SessionId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RequestSeq", wireType)
+			}
+			m.RequestSeq = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RequestSeq |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryFeedbackResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryFeedbackResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryFeedbackResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Feedback", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Feedback.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDeploymentFeedbackRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDeploymentFeedbackRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDeploymentFeedbackRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeploymentId", wireType)
+			}
+			m.DeploymentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeploymentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageRequest{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryDeploymentFeedbackResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryDeploymentFeedbackResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryDeploymentFeedbackResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Feedbacks", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Feedbacks = append(m.Feedbacks, Feedback{})
+			if err := m.Feedbacks[len(m.Feedbacks)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Pagination", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Pagination == nil {
+				m.Pagination = &query.PageResponse{}
+			}
+			if err := m.Pagination.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryFeedbackCountsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryFeedbackCountsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryFeedbackCountsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeploymentId", wireType)
+			}
+			m.DeploymentId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeploymentId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipQuery(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *QueryFeedbackCountsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowQuery
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: QueryFeedbackCountsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: QueryFeedbackCountsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Counts", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthQuery
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthQuery
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if err := m.Counts.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FeedbackDatanetId", wireType)
+			}
+			m.FeedbackDatanetId = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowQuery
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.FeedbackDatanetId |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipQuery(dAtA[iNdEx:])
