@@ -166,8 +166,14 @@ var spanParams = attribution.SpanParams{MinSpanTokens: 3, MaxOccurrences: 64}
 // engine (a provider's, or a verifier's with its own cache).
 func newPool(t testing.TB, w *world) *executor.Pool {
 	t.Helper()
-	p, err := executor.New(executor.Config{CacheDir: t.TempDir(), Span: spanParams},
-		executor.Deps{Storage: w.st, Models: w.models, Backends: []backend.Backend{backend.NewBuiltin("")}}, slog.New(slog.DiscardHandler))
+	return newPoolOn(t, w, w.st, t.TempDir())
+}
+
+// newPoolOn is newPool on another IPFS node and cache directory.
+func newPoolOn(t testing.TB, w *world, st storage.API, cacheDir string) *executor.Pool {
+	t.Helper()
+	p, err := executor.New(executor.Config{CacheDir: cacheDir, Span: spanParams},
+		executor.Deps{Storage: st, Models: w.models, Backends: []backend.Backend{backend.NewBuiltin("")}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
