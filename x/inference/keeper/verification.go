@@ -20,14 +20,14 @@ import (
 
 // Reasons of verification slashes and outcomes.
 const (
-	reasonFraud          = "fraud"
-	reasonAbsent         = "absent"
-	reasonWrongVote      = "wrong_vote"
-	outcomeMajority      = "majority"
-	outcomeTooFew        = "too_few_eligible"
-	outcomeNoQuorum      = "no_quorum"
-	outcomeTie           = "tie"
-	reasonFraudJail      = "verification_faults"
+	reasonFraud     = "fraud"
+	reasonAbsent    = "absent"
+	reasonWrongVote = "wrong_vote"
+	outcomeMajority = "majority"
+	outcomeTooFew   = "too_few_eligible"
+	outcomeNoQuorum = "no_quorum"
+	outcomeTie      = "tie"
+	reasonFraudJail = "verification_faults"
 )
 
 // target is what a dispute needs to know of a receipt or a settlement.
