@@ -43,6 +43,8 @@ type Chain interface {
 	ChainID() string
 	// Offers lists the active offers of a deployment.
 	Offers(ctx context.Context, deploymentID uint64) ([]Offer, error)
+	// Deployments lists the deployments with at least one active offer.
+	Deployments(ctx context.Context) ([]uint64, error)
 	// OpenSession submits MsgOpenSession and returns the new session's id and
 	// its royalty snapshot.
 	OpenSession(ctx context.Context, provider string, deploymentID uint64, deposit sdk.Coin, pub ed25519.PublicKey) (id uint64, royalty sdk.Coin, err error)

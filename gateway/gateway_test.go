@@ -36,6 +36,8 @@ type fakeChain struct {
 	mu     sync.Mutex
 	offers []gateway.Offer
 	opened int
+	// more are deployments offered besides the offers' (GET /v1/models).
+	more []uint64
 }
 
 func (f *fakeChain) ChainID() string { return openaitest.ChainID }
@@ -44,6 +46,16 @@ func (f *fakeChain) Offers(context.Context, uint64) ([]gateway.Offer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]gateway.Offer(nil), f.offers...), nil
+}
+
+func (f *fakeChain) Deployments(context.Context) ([]uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append([]uint64(nil), f.more...)
+	if len(f.offers) > 0 {
+		out = append(out, deployment)
+	}
+	return out, nil
 }
 
 func (f *fakeChain) OpenSession(_ context.Context, provider string, dep uint64, deposit sdk.Coin, pub ed25519.PublicKey) (uint64, sdk.Coin, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -29,7 +30,10 @@ func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
 	_ = json.NewEncoder(w).Encode(openai.ErrorBody{Error: openai.ErrorDetail{Message: msg, Type: typ, Code: &c}})
 }
 
-func (g *Gateway) models(w http.ResponseWriter, _ *http.Request) {
+// models lists, in the OpenAI list shape, every deployment that at least
+// one provider offers (its id is the model id), then the aliases of those
+// deployments.
+func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 	type m struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`
@@ -40,9 +44,24 @@ func (g *Gateway) models(w http.ResponseWriter, _ *http.Request) {
 		Object string `json:"object"`
 		Data   []m    `json:"data"`
 	}{Object: "list", Data: []m{}}
+	deps, err := g.chain.Deployments(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "server_error", "chain_unavailable", "listing the offered deployments: "+err.Error())
+		return
+	}
+	slices.Sort(deps)
+	offered := map[uint64]bool{}
+	for _, d := range deps {
+		if !offered[d] {
+			offered[d] = true
+			out.Data = append(out.Data, m{ID: strconv.FormatUint(d, 10), Object: "model", OwnedBy: "openledger"})
+		}
+	}
 	names := make([]string, 0, len(g.cfg.Aliases))
-	for a := range g.cfg.Aliases {
-		names = append(names, a)
+	for a, d := range g.cfg.Aliases {
+		if offered[d] {
+			names = append(names, a)
+		}
 	}
 	sort.Strings(names)
 	for _, a := range names {
@@ -51,6 +70,9 @@ func (g *Gateway) models(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
+
+// Deployment resolves a model name: an alias or a deployment id.
+func (g *Gateway) Deployment(model string) (uint64, bool) { return g.deployment(model) }
 
 func (g *Gateway) deployment(model string) (uint64, bool) {
 	if id, ok := g.cfg.Aliases[model]; ok {

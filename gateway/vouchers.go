@@ -20,6 +20,19 @@ import (
 	"github.com/openledger/openledger/provider/sessions"
 )
 
+// HasSession reports whether the gateway holds an open session for the
+// deployment (one it would reuse before opening another).
+func (g *Gateway) HasSession(dep uint64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, ls := range g.sessions {
+		if ls.s.DeploymentID == dep && !ls.s.Final {
+			return true
+		}
+	}
+	return false
+}
+
 // session returns an open session with the provider, opening one if needed.
 func (g *Gateway) session(ctx context.Context, o Offer, dep uint64, need sdkmath.Int) (*liveSession, error) {
 	g.mu.Lock()
