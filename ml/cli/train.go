@@ -96,7 +96,7 @@ DPO run also evaluates itself and the base on the base's held-out set
 	fl.Float64Var(&f.h.WeightDecay, "weight-decay", f.h.WeightDecay, "AdamW decoupled weight decay (matrices only)")
 	fl.Float64Var(&f.h.GradClip, "grad-clip", f.h.GradClip, "global gradient-norm clip")
 	fl.Float64Var(&f.h.EvalFraction, "eval-fraction", f.h.EvalFraction, "fraction of the data (its tail) held out for evaluation")
-	fl.IntVar(&f.h.EvalWindows, "eval-windows", f.h.EvalWindows, "held-out windows evaluated")
+	fl.IntVar(&f.h.EvalWindows, "eval-windows", f.h.EvalWindows, "held-out windows (text) or records (sft, dpo) evaluated")
 	fl.IntVar(&f.workers, "workers", 0, "goroutines (default: all cores; never changes the result)")
 	fl.IntVar(&f.saveEvery, "save-every", 50, "write a resumable trainer state every N steps (0: only at the end)")
 	fl.BoolVar(&f.resume, "resume", false, "resume from the trainer state in --out")
