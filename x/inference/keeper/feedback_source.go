@@ -24,6 +24,7 @@ func NewFeedbackSource(k Keeper) FeedbackSource { return FeedbackSource{k: k} }
 // JobForFeedback reports a job. It counts as paid when its receipt is PENDING (the
 // price is escrowed and the challenge window runs) or FINALIZED (paid through
 // x/rewards); a job without a receipt, or with a CHALLENGED or VOIDED one, is not.
+// The price of a PENDING receipt is what finalisation will charge (jobPayment).
 func (s FeedbackSource) JobForFeedback(ctx context.Context, jobID uint64) (modelstypes.FeedbackJob, bool, error) {
 	j, err := s.k.Jobs.Get(ctx, jobID)
 	if isNotFound(err) {
@@ -44,6 +45,10 @@ func (s FeedbackSource) JobForFeedback(ctx context.Context, jobID uint64) (model
 		return modelstypes.FeedbackJob{}, false, err
 	}
 	out.Price, out.ReceiptHeight = r.Price, r.SubmittedHeight
+	if r.Status == types.SETTLEMENT_STATUS_PENDING { // the price is fixed at finalisation; this is what it will charge
+		compute, royalty := jobPayment(j, r.PromptTokens+r.CompletionTokens)
+		out.Price = sdk.NewCoin(j.Escrow.Denom, compute.Add(royalty))
+	}
 	out.Paid = r.Status == types.SETTLEMENT_STATUS_PENDING || r.Status == types.SETTLEMENT_STATUS_FINALIZED
 	if !out.Paid {
 		out.Status = "receipt " + r.Status.String()
