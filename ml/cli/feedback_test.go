@@ -52,7 +52,7 @@ func TestFeedbackFineTunes(t *testing.T) {
 	}
 	o = mustRun(t, "train", "--kind", "dpo", "--beta", "0.2", "--base", base, "--data", prefs, "--lora-rank", "2", "--out", filepath.Join(dir, "d"),
 		"--steps", "3", "--batch", "2", "--seq", "32", "--eval-fraction", "0.25")
-	for _, want := range []string{"preference     base", "preference     trained", "parent held-out", "records        9 trained on, 3 held out"} {
+	for _, want := range []string{"preference     base", "preference     trained", "parent set ", "records        9 trained on, 3 held out"} {
 		if !strings.Contains(o, want) {
 			t.Fatalf("dpo output lacks %q:\n%s", want, o)
 		}

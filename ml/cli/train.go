@@ -337,7 +337,7 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 		}
 	}
 	if pe := m.ParentEval; pe != nil {
-		fmt.Fprintf(w, "parent held-out  parent %.4f, this model %.4f (%d tokens)\n", pe.ParentEvalLoss, pe.EvalLoss, pe.EvalTokens)
+		fmt.Fprintf(w, "parent set     loss %.4f (parent), %.4f (this model) on the parent's held-out set (%d tokens)\n", pe.ParentEvalLoss, pe.EvalLoss, pe.EvalTokens)
 	}
 	return nil
 }
