@@ -3,13 +3,17 @@ package daemon_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	sdkmath "cosmossdk.io/math"
 
+	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/openai"
 	"github.com/openledger/openledger/provider/sessions"
 )
 
@@ -230,6 +234,11 @@ func (r *sessionRig) gatewayKill(t *testing.T) uint64 {
 	if next := r.lastForwarded(t, id); next.Sequence <= lost.V.Sequence {
 		t.Fatalf("the restarted gateway signed sequence %d again after %d", next.Sequence, lost.V.Sequence)
 	}
+	// Replayed straight to the provider, the first voucher and the one it
+	// never received (superseded since) are refused.
+	for _, old := range []voucher.Voucher{r.proxy.vouchers(id)[0].V, lost.V} {
+		r.replay(t, old)
+	}
 	gw.stop(t)
 	final := r.proxy.vouchers(id)
 	r.waitSession(t, id, "settled", 60*time.Second, func(s sessionJSON) bool {
@@ -269,6 +278,27 @@ func (r *sessionRig) checkPersisted(t *testing.T, id, seq uint64) {
 	if last.Sequence != seq || gs.Sequence != seq || gs.Tokens != last.CumulativeTokens || gs.Amount != last.CumulativeAmount.String() {
 		t.Fatalf("session %d: the killed gateway persisted %+v; the last voucher it sent is %d (%d tokens, %s), want %d",
 			id, gs, last.Sequence, last.CumulativeTokens, last.CumulativeAmount, seq)
+	}
+}
+
+// replay sends an old voucher with a request straight to the provider: 409
+// voucher_replayed.
+func (r *sessionRig) replay(t *testing.T, v voucher.Voucher) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.apiURL+"/v1/completions",
+		strings.NewReader(fmt.Sprintf(`{"model":%q,"prompt":"Patience is","max_tokens":1}`, r.m.dep)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(openai.HeaderVoucher, v.Encode())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "voucher_replayed") {
+		t.Fatalf("voucher %d of session %d replayed: %d %s", v.Sequence, v.SessionID, resp.StatusCode, b)
 	}
 }
 
