@@ -36,8 +36,8 @@ func BenchmarkAudit(b *testing.B) {
 	w := getWorld(b)
 	ctx := context.Background()
 	provCache := b.TempDir()
-	prov := newPoolOn(b, w, w.st, provCache)
-	j := w.chainJob(vSpan)
+	prov := w.NewPoolOn(b, w.St, provCache)
+	j := w.Job(vSpan)
 	j.MaxTokens = 29 + 64
 	j.Params = inferencetypes.GenerationParams{TemperatureMilli: 800, TopK: 40, TopPPpm: 950_000, Seed: 1}
 	res, err := prov.Execute(ctx, execJob(j)) // fetch into the cache
@@ -45,7 +45,7 @@ func BenchmarkAudit(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := receiptOf(j, res)
-	v, err := New(newPool(b, w), fakeChain{job: j, receipt: r}, w.st, Config{}, slog.New(slog.DiscardHandler))
+	v, err := New(w.NewPool(b), fakeChain{job: j, receipt: r}, w.St, Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,10 +62,10 @@ func BenchmarkAudit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer mem.Close()
-	if _, err := mem.Add(ctx, files.NewBytesFile(w.prompt), storage.AddOptions{}); err != nil {
+	if _, err := mem.Add(ctx, files.NewBytesFile(w.Prompt), storage.AddOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	memProv := newPoolOn(b, w, mem, provCache)
+	memProv := w.NewPoolOn(b, mem, provCache)
 	if _, err := memProv.Execute(ctx, execJob(j)); err != nil {
 		b.Fatal(err)
 	}

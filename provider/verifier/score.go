@@ -37,7 +37,7 @@ func (v *Verifier) score(ctx context.Context, ej executor.Job, r inferencetypes.
 	if err != nil {
 		return fmt.Errorf("attributing the claimed output: %w", err)
 	}
-	vd.RecomputedSummary = sum
+	vd.RecomputedSummary, vd.RecomputedRecord = sum, rec
 	vd.Attribution = v.attributionCheck(ctx, r, rec, sum)
 
 	input, err := v.pool.FetchInput(ctx, ej)

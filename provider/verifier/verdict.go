@@ -73,7 +73,10 @@ type Verdict struct {
 	RecomputedPromptTokens     uint64
 	RecomputedCompletionTokens uint64
 	RecomputedSummary          rewardstypes.AttributionSummary
-	ClaimedSummary             rewardstypes.AttributionSummary
+	// RecomputedRecord is the recomputed attribution record's canonical
+	// bytes (or pool-only statement), nil when it was not recomputed.
+	RecomputedRecord []byte
+	ClaimedSummary   rewardstypes.AttributionSummary
 	// Score is the claimed output's score (MethodScore only).
 	Score *generate.Score
 	// Engine is the time spent in the engine (generation or scoring); Total

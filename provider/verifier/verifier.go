@@ -197,7 +197,7 @@ func (v *Verifier) reexecute(ctx context.Context, ej executor.Job, r inferencety
 	vd.Usage = usageCheck(r, rc.PromptTokens, rc.CompletionTokens, 0)
 
 	if vd.RecomputedSHA256 == r.OutputSha256 {
-		vd.RecomputedSummary = rc.Summary
+		vd.RecomputedSummary, vd.RecomputedRecord = rc.Summary, rc.Record
 		vd.Attribution = v.attributionCheck(ctx, r, rc.Record, rc.Summary)
 		return nil
 	}
@@ -211,7 +211,7 @@ func (v *Verifier) reexecute(ctx context.Context, ej executor.Job, r inferencety
 	if err != nil {
 		return fmt.Errorf("attributing the claimed output: %w", err)
 	}
-	vd.RecomputedSummary = sum
+	vd.RecomputedSummary, vd.RecomputedRecord = sum, rec
 	vd.Attribution = v.attributionCheck(ctx, r, rec, sum)
 	return nil
 }

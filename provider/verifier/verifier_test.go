@@ -11,16 +11,17 @@ import (
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/rng"
 	"github.com/openledger/openledger/provider/executor"
+	"github.com/openledger/openledger/provider/verifier/verifiertest"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
 // honest runs a job on a provider's pool and returns the job and the receipt
 // the daemon would post.
-func honest(t *testing.T, w *world, version uint64) (inferencetypes.Job, inferencetypes.Receipt, executor.Result) {
+func honest(t *testing.T, w *verifiertest.World, version uint64) (inferencetypes.Job, inferencetypes.Receipt, executor.Result) {
 	t.Helper()
-	j := w.chainJob(version)
-	res, err := newPool(t, w).Execute(context.Background(), execJob(j))
+	j := w.Job(version)
+	res, err := w.NewPool(t).Execute(context.Background(), execJob(j))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,16 +29,16 @@ func honest(t *testing.T, w *world, version uint64) (inferencetypes.Job, inferen
 }
 
 // newVerifier is a committee member: its own pool and cache over the node.
-func newVerifier(t *testing.T, w *world, j inferencetypes.Job, r inferencetypes.Receipt) *Verifier {
+func newVerifier(t *testing.T, w *verifiertest.World, j inferencetypes.Job, r inferencetypes.Receipt) *Verifier {
 	t.Helper()
-	v, err := New(newPool(t, w), fakeChain{job: j, receipt: r}, w.st, Config{}, slog.New(slog.DiscardHandler))
+	v, err := New(w.NewPool(t), fakeChain{job: j, receipt: r}, w.St, Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
 }
 
-func verify(t *testing.T, w *world, j inferencetypes.Job, r inferencetypes.Receipt) Verdict {
+func verify(t *testing.T, w *verifiertest.World, j inferencetypes.Job, r inferencetypes.Receipt) Verdict {
 	t.Helper()
 	vd, err := newVerifier(t, w, j, r).VerifyJob(context.Background(), j.Id)
 	if err != nil {
@@ -82,17 +83,17 @@ func TestForgedOutputFails(t *testing.T) {
 	w := getWorld(t)
 	j, r, _ := honest(t, w, vSpan)
 	forged := []byte("The answer is whatever the provider felt like writing.\n")
-	cid, sha, err := w.addBytes(forged)
+	cid, sha, err := w.AddBytes(forged)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.OutputCid, r.OutputSha256 = cid, sha
 	// The record and summary of the forged output, as an honest attribution of it.
-	rec, sum, err := newPool(t, w).AttributeOutput(context.Background(), execJob(j), forged, len(r.Summary.Top))
+	rec, sum, err := w.NewPool(t).AttributeOutput(context.Background(), execJob(j), forged, len(r.Summary.Top))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.RecordCid, _, err = w.addBytes(rec); err != nil {
+	if r.RecordCid, _, err = w.AddBytes(rec); err != nil {
 		t.Fatal(err)
 	}
 	r.Summary = sum
@@ -111,7 +112,7 @@ func TestForgedAttributionFails(t *testing.T) {
 	w := getWorld(t)
 	j, r, _ := honest(t, w, vSpan)
 	forgedRec := []byte("contribution 13 did everything")
-	cid, _, err := w.addBytes(forgedRec)
+	cid, _, err := w.AddBytes(forgedRec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestExternalEngineScoring(t *testing.T) {
 		"another text":           []byte(strings.Repeat("zqxj vwkp ", len(res.Output)/10+1)),
 	} {
 		jr := r
-		cid, sha, err := w.addBytes(out)
+		cid, sha, err := w.AddBytes(out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +230,7 @@ func TestVerifyRejectsMismatchedInputs(t *testing.T) {
 	}
 	// An input that is not on IPFS: an error (cannot verify), not a verdict.
 	missing := j
-	missing.InputCid, missing.InputSha256, _ = w.addBytes([]byte("unrelated"))
+	missing.InputCid, missing.InputSha256, _ = w.AddBytes([]byte("unrelated"))
 	missing.InputSha256 = strings.Repeat("ab", 32)
 	if _, err := v.Verify(context.Background(), missing, r); err == nil || !strings.Contains(err.Error(), "digest mismatch") {
 		t.Fatalf("an input with the wrong digest: %v", err)
