@@ -274,7 +274,7 @@ func (r *sessionRig) startGateway(t *testing.T, expiryBlocks int) *proc {
 	}
 	c := r.m.c
 	p.cmd = exec.Command(c.Bin, "gateway", "--listen", r.gwAddr, "--budget", "20000000uopen", "--deposit", "1000000uopen",
-		"--alias", "tiny="+r.m.dep, "--expiry-blocks", strconv.Itoa(expiryBlocks), "--idle-final", "1h",
+		"--alias", "tiny="+r.m.dep, "--expiry-blocks", strconv.Itoa(expiryBlocks), "--idle-final", "1h", "--transport", "http",
 		"--grpc-addr", r.grpc, "--chain-id", e2e.ChainID, "--from", "gina",
 		"--home", r.gwHome, "--keyring-dir", c.Home, "--keyring-backend", "test")
 	p.cmd.Stdout, p.cmd.Stderr = out, logf
