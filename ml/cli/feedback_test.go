@@ -47,7 +47,7 @@ func TestFeedbackFineTunes(t *testing.T) {
 		t.Fatalf("sft --json: %v\n%s", err, o)
 	}
 	man, err := train.ReadManifest(filepath.Join(dir, "s", train.ManifestFile))
-	if err != nil || man.Kind != "sft" || man.Inputs[0].CID != "bafkreifeedback" || man.EvalRecords != 3 || man.ParentEval.ParentEvalLoss != mustManifest(t, base).EvalLoss {
+	if err != nil || man.Kind != "sft" || man.Inputs[0].CID != "bafkreifeedback" || man.EvalRecords != 3 || man.ParentEval.BaseEvalLoss != mustManifest(t, base).EvalLoss {
 		t.Fatalf("sft manifest: %v %+v", err, man)
 	}
 	o = mustRun(t, "train", "--kind", "dpo", "--beta", "0.2", "--base", base, "--data", prefs, "--lora-rank", "2", "--out", filepath.Join(dir, "d"),
@@ -103,7 +103,7 @@ func TestFeedbackFineTunes(t *testing.T) {
 		{[]string{"--kind", "rlhf", "--base", base, "--data", prefs}, "want text, sft or dpo"},
 		{[]string{"--kind", "sft", "--beta", "0.3", "--base", base, "--data", sft}, "--beta is for --kind dpo"},
 		{[]string{"--kind", "dpo", "--beta", "0", "--base", base, "--data", prefs}, "beta"},
-		{[]string{"--kind", "dpo", "--base", base, "--data", sft}, "sft.jsonl:1"},
+		{[]string{"--kind", "dpo", "--base", base, "--data", sft}, "no dpo records"},
 		{[]string{"--kind", "sft", "--base", filepath.Join(base, train.ModelFile), "--parent-data", sft, "--data", sft}, "--parent-data needs a parent manifest"},
 		{[]string{"--kind", "sft", "--base", base, "--no-parent-eval", "--parent-manifest", "x", "--data", sft}, "contradicts"},
 		{[]string{"--kind", "sft", "--base", base, "--parent-data", prefs, "--data", sft}, "the parent's data"},

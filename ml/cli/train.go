@@ -325,7 +325,7 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 	fmt.Fprintf(w, "final loss     %.4f\n", m.FinalLoss)
 	fmt.Fprintf(w, "held-out loss  %.4f (perplexity %.2f)\n", m.EvalLoss, m.EvalPerplexity)
 	if m.Kind != train.KindText {
-		fmt.Fprintf(w, "records        %d trained on, %d held out, %d truncated\n", m.TrainRecords, m.EvalRecords, m.TruncatedRecords)
+		fmt.Fprintf(w, "records        %d trained on, %d held out, %d truncated, %d of the other kind skipped\n", m.TrainRecords, m.EvalRecords, m.TruncatedRecords, m.SkippedRecords)
 	}
 	if p := m.Preference; p != nil {
 		for _, e := range []struct {
@@ -337,7 +337,7 @@ func runTraining(ctx context.Context, cmd *cobra.Command, spec train.Spec, opt t
 		}
 	}
 	if pe := m.ParentEval; pe != nil {
-		fmt.Fprintf(w, "parent set     loss %.4f (parent), %.4f (this model) on the parent's held-out set (%d tokens)\n", pe.ParentEvalLoss, pe.EvalLoss, pe.EvalTokens)
+		fmt.Fprintf(w, "parent set     loss %.4f (parent), %.4f (this model) on the parent's held-out set (%d tokens)\n", pe.BaseEvalLoss, pe.EvalLoss, pe.EvalTokens)
 	}
 	return nil
 }

@@ -110,17 +110,28 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-// decodeInputs decodes every input file's records, in order.
-func decodeInputs(inputs []Input, files [][]byte, kind string) ([]Record, error) {
+// decodeInputs decodes every input file's records, in order, and returns
+// those of kind and how many of the other kind were skipped.
+func decodeInputs(inputs []Input, files [][]byte, kind string) ([]Record, int, error) {
 	var all []Record
+	skipped := 0
 	for i, b := range files {
-		recs, err := DecodeRecords(bytes.NewReader(b), inputs[i].Path, kind)
+		recs, err := DecodeRecords(bytes.NewReader(b), inputs[i].Path)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		all = append(all, recs...)
+		for _, rc := range recs {
+			if rc.Kind == kind {
+				all = append(all, rc)
+			} else {
+				skipped++
+			}
+		}
 	}
-	return all, nil
+	if len(all) == 0 {
+		return nil, 0, fmt.Errorf("train: the inputs hold no %s records (%d of the other kind)", kind, skipped)
+	}
+	return all, skipped, nil
 }
 
 // splitRecords holds out the last fraction of the records (at least one)

@@ -249,7 +249,7 @@ func TestParentHeldOutEval(t *testing.T) {
 	sftDir := filepath.Join(dir, "sft")
 	s := mustRun(t, spec, Options{OutDir: sftDir})
 	pe := s.Manifest.ParentEval
-	if pe == nil || pe.ParentEvalLoss != baseMan.EvalLoss || pe.EvalTokens == 0 || pe.EvalLoss == pe.ParentEvalLoss ||
+	if pe == nil || pe.BaseEvalLoss != baseMan.EvalLoss || pe.EvalTokens == 0 || pe.EvalLoss == pe.BaseEvalLoss ||
 		pe.ManifestSHA256 != checkpoint.Digest(mustRead(t, filepath.Join(feedbackBase(t), ManifestFile))) {
 		t.Fatalf("parent eval %+v, parent manifest eval_loss %v", pe, baseMan.EvalLoss)
 	}
@@ -267,7 +267,7 @@ func TestParentHeldOutEval(t *testing.T) {
 	d.Base = &Base{Path: filepath.Join(sftDir, ModelFile)}
 	d.Parent = &ParentRun{Manifest: filepath.Join(sftDir, ManifestFile)}
 	dp := mustRun(t, d, Options{OutDir: filepath.Join(dir, "dpo")}).Manifest.ParentEval
-	if dp == nil || dp.ParentEvalLoss != s.Manifest.EvalLoss {
+	if dp == nil || dp.BaseEvalLoss != s.Manifest.EvalLoss {
 		t.Fatalf("DPO parent eval %+v, SFT eval_loss %v", dp, s.Manifest.EvalLoss)
 	}
 	// A parent manifest that is not the base's run is refused.

@@ -74,7 +74,7 @@ func dpoLoss(beta, lc, lr, refC, refR float64) (loss, z, dz float64) {
 // held-out records and, for DPO, scores every pair under the reference.
 func (r *run) prepareRecords(files [][]byte) error {
 	h := r.spec.Hyper
-	recs, err := decodeInputs(r.inputs, files, r.spec.Kind)
+	recs, skipped, err := decodeInputs(r.inputs, files, r.spec.Kind)
 	if err != nil {
 		return err
 	}
@@ -82,6 +82,7 @@ func (r *run) prepareRecords(files [][]byte) error {
 	if err != nil {
 		return err
 	}
+	r.skipped = skipped
 	for _, e := range exs {
 		if e.truncated {
 			r.truncated++

@@ -59,6 +59,7 @@ type Manifest struct {
 	TrainRecords     int               `json:"train_records,omitempty"`
 	EvalRecords      int               `json:"eval_records,omitempty"`
 	TruncatedRecords int               `json:"truncated_records,omitempty"`
+	SkippedRecords   int               `json:"skipped_records,omitempty"` // records of the other kind in the inputs
 	Preference       *PreferenceReport `json:"preference,omitempty"`
 	ParentEval       *ParentEval       `json:"parent_eval,omitempty"`
 	Checkpoint       Artifact          `json:"checkpoint"`
@@ -141,6 +142,7 @@ func (r *run) manifest(evalLoss float64, art Artifact) *Manifest {
 		TrainRecords:     len(r.trainRecs),
 		EvalRecords:      len(r.evalRecs),
 		TruncatedRecords: r.truncated,
+		SkippedRecords:   r.skipped,
 		Checkpoint:       art,
 	}
 }

@@ -21,15 +21,15 @@ type ParentRun struct {
 // ParentEval compares a fine-tune with its parent on the parent's held-out
 // set, by the parent's own eval_loss definition (HeldOutLoss): the inputs
 // of the quality gate, which admits a version only if EvalLoss here is no
-// worse than ParentEvalLoss. ParentEvalLoss is re-computed and must equal
+// worse than BaseEvalLoss. BaseEvalLoss is re-computed and must equal
 // the eval_loss the parent's manifest declares.
 type ParentEval struct {
-	ManifestSHA256       string  `json:"manifest_sha256"`
-	EvalTokens           int     `json:"eval_tokens"`
-	ParentEvalLoss       float64 `json:"parent_eval_loss"`
-	ParentEvalPerplexity float64 `json:"parent_eval_perplexity"`
-	EvalLoss             float64 `json:"eval_loss"`
-	EvalPerplexity       float64 `json:"eval_perplexity"`
+	ManifestSHA256     string  `json:"manifest_sha256"`
+	EvalTokens         int     `json:"eval_tokens"`
+	BaseEvalLoss       float64 `json:"base_eval_loss"`
+	BaseEvalPerplexity float64 `json:"base_eval_perplexity"`
+	EvalLoss           float64 `json:"eval_loss"`
+	EvalPerplexity     float64 `json:"eval_perplexity"`
 }
 
 // HeldOutLoss evaluates a model (p with adapter a, which may be nil) on the
@@ -67,7 +67,7 @@ func HeldOutLoss(man *Manifest, data []string, tok *tokenizer.Tokenizer, p *mode
 		_, evalBytes := splitHeldOut(bytes.Join(files, nil), h.EvalFraction)
 		return Evaluate(p, a, tok.Encode(evalBytes), h.SeqLen, h.EvalWindows, workers)
 	case KindSFT, KindDPO:
-		recs, err := decodeInputs(inputs, files, man.Kind)
+		recs, _, err := decodeInputs(inputs, files, man.Kind)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -112,7 +112,7 @@ func (r *run) loadParent() error {
 		return fmt.Errorf("train: parent manifest %s declares eval_loss %v; its held-out set gives %v (different data or engine)", pr.Manifest, man.EvalLoss, loss)
 	}
 	r.parentMan = man
-	r.parent = &ParentEval{ManifestSHA256: checkpoint.Digest(raw), EvalTokens: n, ParentEvalLoss: loss, ParentEvalPerplexity: model.Exp(loss)}
+	r.parent = &ParentEval{ManifestSHA256: checkpoint.Digest(raw), EvalTokens: n, BaseEvalLoss: loss, BaseEvalPerplexity: model.Exp(loss)}
 	return nil
 }
 

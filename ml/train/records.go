@@ -56,6 +56,7 @@ func RenderChat(msgs []Message) string {
 // conditioned on (never scored); Response (SFT) or Chosen and Rejected
 // (DPO) are the scored continuations.
 type Record struct {
+	Kind     string // KindSFT or KindDPO
 	Source   string // file name and line, for errors
 	Prompt   string
 	Response string
@@ -72,8 +73,10 @@ type rawRecord struct {
 	Rejected *string   `json:"rejected"`
 }
 
-// DecodeRecords reads JSON-lines records of kind (KindSFT or KindDPO) from
-// r; name is used in errors, which name the line. Blank lines are skipped.
+// DecodeRecords reads JSON-lines records from r; name is used in errors,
+// which name the line. Blank lines are skipped. A record with "chosen" or
+// "rejected" is a preference (DPO) record, any other an instruction (SFT)
+// record; one file may hold both kinds:
 //
 // SFT:  {"prompt": P, "response": R}  or  {"messages": [..., {"role":"assistant","content":R}]}
 // DPO:  {"prompt": P, "chosen": C, "rejected": R}  or  {"messages": [...], "chosen": C, "rejected": R}
@@ -81,10 +84,7 @@ type rawRecord struct {
 // A chat-form prompt is the rendered messages (before the final assistant
 // message, for SFT) plus the generation prompt; its scored continuations end
 // with ChatTurnEnd. A plain prompt and its continuations are used as given.
-func DecodeRecords(r io.Reader, name, kind string) ([]Record, error) {
-	if kind != KindSFT && kind != KindDPO {
-		return nil, fmt.Errorf("train: records of kind %q (want %q or %q)", kind, KindSFT, KindDPO)
-	}
+func DecodeRecords(r io.Reader, name string) ([]Record, error) {
 	br := bufio.NewReader(r)
 	var out []Record
 	for line := 1; ; line++ {
@@ -96,7 +96,7 @@ func DecodeRecords(r io.Reader, name, kind string) ([]Record, error) {
 			return nil, fmt.Errorf("train: %s:%d: %w", name, line, err)
 		}
 		if len(bytes.TrimSpace(b)) > 0 {
-			rec, derr := decodeRecord(b, kind)
+			rec, derr := decodeRecord(b)
 			if derr != nil {
 				return nil, fmt.Errorf("train: %s:%d: %w", name, line, derr)
 			}
@@ -130,7 +130,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func decodeRecord(b []byte, kind string) (Record, error) {
+func decodeRecord(b []byte) (Record, error) {
 	if !utf8.Valid(b) {
 		return Record{}, errors.New("not valid UTF-8")
 	}
@@ -161,11 +161,12 @@ func decodeRecord(b []byte, kind string) (Record, error) {
 	if chat {
 		end = ChatTurnEnd
 	}
-	switch kind {
+	rec.Kind = KindSFT
+	if raw.Chosen != nil || raw.Rejected != nil {
+		rec.Kind = KindDPO
+	}
+	switch rec.Kind {
 	case KindSFT:
-		if raw.Chosen != nil || raw.Rejected != nil {
-			return rec, errors.New(`an SFT record has no "chosen"/"rejected" (is this a preference record? use --kind dpo)`)
-		}
 		if chat {
 			if raw.Response != nil {
 				return rec, errors.New(`a chat SFT record's response is its last message, not "response"`)
@@ -182,7 +183,7 @@ func decodeRecord(b []byte, kind string) (Record, error) {
 		rec.Response = *raw.Response + end
 	case KindDPO:
 		if raw.Response != nil {
-			return rec, errors.New(`a preference record has "chosen" and "rejected", not "response" (is this an SFT record? use --kind sft)`)
+			return rec, errors.New(`a record has "response" (instruction) or "chosen" and "rejected" (preference), not both`)
 		}
 		if raw.Chosen == nil || *raw.Chosen == "" || raw.Rejected == nil || *raw.Rejected == "" {
 			return rec, errors.New(`a preference record needs non-empty "chosen" and "rejected"`)

@@ -9,11 +9,11 @@ import (
 
 func TestDecodeRecords(t *testing.T) {
 	chat := `{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}`
-	recs, err := DecodeRecords(strings.NewReader("{\"prompt\":\"p\",\"response\":\"r\"}\n\n"+chat+"\n"), "f.jsonl", KindSFT)
+	recs, err := DecodeRecords(strings.NewReader("{\"prompt\":\"p\",\"response\":\"r\"}\n\n"+chat+"\n"), "f.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 || recs[0].Prompt != "p" || recs[0].Response != "r" || recs[1].Source != "f.jsonl:3" {
+	if len(recs) != 2 || recs[0].Prompt != "p" || recs[0].Response != "r" || recs[1].Source != "f.jsonl:3" || recs[0].Kind != KindSFT || recs[1].Kind != KindSFT {
 		t.Fatalf("%+v", recs)
 	}
 	// The chat form renders the documented default template (docs/openai-api.md).
@@ -21,11 +21,11 @@ func TestDecodeRecords(t *testing.T) {
 		t.Fatalf("chat record rendered as %q + %q", recs[1].Prompt, recs[1].Response)
 	}
 	prefs, err := DecodeRecords(strings.NewReader(`{"prompt":"p","chosen":"a","rejected":"b"}`+"\r\n"+
-		`{"messages":[{"role":"user","content":"q"}],"chosen":"a","rejected":"b"}`), "g", KindDPO)
+		`{"messages":[{"role":"user","content":"q"}],"chosen":"a","rejected":"b"}`), "g")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prefs) != 2 || prefs[1].Prompt != "<|user|>\nq\n<|assistant|>\n" || prefs[1].Chosen != "a\n<|" || prefs[0].Rejected != "b" {
+	if len(prefs) != 2 || prefs[0].Kind != KindDPO || prefs[1].Kind != KindDPO || prefs[1].Prompt != "<|user|>\nq\n<|assistant|>\n" || prefs[1].Chosen != "a\n<|" || prefs[0].Rejected != "b" {
 		t.Fatalf("%+v", prefs)
 	}
 }
@@ -44,8 +44,8 @@ func TestDecodeRecordsRejectsBadInput(t *testing.T) {
 		{"chosen equals rejected", KindDPO, `{"prompt":"p","chosen":"same","rejected":"same"}`, "same text"},
 		{"empty chosen", KindDPO, `{"prompt":"p","chosen":"","rejected":"b"}`, "non-empty"},
 		{"missing rejected", KindDPO, `{"prompt":"p","chosen":"a"}`, "non-empty"},
-		{"sft record for dpo", KindDPO, `{"prompt":"p","response":"a"}`, "use --kind sft"},
-		{"dpo record for sft", KindSFT, `{"prompt":"p","chosen":"a","rejected":"b"}`, "use --kind dpo"},
+		{"response and chosen", KindDPO, `{"prompt":"p","response":"a","chosen":"a","rejected":"b"}`, "not both"},
+		{"response and rejected", KindSFT, `{"prompt":"p","response":"a","rejected":"b"}`, "not both"},
 		{"empty response", KindSFT, `{"prompt":"p","response":""}`, "empty response"},
 		{"chat without assistant", KindSFT, `{"messages":[{"role":"user","content":"q"}]}`, "final assistant"},
 		{"chat with response", KindSFT, `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"response":"x"}`, "last message"},
@@ -63,7 +63,7 @@ func TestDecodeRecordsRejectsBadInput(t *testing.T) {
 			if c.kind == KindSFT {
 				good = `{"prompt":"p","response":"r"}` + "\n"
 			}
-			_, err := DecodeRecords(strings.NewReader(good+good+c.line+"\n"+good), "feedback.jsonl", c.kind)
+			_, err := DecodeRecords(strings.NewReader(good+good+c.line+"\n"+good), "feedback.jsonl")
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -72,11 +72,8 @@ func TestDecodeRecordsRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
-	if _, err := DecodeRecords(strings.NewReader("\n \n"), "empty.jsonl", KindSFT); err == nil || !strings.Contains(err.Error(), "no records") {
+	if _, err := DecodeRecords(strings.NewReader("\n \n"), "empty.jsonl"); err == nil || !strings.Contains(err.Error(), "no records") {
 		t.Fatalf("empty file: %v", err)
-	}
-	if _, err := DecodeRecords(strings.NewReader(good), "x", "rlhf"); err == nil {
-		t.Fatal("unknown kind accepted")
 	}
 }
 
@@ -96,7 +93,7 @@ func TestFineTuneRejectsBadRuns(t *testing.T) {
 		{"beta for sft", func(s *Spec) { s.Kind = KindSFT }, "beta is for"},
 		{"unknown kind", func(s *Spec) { s.Kind = "ppo" }, "unknown kind"},
 		{"chosen equals rejected", func(s *Spec) { s.Inputs = []Input{{Path: bad}} }, "bad.jsonl:2"},
-		{"sft records for dpo", func(s *Spec) { s.Inputs = []Input{{Path: writeJSONL(t, dir, "s.jsonl", sftRecords(4, 1))}} }, "s.jsonl:1"},
+		{"sft records for dpo", func(s *Spec) { s.Inputs = []Input{{Path: writeJSONL(t, dir, "s.jsonl", sftRecords(4, 1))}} }, "no dpo records (4 of the other kind)"},
 		{"one record", func(s *Spec) { s.Inputs = []Input{{Path: one}} }, "at least one to train on and one to hold out"},
 		{"parent not the base", func(s *Spec) {
 			s.Parent = &ParentRun{Manifest: filepath.Join(feedbackBase(t), ManifestFile)}
@@ -115,16 +112,12 @@ func TestFineTuneRejectsBadRuns(t *testing.T) {
 }
 
 func FuzzDecodeRecords(f *testing.F) {
-	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"b"}`), true)
-	f.Add([]byte(`{"prompt":"p","response":"r"}`+"\n"+`{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}`), false)
-	f.Add([]byte("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"chosen\":\"\\u0000\",\"rejected\":\"b\"}\r\n\n"), true)
-	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"a"}`), true)
-	f.Fuzz(func(t *testing.T, b []byte, dpo bool) {
-		kind := KindSFT
-		if dpo {
-			kind = KindDPO
-		}
-		recs, err := DecodeRecords(strings.NewReader(string(b)), "fuzz", kind)
+	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"b"}`))
+	f.Add([]byte(`{"prompt":"p","response":"r"}`+"\n"+`{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}`))
+	f.Add([]byte("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"chosen\":\"\\u0000\",\"rejected\":\"b\"}\r\n\n"))
+	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"a"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := DecodeRecords(strings.NewReader(string(b)), "fuzz")
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "train: fuzz") {
 				t.Fatalf("error does not name the input: %v", err)
@@ -135,6 +128,10 @@ func FuzzDecodeRecords(f *testing.F) {
 			if strings.TrimSpace(r.Prompt) == "" || !strings.HasPrefix(r.Source, "fuzz:") {
 				t.Fatalf("accepted %+v", r)
 			}
+			dpo := r.Kind == KindDPO
+			if !dpo && r.Kind != KindSFT {
+				t.Fatalf("record of kind %q", r.Kind)
+			}
 			if dpo && (r.Chosen == "" || r.Rejected == "" || r.Chosen == r.Rejected || r.Response != "") {
 				t.Fatalf("accepted preference record %+v", r)
 			}
@@ -143,4 +140,32 @@ func FuzzDecodeRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A feedback dataset version may mix instruction and preference records:
+// each kind of run trains on its own kind and counts the others as skipped.
+func TestMixedFeedbackFile(t *testing.T) {
+	dir := t.TempDir()
+	var mixed []any
+	sft, prefs := sftRecords(12, 4), prefRecords(20, 4)
+	for i := range prefs {
+		if i < len(sft) {
+			mixed = append(mixed, sft[i])
+		}
+		mixed = append(mixed, prefs[i])
+	}
+	data := writeJSONL(t, dir, "mixed.jsonl", mixed)
+	for _, c := range []struct {
+		kind          string
+		kept, skipped int
+	}{{KindDPO, 20, 12}, {KindSFT, 12, 20}} {
+		spec := fineTuneSpec(t, c.kind, data, 2)
+		if c.kind == KindSFT {
+			spec.Beta = 0
+		}
+		m := mustRun(t, spec, Options{OutDir: t.TempDir()}).Manifest
+		if m.TrainRecords+m.EvalRecords != c.kept || m.SkippedRecords != c.skipped {
+			t.Fatalf("%s: %d+%d records, %d skipped", c.kind, m.TrainRecords, m.EvalRecords, m.SkippedRecords)
+		}
+	}
 }

@@ -74,7 +74,7 @@ type run struct {
 	gsum      []float32
 	// SFT and DPO runs
 	trainRecs, evalRecs []recExample
-	truncated           int
+	truncated, skipped  int
 	prefBefore          PreferenceEval
 	parentMan           *Manifest
 	parent              *ParentEval
