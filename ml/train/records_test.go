@@ -113,7 +113,7 @@ func TestFineTuneRejectsBadRuns(t *testing.T) {
 
 func FuzzDecodeRecords(f *testing.F) {
 	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"b"}`))
-	f.Add([]byte(`{"prompt":"p","response":"r"}`+"\n"+`{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}`))
+	f.Add([]byte(`{"prompt":"p","response":"r"}` + "\n" + `{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]}`))
 	f.Add([]byte("{\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"chosen\":\"\\u0000\",\"rejected\":\"b\"}\r\n\n"))
 	f.Add([]byte(`{"prompt":"p","chosen":"a","rejected":"a"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
