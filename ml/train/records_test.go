@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -166,6 +167,47 @@ func TestMixedFeedbackFile(t *testing.T) {
 		m := mustRun(t, spec, Options{OutDir: t.TempDir()}).Manifest
 		if m.TrainRecords+m.EvalRecords != c.kept || m.SkippedRecords != c.skipped {
 			t.Fatalf("%s: %d+%d records, %d skipped", c.kind, m.TrainRecords, m.EvalRecords, m.SkippedRecords)
+		}
+	}
+}
+
+// The encoders write lines DecodeRecords reads back to the same record,
+// and refuse what it would refuse.
+func TestEncodeRecords(t *testing.T) {
+	msgs := []Message{{Role: "user", Content: "a <b> & c"}}
+	var lines []byte
+	for _, f := range []func() ([]byte, error){
+		func() ([]byte, error) { return EncodeInstruction("p", nil, "r") },
+		func() ([]byte, error) { return EncodeInstruction("", msgs, "r") },
+		func() ([]byte, error) { return EncodePreference("p", nil, "c", "r") },
+		func() ([]byte, error) { return EncodePreference("", msgs, "c", "r") },
+	} {
+		b, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, b...)
+	}
+	want := `{"prompt":"p","response":"r"}` + "\n" +
+		`{"messages":[{"role":"user","content":"a <b> & c"},{"role":"assistant","content":"r"}]}` + "\n" +
+		`{"prompt":"p","chosen":"c","rejected":"r"}` + "\n" +
+		`{"messages":[{"role":"user","content":"a <b> & c"}],"chosen":"c","rejected":"r"}` + "\n"
+	if string(lines) != want {
+		t.Fatalf("encoded:\n%s\nwant:\n%s", lines, want)
+	}
+	recs, err := DecodeRecords(bytes.NewReader(lines), "enc")
+	if err != nil || len(recs) != 4 || recs[1].Prompt != "<|user|>\na <b> & c\n<|assistant|>\n" || recs[3].Chosen != "c\n<|" {
+		t.Fatalf("%v %+v", err, recs)
+	}
+	for _, bad := range []func() ([]byte, error){
+		func() ([]byte, error) { return EncodeInstruction("", nil, "r") },
+		func() ([]byte, error) { return EncodeInstruction("p", nil, "") },
+		func() ([]byte, error) { return EncodePreference("p", nil, "same", "same") },
+		func() ([]byte, error) { return EncodePreference("", []Message{}, "c", "r") },
+		func() ([]byte, error) { return EncodePreference("", []Message{{Role: "bot", Content: "x"}}, "c", "r") },
+	} {
+		if b, err := bad(); err == nil {
+			t.Fatalf("encoded a bad record: %s", b)
 		}
 	}
 }
