@@ -242,8 +242,7 @@ func (r *run) batchGrad(s int) (float64, int64, error) {
 	h := r.spec.Hyper
 	gscale := float32(1 / float64(h.BatchSize*h.SeqLen))
 	total, rows, err := r.accumulate(func(w *worker, b int) (float64, int, error) {
-		loss, n, err := model.Grad(r.params, r.adapter, w.ws, r.example(s, b), w.g, w.ga, gscale)
-		return loss, n, err
+		return model.Grad(r.params, r.adapter, w.ws, r.example(s, b), w.g, w.ga, gscale)
 	})
 	return total / float64(h.BatchSize*h.SeqLen), rows, err
 }
