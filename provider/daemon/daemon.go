@@ -42,6 +42,8 @@ import (
 	"github.com/openledger/openledger/provider/bidder"
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/config"
+	"github.com/openledger/openledger/provider/duty"
+	"github.com/openledger/openledger/provider/executor"
 	"github.com/openledger/openledger/provider/follower"
 	"github.com/openledger/openledger/provider/openai"
 	"github.com/openledger/openledger/provider/receipts"
@@ -293,6 +295,14 @@ func (d *daemonState) run(ctx context.Context, deps Deps, key crypto.PrivKey, h 
 	}
 	rs.SetHooks(receipts.Hooks{AfterStep: deps.Hooks.AfterStep})
 	d.rs = rs
+	var pool *executor.Pool // committee duty audits on the executor's pool when it is one
+	if pe, ok := exec.(PoolExecutor); ok {
+		pool, _ = pe.Pool.(*executor.Pool)
+	}
+	ds, err := duty.ForDaemon(duty.DaemonEnv{Client: d.cl, Store: d.st, IPFS: node, Pool: pool, CacheDir: filepath.Join(dataDir, "verify-cache"), Log: log})
+	if err != nil {
+		return err
+	}
 	policy, err := Policy(d.cfg)
 	if err != nil {
 		return err
@@ -347,6 +357,7 @@ func (d *daemonState) run(ctx context.Context, deps Deps, key crypto.PrivKey, h 
 	component("receipts", rs.Run)
 	component("follower", fl.Run)
 	component("chain height", d.pollHeight)
+	component("committee duty", ds.Run)
 	apiURL := ""
 	if deps.API != "" && deps.NewEngine != nil {
 		if apiURL, err = d.startAPI(gctx, deps, key, h, node, gas, component, g); err != nil {
