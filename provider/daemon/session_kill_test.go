@@ -50,7 +50,7 @@ func TestSessionFaults(t *testing.T) {
 	}
 	start := time.Now()
 	m := newMarket(t, func(app map[string]any) {
-		setGenesis(t, app, "10", "inference", "params", "session_grace_blocks")
+		setGenesis(t, app, "10", "inference", "params", "session_grace_blocks") // nearExpiry's grace
 	})
 	r := newSessionRig(t, newKillRig(t, m))
 	t.Logf("chain, tiny model, deployment %s and provider config in %s", m.dep, time.Since(start).Round(time.Second))
@@ -61,7 +61,6 @@ func TestSessionFaults(t *testing.T) {
 	if !t.Run("provider_kill", func(t *testing.T) { a = r.providerKill(t) }) {
 		t.FailNow()
 	}
-	prov := r.startProvider(t, "")
 	if !t.Run("gateway_kill", func(t *testing.T) { b = r.gatewayKill(t) }) {
 		t.FailNow()
 	}
@@ -69,7 +68,6 @@ func TestSessionFaults(t *testing.T) {
 	if !t.Run("near_expiry", func(t *testing.T) { c = r.nearExpiry(t) }) {
 		t.FailNow()
 	}
-	prov.stop(t)
 
 	// The provider closes A and B; the requester gets back exactly the
 	// deposits less what was settled, having paid nothing but those and fees.
@@ -197,6 +195,7 @@ func (r *sessionRig) waitProviderSettled(t *testing.T, id, seq uint64) {
 
 // gatewayKill runs session B through two gateway kills.
 func (r *sessionRig) gatewayKill(t *testing.T) uint64 {
+	p := r.startProvider(t, "sessions.final_committed")
 	gw := r.startGateway(t, 10_000)
 	const prompt = "Patience is"
 	ans, id := r.complete(t, prompt, 24, true, true)
@@ -239,12 +238,21 @@ func (r *sessionRig) gatewayKill(t *testing.T) uint64 {
 	for _, old := range []voucher.Voucher{r.proxy.vouchers(id)[0].V, lost.V} {
 		r.replay(t, old)
 	}
+	// The final voucher: the provider dies once it is committed, before
+	// answering; restarted, it settles it.
 	gw.stop(t)
+	p.waitKilled(t, "sessions.final_committed", 60*time.Second)
 	final := r.proxy.vouchers(id)
+	last := final[len(final)-1]
+	if st := r.providerState(t, id); !strings.HasSuffix(last.Path, "/final") || !st.Final || st.LastSequence != last.V.Sequence || st.SettledSeq != 0 {
+		t.Fatalf("killed with the final voucher %d (%s) committed: the store holds %+v", last.V.Sequence, last.Path, st)
+	}
+	p = r.startProvider(t, "")
 	r.waitSession(t, id, "settled", 60*time.Second, func(s sessionJSON) bool {
-		return s.Session.LastSequence == strconv.FormatUint(final[len(final)-1].V.Sequence, 10)
+		return s.Session.LastSequence == strconv.FormatUint(last.V.Sequence, 10)
 	})
 	r.checkSettled(t, id, true)
+	p.stop(t)
 	return id
 }
 
@@ -356,10 +364,13 @@ func (r *sessionRig) feesPaid(t *testing.T, addr string) sdkmath.Int {
 
 // nearExpiry opens session C with a short expiry, serves two requests and
 // kills the gateway (no final voucher): the provider settles the unsettled
-// voucher once the height reaches expiry − margin (20 blocks), before the
-// expiry, and the chain closes the session at expiry + grace with the refund.
+// voucher once the height reaches expiry − margin (20 blocks). It is killed
+// with that settlement on IPFS, not sent; restarted, it settles before the
+// chain's deadline (expiry + grace), exactly, and the chain closes the session
+// at expiry + grace with the refund.
 func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
-	const blocks = 60
+	const blocks, grace = 60, 10
+	p := r.startProvider(t, "sessions.settling")
 	gw := r.startGateway(t, blocks)
 	ans, id := r.complete(t, "Patience is", 24, false, true)
 	if ans.status != http.StatusOK || ans.usage == 0 {
@@ -377,6 +388,15 @@ func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
 	if s.Settlements != "" && s.Settlements != "0" {
 		t.Fatalf("session %d settled before the expiry margin: %+v", id, s)
 	}
+	p.waitKilled(t, "sessions.settling", 90*time.Second)
+	killedAt, err := r.m.c.Height()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.providerState(t, id); st.SettledSeq != 0 || st.LastSequence != r.lastForwarded(t, id).Sequence {
+		t.Fatalf("killed settling: the store holds %+v", st)
+	}
+	p = r.startProvider(t, "")
 	r.waitSession(t, id, "settled", 90*time.Second, func(s sessionJSON) bool { return s.Session.Settlements == "1" })
 	var out struct {
 		Settlements []struct {
@@ -388,10 +408,12 @@ func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
 		t.Fatalf("session %d: settlements %+v", id, out.Settlements)
 	}
 	h, _ := strconv.ParseInt(out.Settlements[0].SubmittedHeight, 10, 64)
-	if h > expiry || h < expiry-20 {
-		t.Fatalf("session %d (expiry %d) settled at height %d: want within the 20-block margin before the expiry", id, expiry, h)
+	if killedAt < expiry-20 || h > expiry+grace {
+		t.Fatalf("session %d (expiry %d, grace %d): killed settling at height %d, settled at %d: want the settlement started within the 20-block margin and in a block by the deadline",
+			id, expiry, grace, killedAt, h)
 	}
 	r.checkSettled(t, id, false)
+	p.stop(t)
 	gina := r.m.c.Address("gina")
 	before := r.balance(t, gina)
 	s = r.waitSession(t, id, "closed at expiry + grace", 90*time.Second, func(s sessionJSON) bool {
@@ -404,6 +426,6 @@ func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
 	if got := r.balance(t, gina).Sub(before); !got.Equal(refund) {
 		t.Fatalf("the requester received %s at the close, want the refund %s", got, refund)
 	}
-	t.Logf("session %d (expiry %d) settled at height %d; closed with %s uopen refunded", id, expiry, h, refund)
+	t.Logf("session %d (expiry %d): the provider killed settling at height %d, restarted, settled at %d; closed with %s uopen refunded", id, expiry, killedAt, h, refund)
 	return id
 }
