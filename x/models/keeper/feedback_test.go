@@ -76,29 +76,29 @@ func TestSubmitFeedbackRules(t *testing.T) {
 		{name: "unknown job", msg: jobMsg(999), want: types.ErrInferenceNotFound},
 		{
 			name: "unknown settlement",
-			msg: &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: 999, Receipt: reqs[0].receipt, Proof: reqs[0].proof, Rating: up},
+			msg:  &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: 999, Receipt: reqs[0].receipt, Proof: reqs[0].proof, Rating: up},
 			want: types.ErrInferenceNotFound,
 		},
 		{
 			name: "settlement of another session",
-			msg: &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: otherSettlement, Receipt: reqs[0].receipt, Proof: reqs[0].proof, Rating: up},
+			msg:  &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: otherSettlement, Receipt: reqs[0].receipt, Proof: reqs[0].proof, Rating: up},
 			want: types.ErrInferenceNotFound,
 		},
 		{
 			name: "receipt of another session",
-			msg: &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement, Receipt: otherReqs[0].receipt, Proof: otherReqs[0].proof, Rating: up},
+			msg:  &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement, Receipt: otherReqs[0].receipt, Proof: otherReqs[0].proof, Rating: up},
 			want: types.ErrInvalidProof,
 		},
 		{name: "unpaid: no receipt yet", msg: jobMsg(unpaidJob), want: types.ErrInferenceNotPaid},
 		{name: "session request with a bad proof", msg: badProof(), want: types.ErrInvalidProof},
 		{
 			name: "session request with another request's proof",
-			msg: &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement, Receipt: reqs[1].receipt, Proof: reqs[2].proof, Rating: up},
+			msg:  &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement, Receipt: reqs[1].receipt, Proof: reqs[2].proof, Rating: up},
 			want: types.ErrInvalidProof,
 		},
 		{
 			name: "garbage receipt",
-			msg: &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement, Receipt: []byte("not a receipt"), Rating: up},
+			msg:  &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement, Receipt: []byte("not a receipt"), Rating: up},
 			want: types.ErrInvalidProof,
 		},
 		{
@@ -214,4 +214,3 @@ func mustFeedback(t testing.TB, e *fbEnv, ctx sdk.Context, msg *types.MsgSubmitF
 	}
 	return res
 }
-
