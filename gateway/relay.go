@@ -183,11 +183,13 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 	var text bytes.Buffer
 	var receipt string
 	var usage *openai.Usage
+	done := false // the provider ended its stream (data: [DONE])
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
 			out := line
+			done = done || bytes.Equal(bytes.TrimRight(line, "\r\n"), []byte("data: [DONE]"))
 			if data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte("data: ")); ok && !bytes.Equal(data, []byte("[DONE]")) {
 				var ev struct {
 					Choices []struct {
@@ -226,6 +228,14 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 		fl.Flush()
 	}
 	if receipt == "" {
+		if !done { // cut (the provider died): say so, as a provider reports an error once streaming began
+			c := "provider_stream_cut"
+			b, _ := json.Marshal(openai.ErrorBody{Error: openai.ErrorDetail{Message: fmt.Sprintf("the stream from provider %s was cut before its end", s.Provider), Type: "server_error", Code: &c}})
+			_, _ = fmt.Fprintf(w, "\ndata: %s\n\ndata: [DONE]\n\n", b)
+			if fl != nil {
+				fl.Flush()
+			}
+		}
 		return &passthrough{fmt.Errorf("stream from %s ended without a receipt", s.Provider)}
 	}
 	rc, err := g.verify(s, req, receipt, text.Bytes(), usage)
