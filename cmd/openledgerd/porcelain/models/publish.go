@@ -70,9 +70,16 @@ canonical form, adds and pins the checkpoint, the manifest and any attribution a
 on the local IPFS node (<home>/ipfs, through the daemon when it runs), checks the digests
 IPFS computed, and submits MsgPublishVersion with the CIDs, digests, engine and metrics.
 
-The kind defaults from the manifest: lora for an adapter run, sft for a run on a --base,
-pretrain otherwise. Name what the run was trained on with --dataset-version DATANET/VERSION
-(repeat for each) and, for a fine-tune, the parent with --parent MODEL/VERSION.
+The kind defaults from the manifest: lora for an adapter run (SFT and DPO adapters
+included), dpo for a full-weight DPO run, sft for any other run on a --base, pretrain
+otherwise. Name what the run was trained on with --dataset-version DATANET/VERSION
+(repeat for each) and, for a fine-tune, the parent with --parent MODEL/VERSION; without
+--parent, the parent is the version of the model whose checkpoint is the run's base (the
+manifest records its sha256), and a --parent whose checkpoint is not that base is refused.
+The metrics come from the manifest (ml/README.md): eval_loss_micro = eval_loss × 10^6,
+parent_eval_loss_micro = parent_eval.eval_loss × 10^6 (the quality gate's input),
+preference_accuracy_bps = preference.after.accuracy × 10^4, each rounded to the nearest
+integer.
 
 With "new" instead of a model id, the same transaction first registers the model
 (--name, --task, --license). With --deploy ROYALTY (per 1,000 tokens), the same
@@ -125,19 +132,25 @@ func ParseKind(s string) (types.VersionKind, error) {
 	return types.VersionKind(k), nil
 }
 
-// KindOf is the kind a manifest describes: lora for an adapter, sft on a base, else pretrain.
+// KindOf is the kind a manifest describes: lora for an adapter (whatever it was
+// trained on: the provider serves any adapter over its parent's checkpoint), dpo
+// for a full-weight preference run, sft for any other run on a base, else pretrain.
 func KindOf(m *train.Manifest) types.VersionKind {
 	switch {
 	case m.LoRA != nil:
 		return types.VERSION_KIND_LORA
-	case m.Base != nil:
+	case m.Kind == train.KindDPO:
+		return types.VERSION_KIND_DPO
+	case m.Base != nil || m.Kind == train.KindSFT:
 		return types.VERSION_KIND_SFT
 	default:
 		return types.VERSION_KIND_PRETRAIN
 	}
 }
 
-// EvalLossMicro converts a manifest's evaluation loss to the chain's integer scale (×10^6).
+// EvalLossMicro converts a manifest's evaluation loss to the chain's integer scale
+// (×10^6, rounded to the nearest integer, halves away from zero; 0 for a loss that
+// is not positive, which the chain reads as "not reported").
 func EvalLossMicro(loss float64) uint64 { //determinism:allow client-side conversion of the trainer's float report, never in state transitions
 	if math.IsNaN(loss) || loss <= 0 { //determinism:allow client-side check of the trainer's float report
 		return 0
@@ -146,6 +159,35 @@ func EvalLossMicro(loss float64) uint64 { //determinism:allow client-side conver
 		return math.MaxUint64
 	}
 	return uint64(math.Round(loss * 1e6)) //determinism:allow client-side rounding of the trainer's float report
+}
+
+// AccuracyBps converts a fraction in [0, 1] to basis points (×10^4, rounded to the
+// nearest integer, halves away from zero), clamped to [0, 10,000].
+func AccuracyBps(acc float64) uint32 { //determinism:allow client-side conversion of the trainer's float report
+	if math.IsNaN(acc) || acc <= 0 { //determinism:allow client-side check of the trainer's float report
+		return 0
+	}
+	return uint32(min(math.Round(acc*1e4), types.BpsScale)) //determinism:allow client-side rounding of the trainer's float report
+}
+
+// MetricsOf maps a training manifest onto the chain's Metrics (ml/README.md,
+// "parent_eval"): eval_loss_micro = eval_loss × 10^6; parent_eval_loss_micro =
+// parent_eval.eval_loss × 10^6 (the run's loss on its parent's held-out set, 0
+// without parent_eval); preference_accuracy_bps = preference.after.accuracy × 10^4
+// (0 without a preference report); each rounded to the nearest integer.
+func MetricsOf(m *train.Manifest) types.Metrics {
+	met := types.Metrics{
+		EvalLossMicro:  EvalLossMicro(m.EvalLoss),
+		TokensTrained:  uint64(max(m.TokensSeen, 0)),
+		ParameterCount: uint64(max(m.Config.NumParams(), 0)),
+	}
+	if m.ParentEval != nil {
+		met.ParentEvalLossMicro = EvalLossMicro(m.ParentEval.EvalLoss)
+	}
+	if m.Preference != nil {
+		met.PreferenceAccuracyBps = AccuracyBps(m.Preference.After.Accuracy)
+	}
+	return met
 }
 
 // LoadRun reads and checks a training run: the manifest is canonical and the
@@ -224,12 +266,9 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 		ManifestSha256: manDigest,
 		EngineName:     man.Engine.Name,
 		EngineVersion:  man.Engine.Version,
-		Metrics: &types.Metrics{
-			EvalLossMicro:  EvalLossMicro(man.EvalLoss), //determinism:allow client-side conversion of the trainer report
-			TokensTrained:  uint64(max(man.TokensSeen, 0)),
-			ParameterCount: uint64(max(man.Config.NumParams(), 0)),
-		},
 	}
+	metrics := MetricsOf(man)
+	msg.Metrics = &metrics
 	if k, _ := cmd.Flags().GetString(flagKind); k != "" {
 		if msg.Kind, err = ParseKind(k); err != nil {
 			return err
@@ -250,11 +289,8 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 		}
 		msg.Parent = &types.VersionRef{ModelId: m, Version: v}
 	}
-	msg.UpstreamShareBps, _ = cmd.Flags().GetUint32(flagUpstream)
-	if !cmd.Flags().Changed(flagUpstream) && msg.Parent != nil && len(msg.DatasetVersions) == 0 {
-		msg.UpstreamShareBps = types.BpsScale
-	}
-	if msg.Parent == nil && len(msg.DatasetVersions) == 0 {
+	fineTune := man.Base != nil && man.Base.SHA256 != ""
+	if msg.Parent == nil && len(msg.DatasetVersions) == 0 && !fineTune {
 		return fmt.Errorf("name what the run was trained on: --%s DATANET/VERSION, or --%s MODEL/VERSION for a fine-tune", flagDatasetVersion, flagParent)
 	}
 
@@ -304,12 +340,27 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 			nextVersion = res.Model.LatestVersion + 1
 		}
 		msg.ModelId = modelID
+		if err := resolveParent(ctx, mq, msg, man, newModel); err != nil {
+			return err
+		}
 		dq := datanettypes.NewQueryClient(clientCtx)
 		for _, ref := range msg.DatasetVersions {
 			if _, err := dq.DatasetVersion(ctx, &datanettypes.QueryDatasetVersionRequest{DatanetId: ref.DatanetId, Version: ref.Version}); err != nil {
 				return fmt.Errorf("dataset version %d/%d: %w", ref.DatanetId, ref.Version, err)
 			}
 		}
+	}
+
+	if msg.Parent == nil && len(msg.DatasetVersions) == 0 {
+		return fmt.Errorf("name what the run was trained on: --%s DATANET/VERSION, or --%s MODEL/VERSION for a fine-tune", flagDatasetVersion, flagParent)
+	}
+	msg.UpstreamShareBps, _ = cmd.Flags().GetUint32(flagUpstream)
+	if !cmd.Flags().Changed(flagUpstream) && msg.Parent != nil && len(msg.DatasetVersions) == 0 {
+		msg.UpstreamShareBps = types.BpsScale
+	}
+	if msg.Parent != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "parent %d/%d, upstream share %d bps; metrics: eval_loss_micro %d, parent_eval_loss_micro %d, preference_accuracy_bps %d (kind %s)\n",
+			msg.Parent.ModelId, msg.Parent.Version, msg.UpstreamShareBps, metrics.EvalLossMicro, metrics.ParentEvalLossMicro, metrics.PreferenceAccuracyBps, msg.Kind)
 	}
 
 	type artifact struct {
@@ -377,4 +428,46 @@ func runPublishVersion(cmd *cobra.Command, args []string) error {
 			modelID, nextVersion, royalty, devBps, types.BpsScale-devBps)
 	}
 	return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msgs...)
+}
+
+// resolveParent checks a fine-tune's parent against the run: the parent version's
+// checkpoint must be the run's base (its sha256 is in the manifest). Without
+// --parent, the parent is the version of the model whose checkpoint is the base,
+// when the model has one.
+func resolveParent(ctx context.Context, mq types.QueryClient, msg *types.MsgPublishVersion, man *train.Manifest, newModel bool) error {
+	if man.Base == nil || man.Base.SHA256 == "" {
+		return nil
+	}
+	if msg.Parent != nil {
+		res, err := mq.ModelVersion(ctx, &types.QueryModelVersionRequest{ModelId: msg.Parent.ModelId, Version: msg.Parent.Version})
+		if err != nil {
+			return fmt.Errorf("--%s %d/%d: %w", flagParent, msg.Parent.ModelId, msg.Parent.Version, err)
+		}
+		if res.Version.ArtifactSha256 != man.Base.SHA256 {
+			return fmt.Errorf("--%s %d/%d: its checkpoint has sha256 %s, but the run was trained on a base with sha256 %s",
+				flagParent, msg.Parent.ModelId, msg.Parent.Version, res.Version.ArtifactSha256, man.Base.SHA256)
+		}
+		return nil
+	}
+	if newModel {
+		return nil
+	}
+	page := &query.PageRequest{Limit: 200}
+	for range 1_000 { // bounded: 200,000 versions
+		res, err := mq.ModelVersions(ctx, &types.QueryModelVersionsRequest{ModelId: msg.ModelId, Pagination: page})
+		if err != nil {
+			return fmt.Errorf("versions of model %d: %w", msg.ModelId, err)
+		}
+		for _, v := range res.Versions {
+			if v.ArtifactSha256 == man.Base.SHA256 && v.Kind != types.VERSION_KIND_LORA {
+				msg.Parent = &types.VersionRef{ModelId: v.ModelId, Version: v.Version}
+				return nil
+			}
+		}
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			return nil
+		}
+		page = &query.PageRequest{Key: res.Pagination.NextKey, Limit: 200}
+	}
+	return nil
 }

@@ -30,10 +30,55 @@ func TestParseKind(t *testing.T) {
 }
 
 func TestKindOfAndLoss(t *testing.T) {
-	require.Equal(t, types.VERSION_KIND_PRETRAIN, cli.KindOf(&train.Manifest{}))
-	require.Equal(t, types.VERSION_KIND_SFT, cli.KindOf(&train.Manifest{Base: &train.Base{Path: "b"}}))
+	base := &train.Base{Path: "b", SHA256: "ab"}
+	adapter := &model.AdapterConfig{Rank: 4, Alpha: 8}
+	for _, c := range []struct {
+		name string
+		m    train.Manifest
+		want types.VersionKind
+	}{
+		{"text from scratch", train.Manifest{}, types.VERSION_KIND_PRETRAIN},
+		{"text on a base", train.Manifest{Base: base}, types.VERSION_KIND_SFT},
+		{"sft", train.Manifest{Base: base, Kind: train.KindSFT}, types.VERSION_KIND_SFT},
+		{"dpo, full weights", train.Manifest{Base: base, Kind: train.KindDPO}, types.VERSION_KIND_DPO},
+		{"dpo adapter", train.Manifest{Base: base, Kind: train.KindDPO, LoRA: adapter}, types.VERSION_KIND_LORA},
+		{"sft adapter", train.Manifest{Base: base, Kind: train.KindSFT, LoRA: adapter}, types.VERSION_KIND_LORA},
+		{"text adapter", train.Manifest{Base: base, LoRA: adapter}, types.VERSION_KIND_LORA},
+	} {
+		require.Equal(t, c.want, cli.KindOf(&c.m), c.name)
+	}
 	require.Equal(t, uint64(2_345_679), cli.EvalLossMicro(2.3456789))
 	require.Equal(t, uint64(0), cli.EvalLossMicro(-1))
+}
+
+// TestMetricsOf checks the manifest → chain Metrics mapping of ml/README.md:
+// × 10^6 and × 10^4, rounded to the nearest integer (halves away from zero).
+func TestMetricsOf(t *testing.T) {
+	m := train.Manifest{
+		EvalLoss: 2.8, TokensSeen: 1234, Kind: train.KindDPO, Base: &train.Base{Path: "b", SHA256: "ab"},
+		ParentEval: &train.ParentEval{BaseEvalLoss: 2.7970004, EvalLoss: 2.7999995},
+		Preference: &train.PreferenceReport{Before: train.PreferenceEval{Accuracy: 0.5}, After: train.PreferenceEval{Accuracy: 0.87654}},
+	}
+	got := cli.MetricsOf(&m)
+	require.Equal(t, uint64(2_800_000), got.EvalLossMicro)
+	require.Equal(t, uint64(2_800_000), got.ParentEvalLossMicro) // 2799999.5 rounds up
+	require.Equal(t, uint32(8765), got.PreferenceAccuracyBps) // 8765.4 rounds down
+	require.Equal(t, uint64(1234), got.TokensTrained)
+
+	m.ParentEval.EvalLoss, m.Preference.After.Accuracy = 3.0770004, 0.99995
+	got = cli.MetricsOf(&m)
+	require.Equal(t, uint64(3_077_000), got.ParentEvalLossMicro)
+	require.Equal(t, uint32(10_000), got.PreferenceAccuracyBps) // 9999.5 rounds up, at most 10,000
+
+	// No parent evaluation or preference report: the chain reads 0 as "not reported".
+	m.ParentEval, m.Preference = nil, nil
+	got = cli.MetricsOf(&m)
+	require.Zero(t, got.ParentEvalLossMicro)
+	require.Zero(t, got.PreferenceAccuracyBps)
+
+	for in, want := range map[float64]uint32{0: 0, -0.5: 0, 1: 10_000, 1.5: 10_000, 0.00005: 1, 0.00004: 0} {
+		require.Equal(t, want, cli.AccuracyBps(in), in)
+	}
 }
 
 // TestLoadRun trains a real tiny run with the ml engine and checks that LoadRun
