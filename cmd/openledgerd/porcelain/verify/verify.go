@@ -168,11 +168,12 @@ func outcome(vd verifier.Verdict) error {
 	return nil
 }
 
-// claimNames are the x/inference claims a failed check supports.
-var claimNames = map[string]string{
-	"output":      "CLAIM_OUTPUT_MISMATCH",
-	"attribution": "CLAIM_ATTRIBUTION_MISMATCH",
-	"usage":       "CLAIM_USAGE_OVERCOUNT",
+// claimFlags are the --claim values of the x/inference claims a failed check
+// supports.
+var claimFlags = map[string]string{
+	"output":      "output-mismatch",
+	"attribution": "attribution-mismatch",
+	"usage":       "usage-overcount",
 }
 
 // writeText prints the verdict: one block per check with the claimed and the
@@ -201,10 +202,12 @@ func writeText(w io.Writer, job inferencetypes.Job, r inferencetypes.Receipt, vd
 	fmt.Fprintln(w)
 	switch {
 	case vd.Mismatch():
-		fmt.Fprintf(w, "The receipt does not hold. While its challenge window is open (until height %d), dispute it with a bond:\n", r.ChallengeEndHeight)
+		fmt.Fprintf(w, "The receipt does not hold. While its challenge window is open (until height %d), dispute it with a bond\n"+
+			"(at least the chain's min_challenge_bond: openledgerd query inference params; one dispute per receipt):\n", r.ChallengeEndHeight)
 		for _, c := range vd.Checks() {
 			if c.Status == verifier.Fail {
-				fmt.Fprintf(w, "  openledgerd tx inference challenge TARGET_KIND_RECEIPT %d %s BOND --from KEY\n", job.Id, claimNames[c.Name])
+				fmt.Fprintf(w, "  openledgerd tx inference challenge --target-kind job-receipt --target-id %d --claim %s --bond BOND --from KEY\n",
+					job.Id, claimFlags[c.Name])
 			}
 		}
 	case vd.OK():
