@@ -99,3 +99,41 @@ func TestGatewayOverLibp2p(t *testing.T) {
 		t.Fatalf("settled %+v for %d served", v, state.ServedTokens)
 	}
 }
+
+// A session opened over HTTP continues over libp2p when the gateway (same
+// home) is restarted preferring libp2p: the voucher state carries over.
+func TestSessionMovesToLibp2p(t *testing.T) {
+	w := newWorld(t)
+	p := w.addProvider("open1both", 1000, nil, nil)
+	ph := loopbackHost(t, p.Key)
+	(&p2pinfer.Server{Handler: p.Server.Handler()}).Register(t.Context(), ph)
+	var addrs []string
+	for _, a := range ph.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	w.gc.mu.Lock()
+	w.gc.offers[0].Multiaddrs = addrs
+	w.gc.mu.Unlock()
+	home := t.TempDir()
+	_, hs1 := w.gateway(home)
+	if st, text, raw := call(t, hs1.URL, "/v1/completions", `{"model":"tiny","prompt":"a b","max_tokens":2}`); st != 200 || text != "a b " {
+		t.Fatalf("over HTTP: %d %q %s", st, text, raw)
+	}
+	hs1.Close()
+	p.HTTP.Close() // from now on only libp2p reaches the provider
+
+	g2, err := gateway.New(gateway.Config{Home: home, Budget: sdk.NewInt64Coin(openaitest.Denom, 100_000_000), Deposit: sdkmath.NewInt(1_000_000),
+		Aliases: map[string]uint64{"tiny": deployment}, P2P: loopbackHost(t, nil), PreferP2P: true}, w.gc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs2 := httptest.NewServer(g2.Handler())
+	defer hs2.Close()
+	if st, text, raw := call(t, hs2.URL, "/v1/chat/completions", `{"model":"tiny","stream":true,"messages":[{"role":"user","content":"c d"}]}`); st != 200 || text != "c d " {
+		t.Fatalf("over libp2p: %d %q %s", st, text, raw)
+	}
+	state, err := p.Sessions.State(1)
+	if err != nil || state.ReceiptCount != 2 || w.gc.opened != 1 {
+		t.Fatalf("provider state %+v (%v), %d sessions opened", state, err, w.gc.opened)
+	}
+}

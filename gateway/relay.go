@@ -30,6 +30,11 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, req *request, 
 	defer ls.mu.Unlock()
 	ls.lastUsed = time.Now()
 	s := ls.s
+	// The provider is reached as its current offer and this gateway's
+	// transport say (persisted with the next voucher).
+	if u := g.baseURL(o); u != "" {
+		s.APIURL = u
+	}
 	if p2pinfer.IsURL(s.APIURL) && g.cfg.P2P != nil {
 		if err := p2pinfer.AddAddrs(g.cfg.P2P, o.PeerID, o.Multiaddrs); err != nil {
 			return fmt.Errorf("%w: %v", errDrop, err)
