@@ -10,6 +10,7 @@ import "github.com/spf13/cobra"
 var offChainTrees = map[string]bool{
 	"attribution": true,
 	"demo":        true,
+	"feedback":    true,
 	"gateway":     true,
 	"infer":       true,
 	"ipfs":        true,

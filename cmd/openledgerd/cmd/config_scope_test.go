@@ -23,6 +23,7 @@ func TestReadsNodeConfig(t *testing.T) {
 		{[]string{"model", "train"}, false},
 		{[]string{"ipfs", "add"}, false},
 		{[]string{"session", "open"}, false},
+		{[]string{"feedback", "prefer"}, false},
 	} {
 		cmd, _, err := root.Find(tc.path)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	authtypes "github.com/cosmos/cosmos-sdk/x/auth/types"
 
 	"github.com/openledger/openledger/app"
+	feedbackporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/feedback"
 	gatewayporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/gateway"
 	inferporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/infer"
 	inferenceporcelain "github.com/openledger/openledger/cmd/openledgerd/porcelain/inference"
@@ -121,6 +122,7 @@ func addPorcelain(rootCmd *cobra.Command) {
 	rootCmd.AddCommand(gatewayporcelain.NewCmd())
 	rootCmd.AddCommand(inferporcelain.NewCmd())
 	rootCmd.AddCommand(verifyporcelain.NewCmd())
+	rootCmd.AddCommand(feedbackporcelain.NewCmd())
 	// `attribution`: the issue's names for x/rewards (whose autocli group stays).
 	if queryCmd, _, err := rootCmd.Find([]string{"query"}); err == nil && queryCmd.Name() == "query" {
 		queryCmd.AddCommand(rewardsporcelain.NewQueryGroup())
