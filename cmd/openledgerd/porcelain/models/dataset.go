@@ -101,7 +101,7 @@ func FetchDatasetVersion(ctx context.Context, clientCtx client.Context, a storag
 	q := datanettypes.NewQueryClient(clientCtx)
 	vres, err := q.DatasetVersion(ctx, &datanettypes.QueryDatasetVersionRequest{DatanetId: datanetID, Version: version})
 	if err != nil {
-		return nil, fmt.Errorf("dataset version %d/%d: %w", datanetID, version, err)
+		return nil, notFrozen(ctx, q, datanetID, version, err)
 	}
 	leaves := vres.Version.LeafCount
 	var contribs []datanettypes.Contribution
@@ -155,40 +155,27 @@ func FetchDatasetVersion(ctx context.Context, clientCtx client.Context, a storag
 
 // fetchOne writes contribution c to path unless a file with its digest is there.
 func fetchOne(ctx context.Context, a storage.API, c datanettypes.Contribution, path string) error {
-	if ok, _ := fileHas(path, c.Sha256, c.SizeBytes); ok {
-		return nil
-	}
-	id, err := cid.Decode(c.Cid)
+	return FetchVerified(ctx, a, fmt.Sprintf("contribution %d", c.Id), c.Cid, c.Sha256, int64(c.SizeBytes), path)
+}
+
+func decodeCID(s string) (cid.Cid, error) { return cid.Decode(s) }
+
+// copyHashed writes r to path and returns the byte count and hex sha256.
+func copyHashed(path string, r io.Reader) (int64, string, error) {
+	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("contribution %d: cid %q: %w", c.Id, c.Cid, err)
-	}
-	rc, err := a.Cat(ctx, id)
-	if err != nil {
-		return fmt.Errorf("contribution %d: fetching %s: %w", c.Id, c.Cid, err)
-	}
-	defer rc.Close()
-	tmp := path + ".part"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
+		return 0, "", err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rc, int64(c.SizeBytes)+1))
+	n, err := io.Copy(io.MultiWriter(f, h), r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("contribution %d: reading %s: %w", c.Id, c.Cid, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != c.Sha256 || uint64(n) != c.SizeBytes {
-		os.Remove(tmp)
-		return fmt.Errorf("contribution %d: %s has sha256 %s and %d bytes; the chain records %s and %d bytes", c.Id, c.Cid, got, n, c.Sha256, c.SizeBytes)
-	}
-	return os.Rename(tmp, path)
+	return n, hex.EncodeToString(h.Sum(nil)), err
 }
 
-func fileHas(path, sha string, size uint64) (bool, error) {
+// fileHas reports whether path holds a file with this sha256 (and size, unless size < 0).
+func fileHas(path, sha string, size int64) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
@@ -199,5 +186,21 @@ func fileHas(path, sha string, size uint64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return uint64(n) == size && hex.EncodeToString(h.Sum(nil)) == sha, nil
+	return (size < 0 || n == size) && hex.EncodeToString(h.Sum(nil)) == sha, nil
+}
+
+// notFrozen explains why dataset version datanetID/version could not be read: the
+// datanet does not exist, or the version was never frozen (versions exist only
+// once frozen, numbered from 1), or the query failed.
+func notFrozen(ctx context.Context, q datanettypes.QueryClient, datanetID, version uint64, err error) error {
+	dres, derr := q.Datanet(ctx, &datanettypes.QueryDatanetRequest{DatanetId: datanetID})
+	if derr != nil {
+		return fmt.Errorf("dataset version %d/%d: datanet %d: %w", datanetID, version, datanetID, derr)
+	}
+	frozen := dres.Datanet.Stats.Versions
+	if version > frozen {
+		return fmt.Errorf("dataset version %d/%d is not frozen: datanet %d has %d frozen version(s) (%s, %d accepted contributions); its curator freezes the next with 'tx datanet create-version %d'",
+			datanetID, version, datanetID, frozen, dres.Datanet.Status, dres.Datanet.Stats.AcceptedContributions, datanetID)
+	}
+	return fmt.Errorf("dataset version %d/%d: %w", datanetID, version, err)
 }

@@ -62,7 +62,7 @@ func TestMetricsOf(t *testing.T) {
 	got := cli.MetricsOf(&m)
 	require.Equal(t, uint64(2_800_000), got.EvalLossMicro)
 	require.Equal(t, uint64(2_800_000), got.ParentEvalLossMicro) // 2799999.5 rounds up
-	require.Equal(t, uint32(8765), got.PreferenceAccuracyBps) // 8765.4 rounds down
+	require.Equal(t, uint32(8765), got.PreferenceAccuracyBps)    // 8765.4 rounds down
 	require.Equal(t, uint64(1234), got.TokensTrained)
 
 	m.ParentEval.EvalLoss, m.Preference.After.Accuracy = 3.0770004, 0.99995
