@@ -3,9 +3,12 @@ package gateway_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
@@ -13,6 +16,7 @@ import (
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/openai"
 	"github.com/openledger/openledger/provider/openai/openaitest"
+	"github.com/openledger/openledger/provider/sessions"
 )
 
 // TestCheatingProvidersDropped: the receipt checks TestOverchargingProviderDropped
@@ -110,5 +114,72 @@ func TestCheatingProvidersDropped(t *testing.T) {
 				t.Fatalf("the honest provider was dropped: %s", why)
 			}
 		})
+	}
+}
+
+// TestForgedLostReceiptDropped: a provider answers 409 receipts_out_of_sync
+// and serves, as the receipt of a response the gateway "lost", a receipt it
+// signed for 1,000,000 tokens. A lost receipt belongs to a request the gateway
+// sent a voucher for, so with what was served before it, it fits in the
+// tokens those vouchers covered; this one does not: the provider is dropped
+// and no voucher the gateway signs pays for the forged tokens.
+func TestForgedLostReceiptDropped(t *testing.T) {
+	w := newWorld(t)
+	var cheat *openaitest.Provider
+	var mu sync.Mutex
+	var signed []voucher.Voucher
+	wrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if hv := r.Header.Get(openai.HeaderVoucher); hv != "" {
+				v, err := voucher.DecodeVoucher(hv)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				signed = append(signed, v)
+				mu.Unlock()
+			}
+			var id uint64
+			if _, err := fmt.Sscanf(r.URL.Path, "/v1/openledger/sessions/%d/receipts", &id); err == nil {
+				if r.URL.Query().Get("from") != "0" {
+					_, _ = rw.Write([]byte(`{"receipts":[]}`))
+					return
+				}
+				rc, err := voucher.SignReceipt(voucher.Receipt{
+					ChainID: openaitest.ChainID, Provider: "open1cheat", SessionID: id, RequestSeq: 1,
+					OutputCID: sessions.RawCID([]byte("never sent")), OutputSHA256: sha256.Sum256([]byte("never sent")),
+					PromptTokens: 3, CompletionTokens: 999_997, EngineName: "fake", EngineVersion: "1", ModelID: 1, ModelVersion: 1,
+				}, cheat.Key)
+				if err != nil {
+					t.Error(err)
+				}
+				_, _ = fmt.Fprintf(rw, `{"receipts":[%q]}`, openai.EncodeReceipt(rc))
+				return
+			}
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/completions") {
+				rw.Header().Set("Content-Type", "application/json")
+				rw.WriteHeader(http.StatusConflict)
+				_, _ = rw.Write([]byte(`{"error":{"message":"this provider issued 1 receipt","type":"invalid_request_error","param":null,"code":"receipts_out_of_sync"}}`))
+				return
+			}
+			h.ServeHTTP(rw, r)
+		})
+	}
+	cheat = w.addProvider("open1cheat", 1000, nil, wrap)
+	w.addProvider("open1honest", 2000, nil, nil)
+	g, hs := w.gateway(t.TempDir())
+	st, text, raw := call(t, hs.URL, "/v1/completions", `{"model":"tiny","prompt":"a b","max_tokens":4}`)
+	if st != http.StatusOK || text != "a b " {
+		t.Fatalf("%d %q %s", st, text, raw)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, v := range signed {
+		if v.CumulativeTokens > 3+4 { // the one request's prompt bound + max_tokens
+			t.Fatalf("the gateway signed voucher %d for %d tokens (%s) to the forger", v.Sequence, v.CumulativeTokens, v.CumulativeAmount)
+		}
+	}
+	if why := g.Dropped("open1cheat"); !strings.Contains(why, "receipt 1") {
+		t.Fatalf("the forger was not dropped for its receipt: %q", why)
 	}
 }

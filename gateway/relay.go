@@ -40,6 +40,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, req *request, 
 			return fmt.Errorf("%w: %v", errDrop, err)
 		}
 	}
+	covered := s.Tokens // what this session's vouchers paid for before this request
 	for try := 0; try < 3; try++ {
 		if s.Final {
 			return fmt.Errorf("%w: session %d was finalised", errRetry, s.ID)
@@ -74,7 +75,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, req *request, 
 		}
 		switch {
 		case code == "receipts_out_of_sync" || code == "voucher_replayed":
-			if err := g.resync(ctx, s); err != nil {
+			if err := g.resync(ctx, s, covered); err != nil {
 				return fmt.Errorf("%w: resync: %v", errDrop, err)
 			}
 			continue

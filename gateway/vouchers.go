@@ -140,7 +140,10 @@ func (g *Gateway) topUp(ctx context.Context, s *session, need sdkmath.Int) error
 
 // resync fetches receipts the provider issued that this gateway never saw
 // (a crash on either side), checks and appends them.
-func (g *Gateway) resync(ctx context.Context, s *session) error {
+// A receipt belongs to a request this gateway sent a voucher for, so with
+// everything served before it, it fits in the covered tokens of those
+// vouchers: a provider claiming more is lying.
+func (g *Gateway) resync(ctx context.Context, s *session, covered uint64) error {
 	for {
 		acc := s.acc()
 		url := fmt.Sprintf("%s/v1/openledger/sessions/%d/receipts?from=%d", s.APIURL, s.ID, acc.Len())
@@ -168,6 +171,10 @@ func (g *Gateway) resync(ctx context.Context, s *session) error {
 			cur := s.acc()
 			if err := rc.VerifyPeer(s.PeerID); err != nil || rc.SessionID != s.ID || rc.RequestSeq != cur.Len()+1 {
 				return fmt.Errorf("receipt %d of session %d does not check", rc.RequestSeq, s.ID)
+			}
+			if rc.ChainID != g.chain.ChainID() || rc.Provider != s.Provider || s.Served+rc.PromptTokens+rc.CompletionTokens > covered {
+				return fmt.Errorf("receipt %d of session %d (%s/%s) claims %d tokens: with the %d served before it, more than the %d its vouchers covered",
+					rc.RequestSeq, s.ID, rc.ChainID, rc.Provider, rc.PromptTokens+rc.CompletionTokens, s.Served, covered)
 			}
 			if err := g.record(s, rc); err != nil {
 				return err
@@ -207,7 +214,7 @@ func (g *Gateway) finalise(s *session) {
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusConflict && try == 0 {
 			// Receipts this gateway never saw (a crash): fetch them, sign again.
-			if err := g.resync(ctx, s); err != nil {
+			if err := g.resync(ctx, s, s.Tokens); err != nil {
 				g.log.Warn("final voucher: resync", "session", s.ID, "err", err)
 				return
 			}
