@@ -51,6 +51,11 @@ func TestAminoJSONSignBytes(t *testing.T) {
 		{"models/MsgUpdateDeployment", &types.MsgUpdateDeployment{Owner: addr, DeploymentId: 1, RoyaltyPerThousandTokens: &coin}},
 		{"models/MsgUpdateDeployment", &types.MsgUpdateDeployment{Owner: addr, DeploymentId: 1, Status: types.DEPLOYMENT_STATUS_PAUSED}},
 		{"models/MsgRetireDeployment", &types.MsgRetireDeployment{Owner: addr, DeploymentId: 1}},
+		{"models/MsgUpdateDeployment", &types.MsgUpdateDeployment{Owner: addr, DeploymentId: 1, Version: 2}},
+		{"models/MsgSubmitFeedback", &types.MsgSubmitFeedback{Rater: addr, JobId: 1, Rating: types.FEEDBACK_RATING_UP}},
+		{"models/MsgSubmitFeedback", &types.MsgSubmitFeedback{Rater: addr, SessionId: 1, SettlementId: 2, Receipt: []byte{1, 2},
+			Proof: [][]byte{[]byte(sha[:32])}, Rating: types.FEEDBACK_RATING_DOWN, RecordCid: cid, RecordSha256: sha, RecordSize: 9,
+			PreferredCompletionCid: cid, ChosenCid: cid, RejectedCid: cid}},
 		{"models/MsgUpdateParams", &types.MsgUpdateParams{Authority: addr, Params: types.DefaultParams()}},
 	}
 	for _, tc := range cases {
