@@ -155,6 +155,8 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Gateway, error) {
 		}
 		if !s.Final {
 			g.sessions[s.ID] = &liveSession{s: s, lastUsed: time.Now()}
+		} else if !s.Delivered {
+			g.sessions[s.ID] = &liveSession{s: s} // its final voucher is sent again at once
 		}
 	}
 	return g, nil

@@ -39,6 +39,9 @@ type session struct {
 	Served uint64 `json:"served,string"`
 	Acc    []byte `json:"acc"`
 	Final  bool   `json:"final"`
+	// Delivered: the provider has the final voucher (or the session is over
+	// for it); a final voucher not delivered is sent again.
+	Delivered bool `json:"final_delivered,omitempty"`
 
 	key  ed25519.PrivateKey
 	path string

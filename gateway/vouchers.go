@@ -187,14 +187,27 @@ func (g *Gateway) resync(ctx context.Context, s *session, covered uint64) error 
 	}
 }
 
-// finalise sends the final voucher of a session (best effort) and retires it.
+// finalise sends the final voucher of a session and retires it; one the
+// provider did not get (unreachable, a crash) is sent again when idle, at
+// shutdown or after a restart.
 func (g *Gateway) finalise(s *session) {
 	g.mu.Lock()
 	delete(g.sessions, s.ID)
 	g.mu.Unlock()
-	if s.Final {
+	if s.Final && s.Delivered {
 		return
 	}
+	delivered := false
+	defer func() {
+		if delivered {
+			s.Delivered = true
+			_ = s.save()
+			return
+		}
+		g.mu.Lock()
+		g.sessions[s.ID] = &liveSession{s: s}
+		g.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for try := 0; try < 2; try++ {
@@ -216,15 +229,19 @@ func (g *Gateway) finalise(s *session) {
 			// Receipts this gateway never saw (a crash): fetch them, sign again.
 			if err := g.resync(ctx, s, s.Tokens); err != nil {
 				g.log.Warn("final voucher: resync", "session", s.ID, "err", err)
+				delivered = true // given up: the provider serves receipts that do not check
 				return
 			}
 			s.Final = false
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
+			// 402/404: the provider has a final voucher already, or the session is over.
+			delivered = resp.StatusCode == http.StatusPaymentRequired || resp.StatusCode == http.StatusNotFound
 			g.log.Warn("final voucher refused", "session", s.ID, "status", resp.StatusCode, "body", string(b))
 			return
 		}
+		delivered = true
 		g.log.Info("final voucher delivered", "session", s.ID, "sequence", v.Sequence, "amount", v.CumulativeAmount, "tokens", v.CumulativeTokens, "requests", v.ReceiptCount)
 		return
 	}

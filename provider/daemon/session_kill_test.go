@@ -380,6 +380,9 @@ func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
 		t.Fatalf("second request: %+v", ans)
 	}
 	gw.kill9(t)
+	// From here the requester's balance only moves at the close (the refund).
+	gina := r.m.c.Address("gina")
+	before := r.balance(t, gina)
 	s := r.session(t, id).Session
 	expiry, err := strconv.ParseInt(s.ExpiryHeight, 10, 64)
 	if err != nil {
@@ -414,8 +417,6 @@ func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
 	}
 	r.checkSettled(t, id, false)
 	p.stop(t)
-	gina := r.m.c.Address("gina")
-	before := r.balance(t, gina)
 	s = r.waitSession(t, id, "closed at expiry + grace", 90*time.Second, func(s sessionJSON) bool {
 		return s.Session.Status == "SESSION_STATUS_CLOSED"
 	}).Session
