@@ -50,7 +50,7 @@ func TestSessionFaults(t *testing.T) {
 	}
 	start := time.Now()
 	m := newMarket(t, func(app map[string]any) {
-		setGenesis(t, app, "10", "inference", "params", "session_grace_blocks") // nearExpiry's grace
+		setGenesis(t, app, strconv.Itoa(nearExpiryGrace), "inference", "params", "session_grace_blocks") // nearExpiry's grace
 	})
 	r := newSessionRig(t, newKillRig(t, m))
 	t.Logf("chain, tiny model, deployment %s and provider config in %s", m.dep, time.Since(start).Round(time.Second))
@@ -362,6 +362,11 @@ func (r *sessionRig) feesPaid(t *testing.T, addr string) sdkmath.Int {
 	return sum
 }
 
+// nearExpiryGrace is the chain's session grace: settlements are accepted until
+// expiry + grace, then the session closes. It leaves the provider killed while
+// settling the time to restart on a loaded machine.
+const nearExpiryGrace = 30
+
 // nearExpiry opens session C with a short expiry, serves two requests and
 // kills the gateway (no final voucher): the provider settles the unsettled
 // voucher once the height reaches expiry − margin (20 blocks). It is killed
@@ -369,7 +374,7 @@ func (r *sessionRig) feesPaid(t *testing.T, addr string) sdkmath.Int {
 // chain's deadline (expiry + grace), exactly, and the chain closes the session
 // at expiry + grace with the refund.
 func (r *sessionRig) nearExpiry(t *testing.T) uint64 {
-	const blocks, grace = 60, 10
+	const blocks, grace = 60, nearExpiryGrace
 	p := r.startProvider(t, "sessions.settling")
 	gw := r.startGateway(t, blocks)
 	ans, id := r.complete(t, "Patience is", 24, false, true)
