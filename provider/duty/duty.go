@@ -14,7 +14,9 @@
 // token counts, attribution summary, and the recomputed record added to IPFS
 // when the attribution does not hold, so that the chain can adopt it). A
 // claim the verifier could not check is voted as not holding (the status quo)
-// with what was recomputed; a session settlement, which cannot be recomputed
+// with what was recomputed, and so is a target that still cannot be verified
+// (an artifact unavailable) CommitMargin blocks before the commit window
+// ends; a session settlement, which cannot be recomputed
 // off-chain from the chain's data, gets a status-quo vote with an empty
 // result, as x/inference allows for a member that could not recompute.
 package duty
@@ -64,6 +66,9 @@ type Config struct {
 	Operator string
 	// PollInterval is the period of the chain polls (default 3 s).
 	PollInterval time.Duration
+	// CommitMargin: when the target still cannot be verified this many
+	// blocks before the commit window ends, the status quo is voted (default 3).
+	CommitMargin int64
 }
 
 // Service serves committee duty.
@@ -83,6 +88,9 @@ func New(cfg Config, chain Chain, ver Verifier, st *store.Store, ipfs storage.AP
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 3 * time.Second
+	}
+	if cfg.CommitMargin <= 0 {
+		cfg.CommitMargin = 3
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,7 +158,16 @@ func (s *Service) handle(ctx context.Context, d types.Dispute, h int64) error {
 				RevealEnd: d.RevealEndHeight, State: store.VoteMissed, Verdict: "selected too late to commit"})
 		}
 		if rec, err = s.decide(ctx, d); err != nil {
-			return err
+			if h+s.cfg.CommitMargin < d.CommitEndHeight || ctx.Err() != nil {
+				return err // retried at the next poll
+			}
+			// The window is closing and the target still cannot be checked: a
+			// status-quo vote costs less than absence (wrong_vote_slash_bps at
+			// worst, against absence_slash_bps).
+			s.log.Warn("cannot verify before the commit window closes; voting the status quo", "dispute", d.Id, "err", err)
+			if rec, err = s.keep(d, types.Vote{}, fmt.Sprintf("status-quo vote: %v", err)); err != nil {
+				return err
+			}
 		}
 	}
 	if rec.State == store.VoteCommitting {
@@ -164,8 +181,7 @@ func (s *Service) handle(ctx context.Context, d types.Dispute, h int64) error {
 	return nil
 }
 
-// decide verifies the target, builds the vote, draws a salt and stores all of
-// it (state committing) before anything is broadcast.
+// decide verifies the target, builds the vote and stores it (see keep).
 func (s *Service) decide(ctx context.Context, d types.Dispute) (store.CommitteeVote, error) {
 	var (
 		vote types.Vote
@@ -185,6 +201,17 @@ func (s *Service) decide(ctx context.Context, d types.Dispute) (store.CommitteeV
 		why = fmt.Sprintf("%s %d cannot be recomputed off-chain: status-quo vote", d.TargetKind, d.TargetId)
 		s.log.Warn("voting the status quo on a target this provider cannot check", "dispute", d.Id, "target", d.TargetKind, "id", d.TargetId)
 	}
+	rec, err := s.keep(d, vote, why)
+	if err != nil {
+		return store.CommitteeVote{}, err
+	}
+	s.log.Info("committee vote decided", "dispute", d.Id, "claim", d.Claim, "claim_holds", vote.ClaimHolds, "verdict", why)
+	return rec, nil
+}
+
+// keep draws a salt and stores the vote, its salt and its commitment (state
+// committing) before anything is broadcast.
+func (s *Service) keep(d types.Dispute, vote types.Vote, why string) (store.CommitteeVote, error) {
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {
 		return store.CommitteeVote{}, err
@@ -202,7 +229,6 @@ func (s *Service) decide(ctx context.Context, d types.Dispute) (store.CommitteeV
 	if err := s.put(rec); err != nil {
 		return store.CommitteeVote{}, err
 	}
-	s.log.Info("committee vote decided", "dispute", d.Id, "claim", d.Claim, "claim_holds", vote.ClaimHolds, "verdict", why)
 	return rec, nil
 }
 

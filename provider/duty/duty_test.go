@@ -363,6 +363,31 @@ func TestDutyMissedWindows(t *testing.T) {
 	}
 }
 
+// A target that cannot be verified (here: no such job) is retried until the
+// commit window is about to close, then voted the status quo.
+func TestDutyVotesStatusQuoWhenItCannotVerify(t *testing.T) {
+	f := newFixture(t)
+	f.chain.disputes = map[uint64]*types.Dispute{5: {Id: 5, TargetKind: types.TARGET_KIND_JOB_RECEIPT, TargetId: 99,
+		Claim: types.CLAIM_OUTPUT_MISMATCH, Status: types.DISPUTE_STATUS_VOTING, CommitEndHeight: 20, RevealEndHeight: 40}}
+	s := f.service(t)
+	ctx := context.Background()
+	if err := s.Step(ctx); err == nil || len(f.votes(t)) != 0 || len(f.chain.txs) != 0 {
+		t.Fatalf("first step: %v, votes %v, txs %v", err, f.votes(t), f.chain.txs)
+	}
+	f.chain.height = 17 // the default margin: 3 blocks
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.chain.height = 20
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := f.chain.reveals[5]
+	if !ok || v.ClaimHolds || v.Result.OutputSha256 != "" {
+		t.Fatalf("revealed %v: %+v (txs %v)", ok, v, f.chain.txs)
+	}
+}
+
 func TestClaimHolds(t *testing.T) {
 	P, F, U := verifier.Pass, verifier.Fail, verifier.Unknown
 	vd := func(o, a, u verifier.Status) verifier.Verdict {
