@@ -102,6 +102,11 @@ func (g *Gateway) Infer(ctx context.Context, in InferRequest, onText func(string
 		amt, _ := sdkmath.NewIntFromString(s.Amount)
 		res = InferResult{Provider: s.Provider, SessionID: s.ID, Receipt: rc, Denom: s.Denom, SessionAmount: amt,
 			Amount: s.price().Cost(rc.PromptTokens + rc.CompletionTokens)}
+		// A one-off process ends here: keep the receipt (the gateway keeps it
+		// until the next voucher; a lost one is fetched back, see resync).
+		if err := s.save(); err != nil {
+			g.log.Warn("persisting the receipt", "session", s.ID, "err", err)
+		}
 	}
 	g.run(sink, hr, req)
 	if err := sink.failure(); err != nil {

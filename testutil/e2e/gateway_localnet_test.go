@@ -249,4 +249,5 @@ func TestGatewayLocalnetRealEngine(t *testing.T) {
 	}
 	t.Logf("%d requests, 1 settlement tx: %d tokens (%d served), %suopen paid; %s in all", n, tokens, served, s.Session.Paid,
 		time.Since(start).Round(time.Second))
+	checkInfer(t, bin, home)
 }
