@@ -25,12 +25,12 @@ func (m msgServer) SubmitContribution(ctx context.Context, msg *types.MsgSubmitC
 // submitContribution validates and records a contribution; with escrow it takes the
 // datanet's deposit from the contributor, without it the contribution carries a zero
 // deposit (module-originated contributions, see SubmitModuleContribution).
-func (m Keeper) submitContribution(ctx context.Context, msg *types.MsgSubmitContribution, escrow bool) (uint64, error) {
-	contributor, err := m.parseAddress("contributor", msg.Contributor)
+func (k Keeper) submitContribution(ctx context.Context, msg *types.MsgSubmitContribution, escrow bool) (uint64, error) {
+	contributor, err := k.parseAddress("contributor", msg.Contributor)
 	if err != nil {
 		return 0, err
 	}
-	params, err := m.Params.Get(ctx)
+	params, err := k.Params.Get(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -57,14 +57,14 @@ func (m Keeper) submitContribution(ctx context.Context, msg *types.MsgSubmitCont
 	if err := types.CheckText("media_type", msg.MediaType, params.MaxTagLength, true); err != nil {
 		return 0, err
 	}
-	d, err := m.GetDatanet(ctx, msg.DatanetId)
+	d, err := k.GetDatanet(ctx, msg.DatanetId)
 	if err != nil {
 		return 0, err
 	}
 	if d.Status == types.DATANET_STATUS_ARCHIVED {
 		return 0, types.ErrWrongStatus.Wrapf("datanet %d is archived and takes no contributions", d.Id)
 	}
-	if existing, err := m.ContentIndex.Get(ctx, collections.Join(d.Id, digest)); err == nil {
+	if existing, err := k.ContentIndex.Get(ctx, collections.Join(d.Id, digest)); err == nil {
 		return 0, types.ErrDuplicateContent.Wrapf("sha256 %s is contribution %d", digest, existing)
 	} else if !isNotFound(err) {
 		return 0, err
@@ -75,15 +75,15 @@ func (m Keeper) submitContribution(ctx context.Context, msg *types.MsgSubmitCont
 		deposit = sdk.NewCoin(deposit.Denom, sdkmath.ZeroInt())
 	}
 	if deposit.IsPositive() {
-		if err := m.bank.SendCoinsFromAccountToModule(ctx, contributor, types.ModuleName, sdk.NewCoins(deposit)); err != nil {
+		if err := k.bank.SendCoinsFromAccountToModule(ctx, contributor, types.ModuleName, sdk.NewCoins(deposit)); err != nil {
 			if errors.Is(err, sdkerrors.ErrInsufficientFunds) {
-				return 0, types.ErrInsufficientFunds.Wrapf("deposit %s: spendable balance is %s", deposit, m.bank.SpendableCoins(ctx, contributor))
+				return 0, types.ErrInsufficientFunds.Wrapf("deposit %s: spendable balance is %s", deposit, k.bank.SpendableCoins(ctx, contributor))
 			}
 			return 0, err
 		}
 	}
 
-	id, err := m.ContributionSeq.Next(ctx)
+	id, err := k.ContributionSeq.Next(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -103,17 +103,17 @@ func (m Keeper) submitContribution(ctx context.Context, msg *types.MsgSubmitCont
 		SubmittedHeight: sdkCtx.BlockHeight(),
 		ReviewDeadline:  deadline,
 	}
-	if err := m.Contributions.Set(ctx, id, c); err != nil {
+	if err := k.Contributions.Set(ctx, id, c); err != nil {
 		return 0, err
 	}
-	if err := m.ExpiryQueue.Set(ctx, collections.Join(deadline, id)); err != nil {
+	if err := k.ExpiryQueue.Set(ctx, collections.Join(deadline, id)); err != nil {
 		return 0, err
 	}
-	if err := m.ContentIndex.Set(ctx, collections.Join(d.Id, digest), id); err != nil {
+	if err := k.ContentIndex.Set(ctx, collections.Join(d.Id, digest), id); err != nil {
 		return 0, err
 	}
 	d.Stats.PendingContributions++
-	if err := m.Datanets.Set(ctx, d.Id, d); err != nil {
+	if err := k.Datanets.Set(ctx, d.Id, d); err != nil {
 		return 0, err
 	}
 	if err := sdkCtx.EventManager().EmitTypedEvent(&types.EventContributionSubmitted{
