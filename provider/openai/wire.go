@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/openledger/openledger/ml/train"
 )
 
 // Headers of the protocol (docs/openai-api.md).
@@ -236,22 +238,20 @@ type modelInfo struct {
 
 // RenderChat is the default chat template of the built-in engine
 // (docs/openai-api.md): each message as "<|role|>\ncontent\n", then
-// "<|assistant|>\n". ChatStop ends the completion at the next turn.
+// "<|assistant|>\n". ChatStop ends the completion at the next turn. The
+// template is ml/train's, the one SFT and DPO fine-tunes train chat records
+// with, so a served chat is rendered exactly as the model learnt it.
 func RenderChat(msgs []Message) string {
-	var sb strings.Builder
-	for _, m := range msgs {
-		sb.WriteString("<|")
-		sb.WriteString(m.Role)
-		sb.WriteString("|>\n")
-		sb.WriteString(m.Content)
-		sb.WriteString("\n")
+	tm := make([]train.Message, len(msgs))
+	for i, m := range msgs {
+		tm[i] = train.Message{Role: m.Role, Content: m.Content}
 	}
-	sb.WriteString(chatGenPrompt)
-	return sb.String()
+	return train.RenderChat(tm)
 }
 
 // chatGenPrompt ends a rendered chat: the assistant's turn to generate.
-const chatGenPrompt = "<|assistant|>\n"
+const chatGenPrompt = train.ChatGenPrompt
 
-// ChatStop is the stop sequence the built-in engine's chat template adds.
-const ChatStop = "\n<|"
+// ChatStop is the stop sequence the built-in engine's chat template adds: the
+// end of a trained assistant turn (train.ChatTurnEnd).
+const ChatStop = train.ChatTurnEnd
