@@ -35,6 +35,15 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "Session", Use: "session [session-id]", Short: "Show a session", PositionalArgs: pos("session_id")},
 				{RpcMethod: "Sessions", Use: "sessions", Short: "List sessions (--requester or --provider, --status)"},
 				{RpcMethod: "SessionSettlements", Use: "settlements [session-id]", Short: "List a session's settlements", PositionalArgs: pos("session_id")},
+				{RpcMethod: "Dispute", Use: "dispute [dispute-id]", Short: "Show a dispute (challenge or audit)", PositionalArgs: pos("dispute_id")},
+				{RpcMethod: "Disputes", Use: "disputes", Short: "List disputes (--status, --provider for the accused, or --member for a committee member)"},
+				{
+					RpcMethod: "DisputeByTarget", Use: "dispute-of [target-kind] [target-id]",
+					Short: "Show the dispute of a receipt (TARGET_KIND_JOB_RECEIPT, job id) or settlement (TARGET_KIND_SESSION_SETTLEMENT)", PositionalArgs: pos("target_kind", "target_id"),
+				},
+				{RpcMethod: "Committee", Use: "committee [dispute-id]", Short: "Show a dispute's committee and who committed and revealed", PositionalArgs: pos("dispute_id")},
+				{RpcMethod: "Votes", Use: "votes [dispute-id]", Short: "List a dispute's vote records", PositionalArgs: pos("dispute_id")},
+				{RpcMethod: "ProviderSlashes", Use: "provider-slashes [operator]", Short: "List a provider's verification slashes", PositionalArgs: pos("operator")},
 			},
 		},
 		Tx: &autocliv1.ServiceCommandDescriptor{
@@ -62,6 +71,19 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 					Short: "Add to a session's deposit (--expiry-height to extend)", PositionalArgs: pos("session_id", "amount"),
 				},
 				{RpcMethod: "CloseSession", Use: "close-session [session-id]", Short: "Close a session and refund what is unspent", PositionalArgs: pos("session_id")},
+				{
+					RpcMethod: "Challenge", Use: "challenge [target-kind] [target-id] [claim] [bond]",
+					Short: "Dispute a receipt (TARGET_KIND_JOB_RECEIPT, job id) or settlement inside its challenge window: CLAIM_OUTPUT_MISMATCH, CLAIM_ATTRIBUTION_MISMATCH or CLAIM_USAGE_OVERCOUNT, with a bond",
+					PositionalArgs: pos("target_kind", "target_id", "claim", "bond"),
+				},
+				{
+					RpcMethod: "CommitVote", Use: "commit-vote [dispute-id] [commitment-base64]",
+					Short: "Commit a committee vote: VoteCommitment(dispute, voter, vote, salt), 32 bytes (the provider daemon does this)", PositionalArgs: pos("dispute_id", "commitment"),
+				},
+				{
+					RpcMethod: "RevealVote", Use: "reveal-vote [dispute-id]",
+					Short: `Reveal a committed vote: --vote '{"claim_holds":true,"result":{...}}' --salt <base64>`, PositionalArgs: pos("dispute_id"),
+				},
 				{RpcMethod: "UpdateParams", Skip: true}, // governance only
 				// Hand-written porcelain (cmd/openledgerd/porcelain/inference): these need a
 				// libp2p identity, IPFS or a session key.
