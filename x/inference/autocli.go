@@ -73,7 +73,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "CloseSession", Use: "close-session [session-id]", Short: "Close a session and refund what is unspent", PositionalArgs: pos("session_id")},
 				{
 					RpcMethod: "Challenge", Use: "challenge [target-kind] [target-id] [claim] [bond]",
-					Short: "Dispute a receipt (TARGET_KIND_JOB_RECEIPT, job id) or settlement inside its challenge window: CLAIM_OUTPUT_MISMATCH, CLAIM_ATTRIBUTION_MISMATCH or CLAIM_USAGE_OVERCOUNT, with a bond",
+					Short:          "Dispute a receipt (TARGET_KIND_JOB_RECEIPT, job id) or settlement inside its challenge window: CLAIM_OUTPUT_MISMATCH, CLAIM_ATTRIBUTION_MISMATCH or CLAIM_USAGE_OVERCOUNT, with a bond",
 					PositionalArgs: pos("target_kind", "target_id", "claim", "bond"),
 				},
 				{
