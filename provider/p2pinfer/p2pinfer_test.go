@@ -48,7 +48,7 @@ type fixture struct {
 	acc    voucher.Accumulator
 }
 
-func newHost(t *testing.T, key libp2pcrypto.PrivKey) host.Host {
+func newHost(t testing.TB, key libp2pcrypto.PrivKey) host.Host {
 	t.Helper()
 	if key == nil {
 		var err error
@@ -64,7 +64,7 @@ func newHost(t *testing.T, key libp2pcrypto.PrivKey) host.Host {
 	return h
 }
 
-func setup(t *testing.T, srv *p2pinfer.Server) *fixture {
+func setup(t testing.TB, srv *p2pinfer.Server) *fixture {
 	chain := openaitest.NewChain()
 	prov := openaitest.StartProvider(t, chain, operator, compute, &openaitest.Engine{IDs: []uint64{dep}}, "")
 	ph := newHost(t, prov.Key)
@@ -90,7 +90,7 @@ func setup(t *testing.T, srv *p2pinfer.Server) *fixture {
 	}
 }
 
-func (f *fixture) voucher(t *testing.T, maxTokens uint64, sk ed25519.PrivateKey) string {
+func (f *fixture) voucher(t testing.TB, maxTokens uint64, sk ed25519.PrivateKey) string {
 	t.Helper()
 	f.seq++
 	f.tokens = sessions.Reserve(f.tokens, f.served, maxTokens)
@@ -105,7 +105,7 @@ func (f *fixture) voucher(t *testing.T, maxTokens uint64, sk ed25519.PrivateKey)
 	return v.Encode()
 }
 
-func (f *fixture) post(t *testing.T, path, body, v string) *http.Response {
+func (f *fixture) post(t testing.TB, path, body, v string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -119,7 +119,7 @@ func (f *fixture) post(t *testing.T, path, body, v string) *http.Response {
 	return resp
 }
 
-func (f *fixture) take(t *testing.T, enc string, output []byte) voucher.Receipt {
+func (f *fixture) take(t testing.TB, enc string, output []byte) voucher.Receipt {
 	t.Helper()
 	r, err := openai.DecodeReceipt(enc)
 	if err != nil {
