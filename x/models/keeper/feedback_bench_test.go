@@ -1,0 +1,43 @@
+package keeper_test
+
+import (
+	"testing"
+
+	tk "github.com/openledger/openledger/testutil/keeper"
+	"github.com/openledger/openledger/x/models/types"
+)
+
+// BenchmarkSubmitFeedback measures MsgSubmitFeedback on a branch of an app state:
+// a job rating, a session request proven under a settlement of 1,024 requests (a
+// 10-hash audit path), and a job rating with a record (a contribution to the existing
+// feedback datanet). Each iteration rates on a fresh branch, so the once rule holds.
+func BenchmarkSubmitFeedback(b *testing.B) {
+	e := newFbEnv(b)
+	ctx := e.ctx
+	job, ctx := e.job(ctx, fbRequester, 1_000, nil)
+	recJob, ctx := e.job(ctx, fbRequester, 1_000, nil)
+	sess, settlement, reqs, ctx := e.session(ctx, fbRequester, 1_024)
+	sha0, cid0, size0 := preferenceRecord(0) // the first record creates the feedback datanet
+	mustFeedback(b, e, ctx, &types.MsgSubmitFeedback{Rater: e.addr(fbRequester), JobId: job, Rating: types.FEEDBACK_RATING_UP,
+		RecordCid: cid0, RecordSha256: sha0, RecordSize: size0})
+	rater := e.addr(fbRequester)
+	sha, cid, size := preferenceRecord(1)
+	for _, bc := range []struct {
+		name string
+		msg  *types.MsgSubmitFeedback
+	}{
+		{"job", &types.MsgSubmitFeedback{Rater: rater, JobId: recJob, Rating: types.FEEDBACK_RATING_UP}},
+		{"session-request-of-1024", &types.MsgSubmitFeedback{Rater: rater, SessionId: sess, SettlementId: settlement,
+			Receipt: reqs[700].receipt, Proof: reqs[700].proof, Rating: types.FEEDBACK_RATING_DOWN}},
+		{"job-with-record", &types.MsgSubmitFeedback{Rater: rater, JobId: recJob, Rating: types.FEEDBACK_RATING_DOWN,
+			RecordCid: cid, RecordSha256: sha, RecordSize: size}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := e.models.SubmitFeedback(tk.Branch(ctx), bc.msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
