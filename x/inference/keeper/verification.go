@@ -11,7 +11,7 @@ import (
 	"github.com/openledger/openledger/x/inference/types"
 )
 
-// Verification (ADR-005): a receipt or a session settlement may be disputed once,
+// Verification (ADR-006): a receipt or a session settlement may be disputed once,
 // by a bonded challenge inside its challenge window or by a random audit when the
 // window ends. The target is then CHALLENGED and its payment held; a committee of
 // staked providers drawn from a seed re-executes it and votes by commit–reveal; the

@@ -12,7 +12,7 @@ import (
 	"github.com/openledger/openledger/x/inference/types"
 )
 
-// resolve applies an outcome (ADR-005):
+// resolve applies an outcome (ADR-006):
 //
 //   - every member that did not reveal is slashed absence_slash_bps, every member that
 //     revealed against a majority verdict wrong_vote_slash_bps (to the community pool);
