@@ -34,8 +34,10 @@ type InferRequest struct {
 
 // InferResult is a finished, verified generation.
 type InferResult struct {
-	Text      string
-	Provider  string
+	Text     string
+	Provider string
+	// Endpoint is how the provider was reached: its API URL or libp2p://<peer id>.
+	Endpoint  string
 	SessionID uint64
 	// Receipt is the provider's receipt, verified against the text received.
 	Receipt voucher.Receipt
@@ -100,7 +102,7 @@ func (g *Gateway) Infer(ctx context.Context, in InferRequest, onText func(string
 	req.onReceipt = func(s *session, rc voucher.Receipt) {
 		got = true
 		amt, _ := sdkmath.NewIntFromString(s.Amount)
-		res = InferResult{Provider: s.Provider, SessionID: s.ID, Receipt: rc, Denom: s.Denom, SessionAmount: amt,
+		res = InferResult{Provider: s.Provider, Endpoint: s.APIURL, SessionID: s.ID, Receipt: rc, Denom: s.Denom, SessionAmount: amt,
 			Amount: s.price().Cost(rc.PromptTokens + rc.CompletionTokens)}
 		// A one-off process ends here: keep the receipt (the gateway keeps it
 		// until the next voucher; a lost one is fetched back, see resync).

@@ -37,8 +37,8 @@ func checkInfer(t *testing.T, bin, localnetHome string) {
 		err := c.Run()
 		return stdout.String(), stderr.String(), err
 	}
-	receiptRE := regexp.MustCompile(`receipt: provider (\S+), session (\d+), request (\d+): (\d+) prompt \+ (\d+) completion tokens, (\d+)uopen .* output sha256 ([0-9a-f]{64})`)
-	for i, want := range []struct{ session, request string }{{"2", "1"}, {"2", "2"}} {
+	receiptRE := regexp.MustCompile(`receipt: provider (\S+) \((\S+)\), session (\d+), request (\d+): (\d+) prompt \+ (\d+) completion tokens, (\d+)uopen .* output sha256 ([0-9a-f]{64})`)
+	for i, want := range []struct{ scheme, session, request string }{{"http://", "2", "1"}, {"libp2p://", "2", "2"}} {
 		args := []string{"--deployment", "demo", "--max-tokens", "12", "--seed", "7", "The sea"}
 		if i == 1 {
 			// Over libp2p: the provider daemon's /openledger/inference/1.0.0 at
@@ -58,10 +58,10 @@ func checkInfer(t *testing.T, bin, localnetHome string) {
 		}
 		text := strings.TrimSuffix(stdout, "\n") // the newline infer adds after a completion without one
 		sum := sha256.Sum256([]byte(text))
-		if sum2 := sha256.Sum256([]byte(stdout)); m[7] != hex.EncodeToString(sum[:]) && m[7] != hex.EncodeToString(sum2[:]) {
-			t.Fatalf("infer %d: receipt digest %s is not the digest of stdout %q", i, m[7], stdout)
+		if sum2 := sha256.Sum256([]byte(stdout)); m[8] != hex.EncodeToString(sum[:]) && m[8] != hex.EncodeToString(sum2[:]) {
+			t.Fatalf("infer %d: receipt digest %s is not the digest of stdout %q", i, m[8], stdout)
 		}
-		if m[2] != want.session || m[3] != want.request || m[5] == "0" || m[6] == "0" {
+		if !strings.HasPrefix(m[2], want.scheme) || m[3] != want.session || m[4] != want.request || m[6] == "0" || m[7] == "0" {
 			t.Fatalf("infer %d: %s", i, m[0])
 		}
 		t.Logf("infer %d: %q — %s", i, stdout, m[0])

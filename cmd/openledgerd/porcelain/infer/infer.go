@@ -115,8 +115,8 @@ func run(cmd *cobra.Command, args []string) error {
 		_, _ = io.WriteString(out, "\n")
 	}
 	rc := res.Receipt
-	fmt.Fprintf(cmd.ErrOrStderr(), "receipt: provider %s, session %d, request %d: %d prompt + %d completion tokens, %s%s (session total %s%s), output sha256 %s\n",
-		res.Provider, res.SessionID, rc.RequestSeq, rc.PromptTokens, rc.CompletionTokens, res.Amount, res.Denom,
+	fmt.Fprintf(cmd.ErrOrStderr(), "receipt: provider %s (%s), session %d, request %d: %d prompt + %d completion tokens, %s%s (session total %s%s), output sha256 %s\n",
+		res.Provider, res.Endpoint, res.SessionID, rc.RequestSeq, rc.PromptTokens, rc.CompletionTokens, res.Amount, res.Denom,
 		res.SessionAmount, res.Denom, hex.EncodeToString(rc.OutputSHA256[:]))
 	return nil
 }
