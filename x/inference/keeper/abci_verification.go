@@ -123,19 +123,23 @@ func (k Keeper) tally(ctx sdk.Context, params types.Params, d types.Dispute) err
 	}
 }
 
-// adoptedResult is the result carried by the most weight among the majority's
-// ballots (ties: the earlier-drawn member's), the committee's recomputed record.
-func adoptedResult(ballots []ballot, claimHolds bool) types.VerificationResult {
+// committeeResult is the result carried by the most revealed weight, whatever the
+// voters concluded about the claim (ties: the earlier-drawn member's group), and
+// whether that weight is more than half of the revealed weight — the committee's
+// established recomputation of the target.
+func committeeResult(ballots []ballot) (types.VerificationResult, bool) {
 	type group struct {
 		result types.VerificationResult
 		key    string
 		weight sdkmath.Int
 	}
 	var groups []group
+	revealed := sdkmath.ZeroInt()
 	for _, b := range ballots {
-		if !b.revealed || b.vote.ClaimHolds != claimHolds {
+		if !b.revealed {
 			continue
 		}
+		revealed = revealed.Add(b.member.Weight)
 		bz, err := b.vote.Result.Marshal()
 		if err != nil {
 			continue
@@ -159,7 +163,7 @@ func adoptedResult(ballots []ballot, claimHolds bool) types.VerificationResult {
 		}
 	}
 	if best < 0 {
-		return types.VerificationResult{}
+		return types.VerificationResult{}, false
 	}
-	return groups[best].result
+	return groups[best].result, groups[best].weight.MulRaw(2).GT(revealed)
 }

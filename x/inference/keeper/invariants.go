@@ -165,11 +165,8 @@ func (k Keeper) DisputeInvariant(ctx context.Context) error {
 		if !d.BondReturned.Add(d.BondSlashed).IsEqual(d.Bond) {
 			return true, types.ErrInvariant.Wrapf("dispute %d: bond %s, returned %s + slashed %s", id, d.Bond, d.BondReturned, d.BondSlashed)
 		}
-		source := d.BondSlashed.Amount
-		if d.Outcome == types.DISPUTE_OUTCOME_UPHELD {
-			source = d.ProviderSlashed.Amount
-		}
-		if d.ChallengerReward.Amount.Add(d.VoterRewards.Amount).GT(source) {
+		source := d.BondSlashed.Amount.Add(d.ProviderSlashed.Amount)
+		if d.ChallengerReward.Amount.GT(d.ProviderSlashed.Amount) || d.ChallengerReward.Amount.Add(d.VoterRewards.Amount).GT(source) {
 			return true, types.ErrInvariant.Wrapf("dispute %d: rewards %s + %s exceed the slash %s", id, d.ChallengerReward, d.VoterRewards, source)
 		}
 		return false, nil

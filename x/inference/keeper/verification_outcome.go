@@ -1,6 +1,7 @@
 package keeper
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 
@@ -24,7 +25,9 @@ import (
 //     the requester; the provider's fault count grows and it is jailed at
 //     jail_after_faults;
 //   - REJECTED: the challenger loses bond_slash_bps of its bond, shared the same way
-//     between the majority voters and the community pool; the target is paid;
+//     between the majority voters and the community pool; the target is paid — unless
+//     a majority of the revealed stake recomputed a result that contradicts it, in
+//     which case the accused is punished as for UPHELD (without a challenger reward);
 //   - INCONCLUSIVE: the bond comes back, the target is paid (status quo).
 //
 // Every coin taken is paid out in the same transition, so the module account still
@@ -36,7 +39,6 @@ func (k Keeper) resolve(ctx sdk.Context, params types.Params, old, d types.Dispu
 	if err != nil {
 		return err
 	}
-	denom := params.MinProviderStake.Denom
 	jobID := uint64(0)
 	if d.TargetKind == types.TARGET_KIND_JOB_RECEIPT {
 		jobID = d.TargetId
@@ -60,55 +62,44 @@ func (k Keeper) resolve(ctx sdk.Context, params types.Params, old, d types.Dispu
 	}
 	bond := d.Bond
 	toTarget := types.SETTLEMENT_STATUS_PENDING
+	adopted, established := committeeResult(ballots)
+	d.Adopted = adopted
 	switch outcome {
 	case types.DISPUTE_OUTCOME_UPHELD:
-		d.Adopted = adoptedResult(ballots, true)
-		provider, err := k.parseAddress("provider", d.Provider)
-		if err != nil {
-			return err
-		}
-		slashed, err := k.slashStake(ctx, provider, params.FraudSlashBps, reasonFraud, jobID)
-		if err != nil {
-			return err
-		}
-		if err := k.putSlashRecord(ctx, d.Id, provider, slashed, reasonFraud); err != nil {
-			return err
-		}
-		d.ProviderSlashed = slashed
-		if d.Challenger != "" {
-			d.ChallengerReward = sdk.NewCoin(denom, bpsOf(slashed.Amount, params.ChallengerRewardBps))
-		}
-		if d.VoterRewards, err = k.payVoters(ctx, denom, bpsOf(slashed.Amount, params.VoterRewardBps), majority); err != nil {
-			return err
-		}
-		if err := k.payOut(ctx, d.Challenger, d.ChallengerReward.Add(bond)); err != nil {
-			return err
-		}
-		rest := slashed.Amount.Sub(d.ChallengerReward.Amount).Sub(d.VoterRewards.Amount)
-		if err := k.toCommunityPool(ctx, sdk.NewCoin(denom, rest)); err != nil {
+		if toTarget, err = k.punish(ctx, params, &d, t, majority, false); err != nil {
 			return err
 		}
 		d.BondReturned = bond
-		if err := k.countFault(ctx, provider, params); err != nil {
-			return err
-		}
-		if toTarget, err = k.correctTarget(ctx, t, d); err != nil {
+		if err := k.payOut(ctx, d.Challenger, d.ChallengerReward.Add(bond)); err != nil {
 			return err
 		}
 	case types.DISPUTE_OUTCOME_REJECTED:
-		d.Adopted = adoptedResult(ballots, false)
 		d.BondSlashed = sdk.NewCoin(bond.Denom, bpsOf(bond.Amount, params.BondSlashBps))
 		d.BondReturned = bond.Sub(d.BondSlashed)
-		if d.VoterRewards, err = k.payVoters(ctx, bond.Denom, bpsOf(d.BondSlashed.Amount, params.VoterRewardBps), majority); err != nil {
+		bondShare, err := k.payVoters(ctx, bond.Denom, bpsOf(d.BondSlashed.Amount, params.VoterRewardBps), majority)
+		if err != nil {
 			return err
 		}
+		d.VoterRewards = bondShare
 		if err := k.payOut(ctx, d.Challenger, d.BondReturned); err != nil {
 			return err
 		}
-		if err := k.toCommunityPool(ctx, d.BondSlashed.Sub(d.VoterRewards)); err != nil {
+		if err := k.toCommunityPool(ctx, d.BondSlashed.Sub(bondShare)); err != nil {
 			return err
 		}
-		if err := k.setTargetStatus(ctx, t, types.SETTLEMENT_STATUS_PENDING, d.Id); err != nil {
+		// The claim was wrong, but if a majority of the revealed stake recomputed a
+		// result that differs from the target's, the target is wrong anyway: a forger
+		// cannot shield its receipt by challenging it itself with the wrong claim.
+		own, err := k.targetResult(ctx, t)
+		if err != nil {
+			return err
+		}
+		if m := compareResults(own, adopted); established && m.any() {
+			if toTarget, err = k.punish(ctx, params, &d, t, majority, true); err != nil {
+				return err
+			}
+			d.VoterRewards = d.VoterRewards.Add(bondShare)
+		} else if err := k.setTargetStatus(ctx, t, types.SETTLEMENT_STATUS_PENDING, d.Id); err != nil {
 			return err
 		}
 	default:
@@ -129,6 +120,68 @@ func (k Keeper) resolve(ctx sdk.Context, params types.Params, old, d types.Dispu
 		BondReturned: d.BondReturned, BondSlashed: d.BondSlashed, ChallengerReward: d.ChallengerReward,
 		VoterRewards: d.VoterRewards, TargetStatus: toTarget,
 	})
+}
+
+// punish applies a fraud finding to the accused: fraud_slash_bps of its stake, of
+// which the challenger's share (only when the claim itself was upheld: not
+// secondFinding, not an audit) is set on d for the caller to pay, the majority voters'
+// share is paid, and the rest goes to the community pool; its fault count grows and
+// the target is corrected (correctTarget). d.VoterRewards is set to the voters' share.
+func (k Keeper) punish(ctx sdk.Context, params types.Params, d *types.Dispute, t target, majority []ballot,
+	secondFinding bool,
+) (types.SettlementStatus, error) {
+	denom := params.MinProviderStake.Denom
+	jobID := uint64(0)
+	if d.TargetKind == types.TARGET_KIND_JOB_RECEIPT {
+		jobID = d.TargetId
+	}
+	provider, err := k.parseAddress("provider", d.Provider)
+	if err != nil {
+		return 0, err
+	}
+	slashed, err := k.slashStake(ctx, provider, params.FraudSlashBps, reasonFraud, jobID)
+	if err != nil {
+		return 0, err
+	}
+	if err := k.putSlashRecord(ctx, d.Id, provider, slashed, reasonFraud); err != nil {
+		return 0, err
+	}
+	d.ProviderSlashed = slashed
+	if d.Challenger != "" && !secondFinding {
+		d.ChallengerReward = sdk.NewCoin(denom, bpsOf(slashed.Amount, params.ChallengerRewardBps))
+	}
+	if d.VoterRewards, err = k.payVoters(ctx, denom, bpsOf(slashed.Amount, params.VoterRewardBps), majority); err != nil {
+		return 0, err
+	}
+	rest := slashed.Amount.Sub(d.ChallengerReward.Amount).Sub(d.VoterRewards.Amount)
+	if err := k.toCommunityPool(ctx, sdk.NewCoin(denom, rest)); err != nil {
+		return 0, err
+	}
+	if err := k.countFault(ctx, provider, params); err != nil {
+		return 0, err
+	}
+	return k.correctTarget(ctx, t, *d, secondFinding)
+}
+
+// mismatch says in which parts a recomputed result contradicts the target. A part
+// the result leaves empty (a member that could not recompute it) contradicts nothing.
+type mismatch struct{ output, usage, attribution bool }
+
+func (m mismatch) any() bool { return m.output || m.usage || m.attribution }
+
+// compareResults compares the committee's result a with the target's own.
+func compareResults(own, a types.VerificationResult) mismatch {
+	var m mismatch
+	m.output = a.OutputSha256 != "" && a.OutputSha256 != own.OutputSha256
+	if tokens := a.PromptTokens + a.CompletionTokens; tokens != 0 {
+		m.usage = tokens != own.PromptTokens+own.CompletionTokens
+	}
+	if a.Summary.RecordSha256 != "" {
+		x, errX := a.Summary.Marshal()
+		y, errY := own.Summary.Marshal()
+		m.attribution = errX != nil || errY != nil || !bytes.Equal(x, y)
+	}
+	return m
 }
 
 // bpsOf is ⌊amount × bps / 10,000⌋.
@@ -240,21 +293,22 @@ func (k Keeper) targetResult(ctx context.Context, t target) (types.VerificationR
 	}, nil
 }
 
-// correctTarget applies an UPHELD verdict to the target: when only the attribution
-// is wrong (the claim says so, or an audit's adopted result agrees on output and
-// usage) and the committee's summary is valid for the deployment, the summary and
-// record replace the target's and it goes back to PENDING to be paid; otherwise the
-// target is VOIDED and the requester refunded.
-func (k Keeper) correctTarget(ctx sdk.Context, t target, d types.Dispute) (types.SettlementStatus, error) {
+// correctTarget applies a fraud finding to the target: when only the attribution is
+// wrong — the upheld claim or audit says so, or the finding comes from the results of a
+// rejected claim (secondFinding), and the committee's result agrees with the target on
+// output and usage — and the committee's summary is valid for the deployment, the
+// summary and record replace the target's and it goes back to PENDING to be paid;
+// otherwise the target is VOIDED and the requester refunded.
+func (k Keeper) correctTarget(ctx sdk.Context, t target, d types.Dispute, secondFinding bool) (types.SettlementStatus, error) {
 	own, err := k.targetResult(ctx, t)
 	if err != nil {
 		return 0, err
 	}
 	a := d.Adopted
-	onlyAttribution := d.Claim == types.CLAIM_ATTRIBUTION_MISMATCH ||
-		(d.Claim == types.CLAIM_AUDIT && a.OutputSha256 == own.OutputSha256 &&
-			a.PromptTokens+a.CompletionTokens == own.PromptTokens+own.CompletionTokens)
-	if onlyAttribution && a.Summary.RecordSha256 != "" && k.rewards.ValidateSettlement(ctx, t.deploymentID, a.Summary) == nil {
+	m := compareResults(own, a)
+	attributionOnly := !m.output && !m.usage &&
+		(secondFinding || d.Claim == types.CLAIM_ATTRIBUTION_MISMATCH || d.Claim == types.CLAIM_AUDIT)
+	if attributionOnly && a.Summary.RecordSha256 != "" && k.rewards.ValidateSettlement(ctx, t.deploymentID, a.Summary) == nil {
 		if err := k.replaceSummary(ctx, t, a); err != nil {
 			return 0, err
 		}

@@ -318,3 +318,50 @@ func TestRepeatOffenderJailed(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongClaimCannotShield: a forger's accomplice challenging the forged receipt
+// with the wrong claim (to use up its one dispute) loses the bond, and the committee's
+// recomputed results still convict the forger: a forged output is voided, a forged
+// attribution replaced; the accomplice earns no reward.
+func TestWrongClaimCannotShield(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		claim   types.Claim
+		forged  func(v *verif) func(uint64, *types.VerificationResult)
+		wantJob types.JobStatus
+	}{
+		{"forged output, attribution claimed", types.CLAIM_ATTRIBUTION_MISMATCH, func(*verif) func(uint64, *types.VerificationResult) {
+			return func(_ uint64, r *types.VerificationResult) { r.OutputSha256, _ = tk.Content("forged") }
+		}, types.JOB_STATUS_VOIDED},
+		{"forged attribution, output claimed", types.CLAIM_OUTPUT_MISMATCH, func(v *verif) func(uint64, *types.VerificationResult) {
+			return func(_ uint64, r *types.VerificationResult) { r.Summary = v.forgedSummary() }
+		}, types.JOB_STATUS_FINALIZED},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newVerif(t, tc.name, nil)
+			id, ctx := v.postReceipt(v.ctx, vFirstProv, tc.forged(v))
+			before := v.snap(ctx)
+			d, ctx := v.challenge(ctx, vChallenger, id, tc.claim)
+			ctx = v.vote(ctx, d, honestly(false, v.truth(id))) // the claimed part is right
+			ctx = v.advance(ctx, ctx.BlockHeight()+1)
+			v.invariants(ctx)
+			d = v.dispute(ctx, d.Id)
+			if d.Outcome != types.DISPUTE_OUTCOME_REJECTED || !d.BondSlashed.Amount.Equal(sdkmath.NewInt(vBond)) || !d.ChallengerReward.IsZero() {
+				t.Fatalf("dispute %s, bond slashed %s, challenger reward %s", d.Outcome, d.BondSlashed, d.ChallengerReward)
+			}
+			slashed := bps(before.stake[vFirstProv], v.params.FraudSlashBps)
+			if got := before.stake[vFirstProv].Sub(v.provider(ctx, vFirstProv).Stake.Amount); !got.Equal(slashed) || !d.ProviderSlashed.Amount.Equal(slashed) {
+				t.Fatalf("forger slashed %s, want %s", got, slashed)
+			}
+			if j := v.job(ctx, id); j.Status != tc.wantJob {
+				t.Fatalf("job %s, want %s", j.Status, tc.wantJob)
+			}
+			if r, _ := v.f.K.Receipts.Get(ctx, id); tc.wantJob == types.JOB_STATUS_FINALIZED && r.Summary.RecordSha256 != v.f.Summary.RecordSha256 {
+				t.Fatal("forged summary paid")
+			}
+			if got := v.balance(ctx, vChallenger).Sub(before.bal[vChallenger]); !got.Equal(sdkmath.NewInt(-vBond)) {
+				t.Fatalf("accomplice gained %s", got)
+			}
+		})
+	}
+}
