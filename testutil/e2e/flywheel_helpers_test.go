@@ -1,0 +1,243 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openledger/openledger/testutil/e2e"
+)
+
+// Helpers of the feedback flywheel: a localnet (scripts/localnet.sh) driven
+// through the real binary with its own home and the client config the script
+// wrote (chain id, keyring backend, node on the fixed RPC port).
+
+type flywheelNet struct {
+	t    *testing.T
+	bin  string
+	home string
+}
+
+// startLocalnet runs scripts/localnet.sh in a temp home and waits until it is up;
+// the script's children stop with the test. It skips when a fixed port is taken.
+func startLocalnet(t *testing.T) *flywheelNet {
+	t.Helper()
+	for _, port := range []string{"26657", "9090", "5101", "7101", "4101", "8088", "8787"} {
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
+			c.Close()
+			t.Skipf("127.0.0.1:%s is in use (a localnet running?): the localnet needs its fixed ports", port)
+		}
+	}
+	bin := e2e.Binary(t)
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	home := filepath.Join(t.TempDir(), "localnet")
+	var out bytes.Buffer
+	cmd := exec.Command(filepath.Join(root, "scripts", "localnet.sh"))
+	cmd.Env = append(os.Environ(), "BIN="+bin, "LOCALNET_HOME="+home, "DEMO_CACHE="+filepath.Join(root, "build", "cache", "demo"))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT) // the script stops its children
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			for _, f := range []string{"setup.log", "provider.log"} {
+				bz, _ := os.ReadFile(filepath.Join(home, f))
+				if len(bz) > 6000 {
+					bz = bz[len(bz)-6000:]
+				}
+				t.Logf("%s:\n%s", f, bz)
+			}
+		}
+	})
+	deadline := time.Now().Add(5 * time.Minute)
+	for !strings.Contains(out.String(), "Next: make demo") {
+		select {
+		case err := <-done:
+			t.Fatalf("localnet.sh exited (%v):\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the localnet was not up in 5 minutes:\n%s", out.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("localnet up in %s", time.Since(start).Round(time.Second))
+	return &flywheelNet{t: t, bin: bin, home: home}
+}
+
+// run runs the binary with --home; stderr joins the error.
+func (n *flywheelNet) run(args ...string) (string, error) {
+	cmd := exec.Command(n.bin, append(args, "--home", n.home)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("openledgerd %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func (n *flywheelNet) must(args ...string) string {
+	n.t.Helper()
+	out, err := n.run(args...)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return out
+}
+
+// q runs `query ARGS -o json` and decodes the answer.
+func (n *flywheelNet) q(out any, args ...string) {
+	n.t.Helper()
+	s := n.must(append(append([]string{"query"}, args...), "-o", "json")...)
+	if err := json.Unmarshal([]byte(s), out); err != nil {
+		n.t.Fatalf("query %v: %v: %s", args, err, s)
+	}
+}
+
+// tx runs a command that broadcasts a tx from a key (ARGS include the group, e.g.
+// "tx", "datanet", … or "feedback", …) and waits for its block; a refusal in
+// CheckTx or DeliverTx is an error with the chain's log.
+func (n *flywheelNet) tx(from string, args ...string) (e2e.TxResult, error) {
+	out, err := n.run(append(args, "--from", from, "--gas", "600000", "--fees", "3000uopen", "-y", "-o", "json")...)
+	if err != nil {
+		return e2e.TxResult{}, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var res e2e.TxResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		return res, fmt.Errorf("%v: decoding %q: %w", args, out, err)
+	}
+	if res.Code != 0 {
+		return res, fmt.Errorf("%v refused in CheckTx (code %d): %s", args, res.Code, res.RawLog)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := n.run("query", "tx", res.TxHash, "-o", "json")
+		if err == nil {
+			var got e2e.TxResult
+			if err := json.Unmarshal([]byte(s), &got); err != nil {
+				return got, err
+			}
+			if got.Code != 0 {
+				return got, fmt.Errorf("%v failed (code %d): %s", args, got.Code, got.RawLog)
+			}
+			return got, nil
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("%v: tx %s not in a block after 30 s", args, res.TxHash)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (n *flywheelNet) mustTx(from string, args ...string) e2e.TxResult {
+	n.t.Helper()
+	res, err := n.tx(from, args...)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return res
+}
+
+// refused checks that err is a refusal whose text names want.
+func (n *flywheelNet) refused(what string, err error, want string) {
+	n.t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		n.t.Fatalf("%s: want a refusal naming %q, got %v", what, want, err)
+	}
+}
+
+func (n *flywheelNet) address(key string) string {
+	n.t.Helper()
+	return strings.TrimSpace(n.must("keys", "show", key, "-a", "--keyring-backend", "test"))
+}
+
+func (n *flywheelNet) waitFor(what string, timeout time.Duration, cond func() bool) {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			n.t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// bigInt parses a decimal integer (a cosmos.Int in JSON).
+func bigInt(t *testing.T, s string) *big.Int {
+	t.Helper()
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		t.Fatalf("integer %q", s)
+	}
+	return v
+}
+
+// versionPool is `query rewards pool D V`.
+type versionPool struct {
+	TotalShares    num    `json:"total_shares"`
+	RewardPerShare string `json:"reward_per_share"`
+	Carry          string `json:"carry"`
+	TotalDeposited string `json:"total_deposited"`
+}
+
+// pool reads a dataset version's reward pool (zero before its first deposit).
+func (n *flywheelNet) pool(datanet, version uint64) versionPool {
+	n.t.Helper()
+	out, err := n.run("query", "rewards", "pool", fmt.Sprint(datanet), fmt.Sprint(version), "-o", "json")
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return versionPool{RewardPerShare: "0", Carry: "0", TotalDeposited: "0"}
+		}
+		n.t.Fatal(err)
+	}
+	var p struct {
+		Pool versionPool `json:"pool"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		n.t.Fatal(err)
+	}
+	for _, s := range []*string{&p.Pool.RewardPerShare, &p.Pool.Carry, &p.Pool.TotalDeposited} {
+		if *s == "" {
+			*s = "0"
+		}
+	}
+	return p.Pool
+}
+
+// depositInto is x/rewards' pool deposit rule, computed here: reward_per_share
+// grows by ⌊(amount × 10¹⁸ + carry) / total_shares⌋ and the remainder is the new carry.
+func depositInto(t *testing.T, p versionPool, totalShares int64, amount int64) (rps, carry *big.Int) {
+	scaled := new(big.Int).Mul(big.NewInt(amount), rpsScale)
+	scaled.Add(scaled, bigInt(t, p.Carry))
+	q, r := new(big.Int).QuoRem(scaled, big.NewInt(totalShares), new(big.Int))
+	return q.Add(q, bigInt(t, p.RewardPerShare)), r
+}
+
+// owedAt is what a never-collected contribution of shares holds at reward_per_share rps.
+func owedAt(rps *big.Int, shares int64) int64 {
+	v := new(big.Int).Mul(rps, big.NewInt(shares))
+	return v.Quo(v, rpsScale).Int64()
+}
