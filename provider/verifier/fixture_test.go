@@ -16,6 +16,7 @@ import (
 const (
 	vSpan     = verifiertest.VSpan
 	vNoAttrib = verifiertest.VNoAttrib
+	vLoRA     = verifiertest.VLoRA
 )
 
 var (

@@ -57,7 +57,7 @@ func want(t *testing.T, what string, c Check, st Status, reason string) {
 
 func TestHonestReceiptPasses(t *testing.T) {
 	w := getWorld(t)
-	for _, version := range []uint64{vSpan, vNoAttrib} {
+	for _, version := range []uint64{vSpan, vNoAttrib, vLoRA} {
 		j, r, res := honest(t, w, version)
 		vd := verify(t, w, j, r)
 		if !vd.OK() || vd.Mismatch() || vd.Method != MethodReexecute {
@@ -198,6 +198,19 @@ func TestExternalEngineScoring(t *testing.T) {
 	infl := r
 	infl.CompletionTokens += 20
 	want(t, "usage", verify(t, w, j, infl).Usage, Fail, "over-counted")
+}
+
+// A LoRA version's output (adapter over its parent's checkpoint) claimed by
+// an external engine is scored with the adapter applied and passes.
+func TestExternalEngineScoringLoRA(t *testing.T) {
+	w := getWorld(t)
+	j, r, _ := honest(t, w, vLoRA)
+	r.EngineName, r.EngineVersion = "vllm", "0.6.3"
+	vd := verify(t, w, j, r)
+	if vd.Method != MethodScore || !vd.OK() {
+		t.Fatalf("%s (method %q)", vd, vd.Method)
+	}
+	t.Logf("LoRA output under the adapter: %s", vd.Output.Recomputed)
 }
 
 // Another version of the built-in engine cannot replay bit-exactly: scored.

@@ -37,6 +37,7 @@ import (
 const (
 	VSpan     = 1 // full checkpoint with a span index
 	VNoAttrib = 2 // the same checkpoint, no attribution artifacts (pool-only)
+	VLoRA     = 3 // a LoRA adapter over version 1 (pool-only)
 )
 
 // SpanParams are the provider's and the verifier's span parameters (short
@@ -81,6 +82,15 @@ func Build() (*World, error) {
 		return nil, fmt.Errorf("training the base: %w", err)
 	}
 	basePath := filepath.Join(dir, "base", train.ModelFile)
+	ft := spec
+	ft.Inputs = []train.Input{{Path: filepath.Join(corpusDir, "riddles.txt")}}
+	ft.Base = &train.Base{Path: basePath}
+	ft.LoRA = &model.AdapterConfig{Rank: 4, Alpha: 8, Targets: model.TargetNames()}
+	ft.Hyper.LR, ft.Hyper.MinLR, ft.Hyper.Steps = 1e-2, 1e-3, 10
+	loraDir := filepath.Join(dir, "lora")
+	if _, err := train.Run(ctx, ft, train.Options{OutDir: loraDir, Workers: 2}); err != nil {
+		return nil, fmt.Errorf("training the adapter: %w", err)
+	}
 
 	corpus, err := os.ReadFile(filepath.Join(corpusDir, "fortunes.txt"))
 	if err != nil {
@@ -112,6 +122,10 @@ func Build() (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	loraCID, loraSHA, loraSize, err := add(filepath.Join(loraDir, train.AdapterFile))
+	if err != nil {
+		return nil, err
+	}
 	var line string
 	for _, l := range strings.Split(string(corpus[200:]), "\n")[1:] {
 		if len(l) > 30 {
@@ -131,9 +145,13 @@ func Build() (*World, error) {
 	}
 	v1 := full(VSpan)
 	v1.SpanIndexCid = indexCID
+	v3 := modelstypes.ModelVersion{ModelId: 1, Version: VLoRA, Kind: modelstypes.VERSION_KIND_LORA,
+		Parent: &modelstypes.VersionRef{ModelId: 1, Version: VSpan}, DatasetVersions: []modelstypes.DatasetVersionRef{{DatanetId: 2, Version: 1}},
+		ArtifactCid: loraCID, ArtifactSha256: loraSHA, ArtifactSize: loraSize,
+		EngineName: checkpoint.EngineName, EngineVersion: checkpoint.EngineVersion, Status: modelstypes.VERSION_STATUS_PUBLISHED}
 	w.Models = &Models{
-		models:   map[uint64]modelstypes.Model{1: {Id: 1, Name: "tiny-fortunes", LatestVersion: 2}},
-		versions: map[uint64]modelstypes.ModelVersion{VSpan: v1, VNoAttrib: full(VNoAttrib)},
+		models:   map[uint64]modelstypes.Model{1: {Id: 1, Name: "tiny-fortunes", LatestVersion: 3}},
+		versions: map[uint64]modelstypes.ModelVersion{VSpan: v1, VNoAttrib: full(VNoAttrib), VLoRA: v3},
 	}
 	return w, nil
 }
