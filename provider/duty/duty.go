@@ -249,12 +249,14 @@ func ClaimHolds(claim types.Claim, vd verifier.Verdict) bool {
 	return false
 }
 
-// voteOf is the vote on d from a verdict; the recomputed record is added to
-// IPFS when the attribution does not hold (the chain may adopt it).
+// voteOf is the vote on d from a verdict, its result what the verdict
+// establishes (Verdict.Established, the recomputed summary); the recomputed
+// record is added to IPFS when the attribution does not hold (the chain may
+// adopt it).
 func (s *Service) voteOf(ctx context.Context, d types.Dispute, vd verifier.Verdict) (types.Vote, error) {
+	sha, prompt, completion := vd.Established()
 	v := types.Vote{ClaimHolds: ClaimHolds(d.Claim, vd), Result: types.VerificationResult{
-		OutputSha256: vd.RecomputedSHA256, PromptTokens: vd.RecomputedPromptTokens,
-		CompletionTokens: vd.RecomputedCompletionTokens, Summary: vd.RecomputedSummary,
+		OutputSha256: sha, PromptTokens: prompt, CompletionTokens: completion, Summary: vd.RecomputedSummary,
 	}}
 	if vd.Attribution.Status == verifier.Fail && len(vd.RecomputedRecord) > 0 {
 		r, err := s.ipfs.Add(ctx, files.NewBytesFile(vd.RecomputedRecord), storage.AddOptions{

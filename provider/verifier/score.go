@@ -29,7 +29,7 @@ func (v *Verifier) score(ctx context.Context, ej executor.Job, r inferencetypes.
 	if err != nil {
 		return err
 	}
-	vd.RecomputedSHA256 = r.OutputSha256
+	vd.RecomputedSHA256 = r.OutputSha256 // the bytes scored
 
 	// Attribution does not depend on the engine: any version the pool can
 	// attribute is checked.

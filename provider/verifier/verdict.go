@@ -76,12 +76,40 @@ type Verdict struct {
 	// RecomputedRecord is the recomputed attribution record's canonical
 	// bytes (or pool-only statement), nil when it was not recomputed.
 	RecomputedRecord []byte
-	ClaimedSummary   rewardstypes.AttributionSummary
+	// The receipt's claims.
+	ClaimedSHA256                                string
+	ClaimedPromptTokens, ClaimedCompletionTokens uint64
+	ClaimedSummary                               rewardstypes.AttributionSummary
 	// Score is the claimed output's score (MethodScore only).
 	Score *generate.Score
 	// Engine is the time spent in the engine (generation or scoring); Total
 	// the whole verification.
 	Engine, Total time.Duration
+}
+
+// Established returns what this verification holds the target's output
+// digest and token counts to be, in the form a committee vote's result
+// carries them (x/inference compares a result with the target's, "" and 0
+// meaning "not recomputed"): after a re-execution, the recomputed values;
+// after scoring, the claimed digest when the output passes ("" otherwise:
+// the true output is unknown) and the claimed counts when they are within
+// the recount's tolerance (the recount otherwise) — another engine's
+// tokenisation is not this one's, so an honest receipt must not read as
+// contradicted. Unchecked claims give "" and 0.
+func (v Verdict) Established() (outputSHA256 string, prompt, completion uint64) {
+	if v.Method == MethodReexecute {
+		return v.RecomputedSHA256, v.RecomputedPromptTokens, v.RecomputedCompletionTokens
+	}
+	if v.Output.Status == Pass {
+		outputSHA256 = v.ClaimedSHA256
+	}
+	switch v.Usage.Status {
+	case Pass:
+		prompt, completion = v.ClaimedPromptTokens, v.ClaimedCompletionTokens
+	case Fail:
+		prompt, completion = v.RecomputedPromptTokens, v.RecomputedCompletionTokens
+	}
+	return outputSHA256, prompt, completion
 }
 
 // OK reports whether every claim passed.

@@ -157,7 +157,8 @@ func (v *Verifier) Verify(ctx context.Context, job inferencetypes.Job, r inferen
 		InputCID: job.InputCid, InputSHA256: job.InputSha256, MaxTokens: job.MaxTokens, Params: job.Params,
 		Deadline: job.DeadlineHeight,
 	}
-	vd := Verdict{JobID: job.Id, Provider: r.Provider, ClaimedSummary: r.Summary}
+	vd := Verdict{JobID: job.Id, Provider: r.Provider, ClaimedSummary: r.Summary, ClaimedSHA256: r.OutputSha256,
+		ClaimedPromptTokens: r.PromptTokens, ClaimedCompletionTokens: r.CompletionTokens}
 	var err error
 	if r.EngineName == checkpoint.EngineName && r.EngineVersion == checkpoint.EngineVersion {
 		err = v.reexecute(ctx, ej, r, &vd)

@@ -68,6 +68,9 @@ func TestHonestReceiptPasses(t *testing.T) {
 			vd.RecomputedSummary.RecordSha256 != r.Summary.RecordSha256 {
 			t.Fatalf("version %d: recomputed %+v, receipt %+v", version, vd, r)
 		}
+		if sha, p, c := vd.Established(); sha != r.OutputSha256 || p != res.PromptTokens || c != res.CompletionTokens {
+			t.Fatalf("version %d: established %s %d %d", version, sha, p, c)
+		}
 		if version == vSpan && len(r.Summary.Top) == 0 {
 			t.Fatal("the span version's receipt credits no contribution: the attribution check is not exercised")
 		}
@@ -165,6 +168,12 @@ func TestExternalEngineScoring(t *testing.T) {
 		t.Fatalf("the true output scores %+v (z %.2f)", *vd.Score, vd.Score.Z())
 	}
 	honestZ := vd.Score.Z()
+	// The recount differs from the engine's count by a few tokens; what the
+	// vote establishes is the receipt's own values, so the honest receipt does
+	// not read as contradicted on chain.
+	if sha, p, c := vd.Established(); sha != r.OutputSha256 || p != r.PromptTokens || c != r.CompletionTokens {
+		t.Fatalf("established %s %d %d for receipt %s %d %d", sha, p, c, r.OutputSha256, r.PromptTokens, r.CompletionTokens)
+	}
 
 	r2 := rng.New(5)
 	junk := make([]byte, len(res.Output))
@@ -184,6 +193,9 @@ func TestExternalEngineScoring(t *testing.T) {
 		vd := verify(t, w, j, jr)
 		t.Logf("%s: %s", name, vd.Output.Recomputed)
 		want(t, name, vd.Output, Fail, "would not produce this output")
+		if sha, _, _ := vd.Established(); sha != "" {
+			t.Fatalf("%s: established output %s: the true output is unknown", name, sha)
+		}
 		if vd.Score.Z() < honestZ+4 {
 			t.Fatalf("%s: z %.2f, the true output's %.2f", name, vd.Score.Z(), honestZ)
 		}
@@ -197,7 +209,11 @@ func TestExternalEngineScoring(t *testing.T) {
 	// Usage beyond the tolerance of the recount.
 	infl := r
 	infl.CompletionTokens += 20
-	want(t, "usage", verify(t, w, j, infl).Usage, Fail, "over-counted")
+	vd = verify(t, w, j, infl)
+	want(t, "usage", vd.Usage, Fail, "over-counted")
+	if _, p, c := vd.Established(); p != vd.RecomputedPromptTokens || c != vd.RecomputedCompletionTokens {
+		t.Fatalf("established %d + %d, recounted %d + %d", p, c, vd.RecomputedPromptTokens, vd.RecomputedCompletionTokens)
+	}
 }
 
 // A LoRA version's output (adapter over its parent's checkpoint) claimed by
