@@ -79,7 +79,8 @@ func setup(e *env, o setupOpts) error {
 
 	e.printf("\n[1/8] alice creates a datanet she curates (1 approval accepts a contribution)\n")
 	res, err := e.tx(curator, "datanet", "create", "Demo corpus", "CC-BY-4.0", "--curators", alice, "--quorum", "1",
-		"--review-window", "20", "--deposit", "1000uopen", "--min-contributions", strconv.Itoa(len(corpusFiles)))
+		"--review-window", "600", // two minutes at 200 ms blocks: reviews follow every contribution, and a loaded machine takes seconds per tx
+		"--deposit", "1000uopen", "--min-contributions", strconv.Itoa(len(corpusFiles)))
 	if err != nil {
 		return err
 	}
