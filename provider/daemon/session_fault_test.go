@@ -550,6 +550,9 @@ func (r *sessionRig) checkSettled(t *testing.T, id uint64, final bool) sessionJS
 	tokens, served, n := r.expectedTokens(t, id, final)
 	s := r.session(t, id).Session
 	want := r.price.Cost(tokens).String()
+	if s.SettledRequests == "" { // 0 is left out of the JSON
+		s.SettledRequests = "0"
+	}
 	if s.SettledTokens != strconv.FormatUint(tokens, 10) || s.SettledAmount != want || s.SettledRequests != strconv.Itoa(n) || s.Settlements != "1" {
 		t.Fatalf("session %d settled %s tokens, %s uopen, %s requests in %s settlements; want %d tokens (%d served), %s uopen, %d requests in 1",
 			id, s.SettledTokens, s.SettledAmount, s.SettledRequests, s.Settlements, tokens, served, want, n)
@@ -571,8 +574,8 @@ func (r *sessionRig) checkSettled(t *testing.T, id uint64, final bool) sessionJS
 	if last := vs[len(vs)-1].V; s.LastSequence != strconv.FormatUint(last.Sequence, 10) || last.CumulativeTokens != tokens {
 		t.Fatalf("session %d settled sequence %s; the last voucher sent is %d for %d tokens", id, s.LastSequence, last.Sequence, last.CumulativeTokens)
 	}
-	t.Logf("session %d: %d vouchers sent, %d requests, %d receipts, %d tokens served; settled %d tokens = %s uopen in one settlement",
-		id, len(vs), len(r.reqs[id]), n, served, tokens, want)
+	t.Logf("session %d: %d vouchers sent, %d requests, %d tokens served; settled %d receipts, %d tokens = %s uopen in one settlement",
+		id, len(vs), len(r.reqs[id]), served, n, tokens, want)
 	return sessionJSON{Session: s}
 }
 

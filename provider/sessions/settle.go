@@ -60,7 +60,10 @@ func (m *Manager) SettleDue(ctx context.Context, all bool) int {
 			if err := json.Unmarshal(b, &r); err != nil {
 				return err
 			}
-			if r.Closed || r.LastSeq <= r.SettledSeq {
+			// A session that served nothing (its requests interrupted before a
+			// receipt) has nothing to attribute a royalty to: it is not settled
+			// and the deposit goes back to the requester at the close.
+			if r.Closed || r.LastSeq <= r.SettledSeq || r.Count == 0 {
 				return nil
 			}
 			unsettled := intOr0(r.VAmount).Sub(intOr0(r.SettledAmount))
@@ -129,6 +132,21 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 		return err
 	}
 	batch := batchRecord{SessionID: r.ID, Sequence: v.Sequence, FromRequest: r.SettledCount + 1, ToRequest: v.ReceiptCount}
+	summary := MergeSummaries(rs, m.cfg.TopK)
+	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) {
+		// The voucher pays for requests whose receipts it does not name (the
+		// request it came with, interrupted ones): the chain needs an
+		// attribution for that royalty, and it follows every request this
+		// provider served in the session.
+		all, err := m.Receipts(r.ID, 0, int(r.Count))
+		if err != nil {
+			return err
+		}
+		if s := MergeSummaries(all, m.cfg.TopK); len(s.Top)+len(s.Pools) > 0 {
+			rs, summary = all, s
+			batch.FromRequest, batch.ToRequest = 1, r.Count
+		}
+	}
 	for _, rc := range rs {
 		batch.Records = append(batch.Records, batchRecEnt{
 			RequestSeq: rc.RequestSeq, RecordCID: rc.RecordCID, RecordSha256: rc.Summary.RecordSha256,
@@ -147,7 +165,6 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 		return fmt.Errorf("batch record: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	summary := MergeSummaries(rs, m.cfg.TopK)
 	if len(summary.Top)+len(summary.Pools) > 0 {
 		summary.RecordSha256 = hex.EncodeToString(sum[:])
 	}
