@@ -31,11 +31,20 @@ import (
 //     the receipt, and after sending a voucher the provider never received;
 //     restarted on the same --home it never reuses a sequence nor lowers an
 //     amount, and the chain settles exactly what was served plus at most the
-//     reservation the rule allows, once.
-//   - near_expiry: a session left with an unsettled voucher (the gateway
-//     killed, no final voucher) is settled by the provider before its expiry,
-//     exactly; it closes at expiry + grace and the rest of the deposit is
-//     refunded to the unit.
+//     reservation the rule allows, once; replayed vouchers are refused; the
+//     provider dies with the final voucher committed, before answering, and
+//     settles it after the restart.
+//   - near_expiry: a one-request session left with an unsettled voucher (the
+//     gateway killed, no final voucher: the voucher names no receipt) is
+//     settled by the provider once the height reaches expiry − margin — killed
+//     while settling, restarted, still before the chain's deadline — exactly;
+//     it closes at expiry + grace and the rest of the deposit is refunded to
+//     the unit.
+//
+// The application is told when the provider dies mid-stream (the gateway's
+// error event). Every amount is checked to the unit: each session's settled
+// tokens against the voucher rule over the requests sent and the provider's
+// receipts, the refunds, and the requester's balance (settled + fees).
 //
 // What the requester owes for an interrupted request (docs/openai-api.md): the
 // voucher it sent promised S + M (everything served plus the request's
