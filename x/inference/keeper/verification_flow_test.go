@@ -9,7 +9,11 @@ import (
 	"cosmossdk.io/collections"
 	sdkmath "cosmossdk.io/math"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
 
 	tk "github.com/openledger/openledger/testutil/keeper"
 	"github.com/openledger/openledger/x/inference/keeper"
@@ -248,5 +252,120 @@ func TestVerificationGenesisRoundTrip(t *testing.T) {
 	}
 	if d := v.dispute(fresh, res2.DisputeId); d.Status != types.DISPUTE_STATUS_VOTING || len(d.Committee) == 0 {
 		t.Fatalf("imported selecting dispute %s", d.Status)
+	}
+}
+
+// TestDisputeQueries lists disputes by status, accused provider and member (with
+// pagination), and returns NotFound for an undisputed target or unknown dispute.
+func TestDisputeQueries(t *testing.T) {
+	v := newVerif(t, "queries", nil)
+	ctx := v.ctx
+	var ds []types.Dispute
+	for _, prov := range []int{vFirstProv, vFirstProv, vFirstProv + 1} {
+		var id uint64
+		id, ctx = v.postReceipt(ctx, prov, nil)
+		var d types.Dispute
+		d, ctx = v.challenge(ctx, vChallenger, id, types.CLAIM_OUTPUT_MISMATCH)
+		ds = append(ds, d)
+	}
+	q := v.f.Query
+	count := func(req *types.QueryDisputesRequest) int {
+		t.Helper()
+		res, err := q.Disputes(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Disputes)
+	}
+	if n := count(&types.QueryDisputesRequest{}); n != 3 {
+		t.Fatalf("all: %d", n)
+	}
+	if n := count(&types.QueryDisputesRequest{Status: types.DISPUTE_STATUS_VOTING}); n != 3 {
+		t.Fatalf("voting: %d", n)
+	}
+	if n := count(&types.QueryDisputesRequest{Status: types.DISPUTE_STATUS_RESOLVED}); n != 0 {
+		t.Fatalf("resolved: %d", n)
+	}
+	if n := count(&types.QueryDisputesRequest{Provider: v.addr(vFirstProv)}); n != 2 {
+		t.Fatalf("accused A: %d", n)
+	}
+	member := ds[0].Committee[0].Operator
+	want := 0
+	for _, d := range ds {
+		for _, m := range d.Committee {
+			if m.Operator == member {
+				want++
+			}
+		}
+	}
+	if n := count(&types.QueryDisputesRequest{Member: member}); n != want {
+		t.Fatalf("member: %d, want %d", n, want)
+	}
+	page, err := q.Disputes(ctx, &types.QueryDisputesRequest{Pagination: &query.PageRequest{Limit: 2, CountTotal: true}})
+	if err != nil || len(page.Disputes) != 2 || page.Pagination.Total != 3 {
+		t.Fatalf("page %v: %v", page, err)
+	}
+	if _, err := q.Disputes(ctx, &types.QueryDisputesRequest{Provider: v.addr(vFirstProv), Member: member}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("provider and member: %v", err)
+	}
+	if _, err := q.Dispute(ctx, &types.QueryDisputeRequest{DisputeId: 99}); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown dispute: %v", err)
+	}
+	if _, err := q.DisputeByTarget(ctx, &types.QueryDisputeByTargetRequest{TargetKind: types.TARGET_KIND_JOB_RECEIPT, TargetId: 999}); status.Code(err) != codes.NotFound {
+		t.Fatalf("undisputed target: %v", err)
+	}
+	got, err := q.DisputeByTarget(ctx, &types.QueryDisputeByTargetRequest{TargetKind: ds[1].TargetKind, TargetId: ds[1].TargetId})
+	if err != nil || got.Dispute.Id != ds[1].Id {
+		t.Fatalf("by target: %v %v", got, err)
+	}
+	votes, err := q.Votes(ctx, &types.QueryVotesRequest{DisputeId: ds[0].Id})
+	if err != nil || len(votes.Votes) != 0 {
+		t.Fatalf("votes before commits: %v %v", votes, err)
+	}
+}
+
+// TestDisputeEvents: each step emits its typed event.
+func TestDisputeEvents(t *testing.T) {
+	v := newVerif(t, "events", nil)
+	id, ctx := v.postReceipt(v.ctx, vFirstProv, func(_ uint64, r *types.VerificationResult) { r.Summary = v.forgedSummary() })
+	ctx = ctx.WithEventManager(sdk.NewEventManager())
+	res, err := v.f.Msg.Challenge(ctx, v.challengeMsg(vChallenger, types.TARGET_KIND_JOB_RECEIPT, id, types.CLAIM_ATTRIBUTION_MISMATCH, vBond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.f.K.EndBlocker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"EventDisputeOpened", "EventCommitteeSelected"} {
+		if n := eventCount(ctx, name); n != 1 {
+			t.Fatalf("%s emitted %d times", name, n)
+		}
+	}
+	ctx = v.advance(ctx.WithBlockHeight(ctx.BlockHeight()+1), ctx.BlockHeight()+1)
+	d := v.dispute(ctx, res.DisputeId)
+	m := d.Committee[0].Operator
+	vote := types.Vote{ClaimHolds: true, Result: v.truth(id)}
+	c, _ := types.VoteCommitment(d.Id, m, vote, salt(m))
+	ctx = ctx.WithEventManager(sdk.NewEventManager())
+	if _, err := v.f.Msg.CommitVote(ctx, &types.MsgCommitVote{Voter: m, DisputeId: d.Id, Commitment: c}); err != nil {
+		t.Fatal(err)
+	}
+	if eventCount(ctx, "EventVoteCommitted") != 1 {
+		t.Fatal("no EventVoteCommitted")
+	}
+	ctx = v.advance(ctx, d.CommitEndHeight+1).WithEventManager(sdk.NewEventManager())
+	if _, err := v.f.Msg.RevealVote(ctx, &types.MsgRevealVote{Voter: m, DisputeId: d.Id, Vote: vote, Salt: salt(m)}); err != nil {
+		t.Fatal(err)
+	}
+	if eventCount(ctx, "EventVoteRevealed") != 1 {
+		t.Fatal("no EventVoteRevealed")
+	}
+	// One revealing member of five is below quorum: the tally is INCONCLUSIVE.
+	ctx = v.advance(ctx, d.RevealEndHeight).WithEventManager(sdk.NewEventManager())
+	if err := v.f.K.EndBlocker(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if eventCount(ctx, "EventDisputeResolved") != 1 || eventAttr(ctx, "EventDisputeResolved", "reason") != `"no_quorum"` {
+		t.Fatalf("resolved events: %d, reason %s", eventCount(ctx, "EventDisputeResolved"), eventAttr(ctx, "EventDisputeResolved", "reason"))
 	}
 }
