@@ -517,8 +517,8 @@ type Dispute struct {
 	ChallengerReward types1.Coin `protobuf:"bytes,26,opt,name=challenger_reward,json=challengerReward,proto3" json:"challenger_reward"`
 	// voter_rewards paid to the majority voters (from the loser's slash).
 	VoterRewards types1.Coin `protobuf:"bytes,27,opt,name=voter_rewards,json=voterRewards,proto3" json:"voter_rewards"`
-	// adopted is the committee's result adopted in place of the target's (attribution
-	// mismatch upheld), or the majority result otherwise.
+	// adopted is the result carried by the most revealed stake (the committee's
+	// recomputation); its summary replaces the target's when only the attribution was wrong.
 	Adopted VerificationResult `protobuf:"bytes,28,opt,name=adopted,proto3" json:"adopted"`
 	// resolved_height of the outcome.
 	ResolvedHeight int64 `protobuf:"varint,29,opt,name=resolved_height,json=resolvedHeight,proto3" json:"resolved_height,omitempty"`
