@@ -365,3 +365,22 @@ func TestWrongClaimCannotShield(t *testing.T) {
 		})
 	}
 }
+
+// TestUnbondingDoesNotEscape: a forger that unbonds its whole stake right after the
+// receipt is still slashed, from its unbonding entry.
+func TestUnbondingDoesNotEscape(t *testing.T) {
+	v := newVerif(t, "unbond", nil)
+	id, ctx := v.postReceipt(v.ctx, vFirstProv, func(_ uint64, r *types.VerificationResult) { r.CompletionTokens *= 3 })
+	stake := v.provider(ctx, vFirstProv).Stake
+	if _, err := v.f.Msg.UnbondStake(ctx, &types.MsgUnbondStake{Operator: v.addr(vFirstProv), Amount: stake}); err != nil {
+		t.Fatal(err)
+	}
+	d, ctx := v.challenge(ctx, vChallenger, id, types.CLAIM_USAGE_OVERCOUNT)
+	ctx = v.vote(ctx, d, honestly(true, v.truth(id)))
+	v.invariants(ctx)
+	p := v.provider(ctx, vFirstProv)
+	want := bps(stake.Amount, v.params.FraudSlashBps)
+	if d = v.dispute(ctx, d.Id); !d.ProviderSlashed.Amount.Equal(want) || !p.Unbonding.Equal(stake.Amount.Sub(want)) || !p.Stake.IsZero() {
+		t.Fatalf("slashed %s (want %s), unbonding %s, stake %s", d.ProviderSlashed, want, p.Unbonding, p.Stake)
+	}
+}
