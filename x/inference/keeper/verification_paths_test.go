@@ -8,6 +8,8 @@ import (
 	"cosmossdk.io/collections"
 	sdkmath "cosmossdk.io/math"
 
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
 	tk "github.com/openledger/openledger/testutil/keeper"
 	"github.com/openledger/openledger/x/inference/types"
 )
@@ -383,4 +385,41 @@ func TestUnbondingDoesNotEscape(t *testing.T) {
 	if d = v.dispute(ctx, d.Id); !d.ProviderSlashed.Amount.Equal(want) || !p.Unbonding.Equal(stake.Amount.Sub(want)) || !p.Stake.IsZero() {
 		t.Fatalf("slashed %s (want %s), unbonding %s, stake %s", d.ProviderSlashed, want, p.Unbonding, p.Stake)
 	}
+}
+
+// TestVoteValidation covers MsgCommitVote's and MsgRevealVote's refusals.
+func TestVoteValidation(t *testing.T) {
+	v := newVerif(t, "votes", nil)
+	id, ctx := v.postReceipt(v.ctx, vFirstProv, nil)
+	d, ctx := v.challenge(ctx, vChallenger, id, types.CLAIM_OUTPUT_MISMATCH)
+	m := d.Committee[0].Operator
+	vote := types.Vote{Result: v.truth(id)}
+	c, _ := types.VoteCommitment(d.Id, m, vote, salt(m))
+	outsider := v.addr(vFirstProv) // the accused, never a member
+	commit := func(ctx sdk.Context, voter string, id uint64, c []byte) error {
+		_, err := v.f.Msg.CommitVote(ctx, &types.MsgCommitVote{Voter: voter, DisputeId: id, Commitment: c})
+		return err
+	}
+	reveal := func(ctx sdk.Context, voter string, s []byte) error {
+		_, err := v.f.Msg.RevealVote(ctx, &types.MsgRevealVote{Voter: voter, DisputeId: d.Id, Vote: vote, Salt: s})
+		return err
+	}
+	mktWantErr(t, commit(ctx, outsider, d.Id, c), types.ErrNotCommitteeMember)
+	mktWantErr(t, commit(ctx, m, d.Id, c[:31]), types.ErrInvalidField)
+	mktWantErr(t, commit(ctx, m, 999, c), types.ErrDisputeNotFound)
+	mktWantErr(t, commit(ctx, "bad", d.Id, c), types.ErrInvalidAddress)
+	mktWantErr(t, commit(ctx, m, d.Id, c), nil)
+	late := v.advance(tk.Branch(ctx), d.CommitEndHeight+1)
+	mktWantErr(t, commit(late, d.Committee[1].Operator, d.Id, c), types.ErrWindowClosed)
+	mktWantErr(t, reveal(late, d.Committee[1].Operator, salt(d.Committee[1].Operator)), types.ErrNoCommitment)
+	mktWantErr(t, reveal(late, m, salt(m)[:15]), types.ErrInvalidField)
+	bad := vote
+	bad.Result.OutputSha256 = "xyz"
+	_, err := v.f.Msg.RevealVote(late, &types.MsgRevealVote{Voter: m, DisputeId: d.Id, Vote: bad, Salt: salt(m)})
+	mktWantErr(t, err, types.ErrInvalidField)
+	after := v.advance(tk.Branch(ctx), d.RevealEndHeight)
+	after = after.WithBlockHeight(d.RevealEndHeight + 1) // the tally has not run in this branch
+	mktWantErr(t, reveal(after, m, salt(m)), types.ErrWindowClosed)
+	resolved := v.advance(tk.Branch(ctx), d.RevealEndHeight+1)
+	mktWantErr(t, reveal(resolved, m, salt(m)), types.ErrWrongDisputeStatus)
 }
