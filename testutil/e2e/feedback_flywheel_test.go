@@ -76,21 +76,32 @@ type fwVersion struct {
 }
 
 // TestFeedbackFlywheelLocalnet turns the flywheel once on the localnet with real
-// components: jobs served by the provider daemon (built-in engine) → their
-// requesters rate them and submit preferred completions (`feedback rate|prefer`)
-// → the deployment owner curates the feedback datanet and freezes a version → a
-// DPO fine-tune of the deployed chain version on that dataset version (`model
-// train --kind dpo --base M/V --dataset-version FD/1`) → published (parent from
-// the manifest's base, the feedback version as data, half the data share
-// upstream) → `tx models update-deployment --version` passes the quality gate,
-// while a regressing fine-tune is refused → a later paid job on the new version
-// credits the raters and the original contributors, each exactly what the share
-// table, the settlement and the pool rule give.
+// components (runFlywheel), on three jobs: two preferred completions, one from
+// each rater, and one rating. The long suite (-tags long) runs it on seven.
 func TestFeedbackFlywheelLocalnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts the localnet and trains")
 	}
+	runFlywheel(t, 3)
+}
+
+// runFlywheel turns the flywheel once on the localnet with real components:
+// jobs served by the provider daemon (built-in engine) → their requesters rate
+// them and submit preferred completions (`feedback rate|prefer`) → the
+// deployment owner curates the feedback datanet and freezes a version → a DPO
+// fine-tune of the deployed chain version on that dataset version (`model train
+// --kind dpo --base M/V --dataset-version FD/1`) → published (parent from the
+// manifest's base, the feedback version as data, half the data share upstream)
+// → `tx models update-deployment --version` passes the quality gate, while a
+// regressing fine-tune is refused → a later paid job on the new version credits
+// the raters and the original contributors, each exactly what the share table,
+// the settlement and the pool rule give. The last of the jobs is only rated.
+func runFlywheel(t *testing.T, jobs int) {
 	start := time.Now()
+	logf := func(format string, args ...any) {
+		t.Helper()
+		t.Logf("[%3ds] "+format, append([]any{int(time.Since(start).Seconds())}, args...)...)
+	}
 	n := startLocalnet(t)
 	var st demo.State
 	bz, err := os.ReadFile(filepath.Join(n.home, demo.StateFile))
@@ -122,7 +133,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 	var items []item
 	for _, f := range strings.Split(string(corpus), "\n%\n") {
 		w := strings.Fields(f)
-		if len(items) == 7 || strings.Contains(f, "\n") || len(w) < 6 || len(f) > 80 {
+		if len(items) == jobs || strings.Contains(f, "\n") || len(w) < 6 || len(f) > 80 {
 			continue
 		}
 		from := "requester"
@@ -148,16 +159,20 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 		n.q(&j, "inference", "job", strconv.FormatUint(id, 10))
 		return j.Job.Status
 	}
-	for _, it := range items {
-		n.waitFor(fmt.Sprintf("job %d finalised", it.job), 3*time.Minute, func() bool { return jobStatus(it.job) == "JOB_STATUS_FINALIZED" })
-	}
+	logf("1. %d jobs posted on deployment %s (model %s)", len(items), dep, base)
+	// Feedback needs a paid job: a receipt (PENDING) is enough.
 	var servedTokens int64
 	for _, it := range items {
+		job := strconv.FormatUint(it.job, 10)
+		n.waitFor("the receipt of job "+job, 3*time.Minute, func() bool {
+			_, err := n.run("query", "inference", "receipt", job)
+			return err == nil
+		})
 		var r fwReceipt
-		n.q(&r, "inference", "receipt", strconv.FormatUint(it.job, 10))
+		n.q(&r, "inference", "receipt", job)
 		servedTokens += int64(r.Receipt.PromptTokens + r.Receipt.CompletionTokens)
 	}
-	t.Logf("1. %d jobs on %s (model %s) served by the provider daemon and finalised: %d tokens", len(items), dep, base, servedTokens)
+	logf("1. the provider daemon served them: receipts for %d tokens", servedTokens)
 
 	// 2. Feedback: the last job is only rated; on the others each requester
 	// prefers the real ending (the served output is the rejected side).
@@ -197,7 +212,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 		} `json:"counts"`
 	}
 	n.q(&counts, "models", "feedback-counts", dep)
-	t.Logf("2. feedback: %d preferred completions (ratings -1) and 1 rating +1 → feedback datanet %d; counts up %d down %d records %d",
+	logf("2. feedback: %d preferred completions (ratings -1) and 1 rating +1 → feedback datanet %d; counts up %d down %d records %d",
 		len(items), fdn, counts.Counts.Up, counts.Counts.Down, counts.Counts.Records)
 
 	// 3. The deployment owner curates and freezes feedback version 1.
@@ -213,7 +228,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 		} `json:"version"`
 	}
 	n.q(&ver, "datanet", "version", strconv.FormatUint(fdn, 10), "1")
-	t.Logf("3. alice accepted %d records and froze dataset version %s: %d leaves, %d shares", len(contributions), fdv, ver.Version.LeafCount, ver.Version.TotalShares)
+	logf("3. alice accepted %d records and froze dataset version %s: %d leaves, %d shares", len(contributions), fdv, ver.Version.LeafCount, ver.Version.TotalShares)
 
 	// 4. Fine-tunes of the deployed version on the feedback version: an honest DPO
 	// step at a small learning rate, and one at a learning rate that damages it.
@@ -236,7 +251,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 		if m.Kind != "dpo" || m.ParentEval == nil || m.Preference == nil {
 			t.Fatalf("%s: manifest lacks kind/parent_eval/preference: %s", name, raw)
 		}
-		t.Logf("4. %s: %d pairs trained, %d held out, %d tokens seen, %s; parent held-out loss %.4f → %.4f; held-out preference accuracy %.3f → %.3f, margin %+.3f → %+.3f nats",
+		logf("4. %s: %d pairs trained, %d held out, %d tokens seen, %s; parent held-out loss %.4f → %.4f; held-out preference accuracy %.3f → %.3f, margin %+.3f → %+.3f nats",
 			name, m.TrainRecords, m.EvalRecords, m.TokensSeen, time.Since(tStart).Round(100*time.Millisecond), m.ParentEval.BaseEvalLoss, m.ParentEval.EvalLoss,
 			m.Preference.Before.Accuracy, m.Preference.After.Accuracy, m.Preference.Before.Margin, m.Preference.After.Margin)
 		return m, filepath.Join(out, "manifest.json")
@@ -275,7 +290,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 			t.Fatalf("version %d metrics %+v; manifest eval_loss %v, parent_eval.eval_loss %v, preference.after.accuracy %v",
 				c.v, vv.Metrics, c.m.EvalLoss, c.m.ParentEval.EvalLoss, c.m.Preference.After.Accuracy)
 		}
-		t.Logf("5. version %s/%d: %s, parent %s, data %s + upstream 5000 bps; eval_loss_micro %d, parent_eval_loss_micro %d, preference_accuracy_bps %d",
+		logf("5. version %s/%d: %s, parent %s, data %s + upstream 5000 bps; eval_loss_micro %d, parent_eval_loss_micro %d, preference_accuracy_bps %d",
 			model, c.v, vv.Kind, base, fdv, vv.Metrics.EvalLossMicro, vv.Metrics.ParentEvalLossMicro, vv.Metrics.PreferenceAccuracyBps)
 	}
 
@@ -295,7 +310,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 	if uint64(d.Deployment.Version) != honestV {
 		t.Fatalf("deployment on version %d, want %d", d.Deployment.Version, honestV)
 	}
-	t.Logf("6. gate (tolerance %d bps) against parent eval_loss_micro %d: version %d (%d µ on the parent's held-out set) refused; version %d (%d µ) deployed",
+	logf("6. gate (tolerance %d bps) against parent eval_loss_micro %d: version %d (%d µ on the parent's held-out set) refused; version %d (%d µ) deployed",
 		mp.Params.QualityToleranceBps, parent.Version.Metrics.EvalLossMicro, badV, micro(bad.ParentEval.EvalLoss), honestV, micro(honest.ParentEval.EvalLoss))
 
 	var shares struct {
@@ -358,6 +373,10 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 	}
 	n.q(&orig, "datanet", "version", strconv.FormatUint(st.DatanetID, 10), strconv.FormatUint(st.DatasetVersion, 10))
 	totalSharesOf[st.DatanetID] = int64(orig.Version.TotalShares)
+	// The earlier jobs' payments land first.
+	for _, it := range append(items, last) {
+		n.waitFor(fmt.Sprintf("job %d finalised", it.job), 3*time.Minute, func() bool { return jobStatus(it.job) == "JOB_STATUS_FINALIZED" })
+	}
 	poolsBefore := map[uint64]versionPool{st.DatanetID: n.pool(st.DatanetID, st.DatasetVersion), fdn: n.pool(fdn, 1)}
 	snapshot(func(h *holder, v int64) { h.before = v })
 	for _, h := range holders { // never collected: the cursor is 0
@@ -428,7 +447,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 		amt(rec.Record.Direct) != 0 || amt(rec.Record.Pooled) != data {
 		t.Fatalf("settlement record %+v; want fee %d, compute %d, developer %d, direct 0, pooled %d", rec.Record, fee, compute-feeCompute, developer, data)
 	}
-	t.Logf("7. job %d on version %d: %q → %d tokens; paid %d = compute %d + royalty %d; fee %d, provider %d, developer %d, data %d → %s %d + %s %d (pools: the version has no span index)",
+	logf("7. job %d on version %d: %q → %d tokens; paid %d = compute %d + royalty %d; fee %d, provider %d, developer %d, data %d → %s %d + %s %d (pools: the version has no span index)",
 		job, honestV, output, tokens, compute+royalty, compute, royalty, fee, compute-feeCompute, developer, data,
 		fmt.Sprintf("%d/%d", shares.DataShares[0].DatanetID, shares.DataShares[0].Version), perVersion[0],
 		fmt.Sprintf("%d/%d", shares.DataShares[1].DatanetID, shares.DataShares[1].Version), perVersion[1])
@@ -453,13 +472,13 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 			t.Fatalf("contribution %d (%d shares of %d in %d/%d): credited %d, want %d", h.contribution, h.shares, totalSharesOf[h.datanet], h.datanet, h.ver, got, want)
 		}
 		credited[h.datanet] += got
-		t.Logf("   contribution %d of %d/%d (%s…): %d of %d shares → +%d uopen (pending %d → %d)",
+		logf("   contribution %d of %d/%d (%s…): %d of %d shares → +%d uopen (pending %d → %d)",
 			h.contribution, h.datanet, h.ver, h.addr[:12], h.shares, totalSharesOf[h.datanet], got, h.before, h.after)
 	}
 	var dust []string
 	for i, sh := range shares.DataShares {
 		dust = append(dust, fmt.Sprintf("%d/%d: %d", sh.DatanetID, sh.Version, perVersion[i]-credited[uint64(sh.DatanetID)]))
 	}
-	t.Logf("8. the raters were credited %d uopen in all and the original contributors %d uopen (rounding left in the pools' carry: %s); flywheel in %s",
+	logf("8. the raters were credited %d uopen in all and the original contributors %d uopen (rounding left in the pools' carry: %s); flywheel in %s",
 		credited[fdn], credited[st.DatanetID], strings.Join(dust, ", "), time.Since(start).Round(time.Second))
 }
