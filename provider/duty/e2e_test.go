@@ -200,8 +200,7 @@ func TestCommitteeDutyOnChain(t *testing.T) {
 	copy(outSum[:], mustHex(t, forgedSHA))
 	submit(j, executor.Result{OutputCID: forgedCID, OutputSHA256: outSum, Output: forged, PromptTokens: 20, CompletionTokens: 12,
 		EngineName: checkpoint.EngineName, EngineVersion: checkpoint.EngineVersion, RecordCID: recCID, Summary: summary})
-	c.MustTx("alice", "inference", "challenge", "--target-kind", "job-receipt", "--target-id", job,
-		"--claim", "output-mismatch", "--bond", "100000uopen")
+	c.MustTx("alice", "inference", "challenge", "job-receipt", job, "output-mismatch", "100000uopen")
 	d := resolve(job)
 	t.Logf("dispute %d: %s (%s), upheld %s / rejected %s, erin slashed %s, voters %s", d.Id, d.Outcome, d.Reason,
 		d.UpheldWeight, d.RejectedWeight, d.ProviderSlashed, d.VoterRewards)
@@ -232,8 +231,7 @@ func TestCommitteeDutyOnChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	submit(j, honest)
-	c.MustTx("gina", "inference", "challenge", "--target-kind", "job-receipt", "--target-id", job,
-		"--claim", "usage-overcount", "--bond", "100000uopen")
+	c.MustTx("gina", "inference", "challenge", "job-receipt", job, "usage-overcount", "100000uopen")
 	d = resolve(job)
 	t.Logf("dispute %d: %s (%s), bond slashed %s", d.Id, d.Outcome, d.Reason, d.BondSlashed)
 	if d.Outcome != types.DISPUTE_OUTCOME_REJECTED || !d.BondSlashed.IsPositive() || d.RejectedWeight.Int64() != 2*stake {

@@ -168,9 +168,9 @@ func outcome(vd verifier.Verdict) error {
 	return nil
 }
 
-// claimFlags are the --claim values of the x/inference claims a failed check
-// supports.
-var claimFlags = map[string]string{
+// claimArgs name, as `tx inference challenge` takes them, the x/inference
+// claims a failed check supports.
+var claimArgs = map[string]string{
 	"output":      "output-mismatch",
 	"attribution": "attribution-mismatch",
 	"usage":       "usage-overcount",
@@ -206,8 +206,7 @@ func writeText(w io.Writer, job inferencetypes.Job, r inferencetypes.Receipt, vd
 			"(at least the chain's min_challenge_bond: openledgerd query inference params; one dispute per receipt):\n", r.ChallengeEndHeight)
 		for _, c := range vd.Checks() {
 			if c.Status == verifier.Fail {
-				fmt.Fprintf(w, "  openledgerd tx inference challenge --target-kind job-receipt --target-id %d --claim %s --bond BOND --from KEY\n",
-					job.Id, claimFlags[c.Name])
+				fmt.Fprintf(w, "  openledgerd tx inference challenge job-receipt %d %s BOND --from KEY\n", job.Id, claimArgs[c.Name])
 			}
 		}
 	case vd.OK():

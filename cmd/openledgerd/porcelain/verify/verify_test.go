@@ -33,10 +33,10 @@ func TestOutcomeAndText(t *testing.T) {
 		{"all hold", verdict(P, P, P), nil, []string{"Every claim holds."}, []string{"tx inference challenge"}},
 		{"usage", verdict(P, P, F), ErrMismatch,
 			[]string{"usage        MISMATCH", "claimed     3 + 10", "recomputed  3 + 8", "over-counted by 2 tokens", "until height 120",
-				"challenge --target-kind job-receipt --target-id 7 --claim usage-overcount --bond BOND"},
-			[]string{"--claim output-mismatch", "--claim attribution-mismatch"}},
+				"tx inference challenge job-receipt 7 usage-overcount BOND --from KEY"},
+			[]string{"output-mismatch", "attribution-mismatch"}},
 		{"output and attribution", verdict(F, F, P), ErrMismatch,
-			[]string{"--claim output-mismatch", "--claim attribution-mismatch"}, []string{"--claim usage-overcount"}},
+			[]string{"7 output-mismatch BOND", "7 attribution-mismatch BOND"}, []string{"usage-overcount"}},
 		{"unknown", verdict(P, U, P), ErrUnverified, []string{"could not be checked", "attribution  unknown"}, []string{"tx inference challenge"}},
 	} {
 		err := outcome(c.vd)
