@@ -3,11 +3,13 @@ package keeper_test
 import (
 	"testing"
 
+	storetypes "github.com/cosmos/cosmos-sdk/store/v2/types"
+
 	tk "github.com/openledger/openledger/testutil/keeper"
 	"github.com/openledger/openledger/x/models/types"
 )
 
-// BenchmarkSubmitFeedback measures MsgSubmitFeedback on a branch of an app state:
+// BenchmarkSubmitFeedback measures MsgSubmitFeedback (time and gas) on a branch of an app state:
 // a job rating, a session request proven under a settlement of 1,024 requests (a
 // 10-hash audit path), and a job rating with a record (a contribution to the existing
 // feedback datanet). Each iteration rates on a fresh branch, so the once rule holds.
@@ -33,11 +35,15 @@ func BenchmarkSubmitFeedback(b *testing.B) {
 			RecordCid: cid, RecordSha256: sha, RecordSize: size}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			var gas storetypes.Gas
 			for b.Loop() {
-				if _, err := e.models.SubmitFeedback(tk.Branch(ctx), bc.msg); err != nil {
+				c := tk.Branch(ctx).WithGasMeter(storetypes.NewInfiniteGasMeter())
+				if _, err := e.models.SubmitFeedback(c, bc.msg); err != nil {
 					b.Fatal(err)
 				}
+				gas = c.GasMeter().GasConsumed()
 			}
+			b.ReportMetric(float64(gas), "gas/op")
 		})
 	}
 }
