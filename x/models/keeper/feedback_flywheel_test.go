@@ -140,6 +140,18 @@ func TestFeedbackDatanet(t *testing.T) {
 		t.Fatalf("counts %+v", counts)
 	}
 	e.invariants(ctx)
+
+	// An archived feedback datanet refuses records (x/datanet's rule); ratings still count.
+	if _, err := e.dnMsg.ArchiveDatanet(ctx, &datanettypes.MsgArchiveDatanet{Owner: e.addr(fbDev), DatanetId: w.fdn}); err != nil {
+		t.Fatal(err)
+	}
+	job, ctx := e.job(ctx, fbRequester, 1_000, nil)
+	sha, cid, size := preferenceRecord(9)
+	_, err = e.models.SubmitFeedback(ctx, &types.MsgSubmitFeedback{Rater: e.addr(fbRequester), JobId: job,
+		Rating: types.FEEDBACK_RATING_UP, RecordCid: cid, RecordSha256: sha, RecordSize: size})
+	wantErr(t, err, datanettypes.ErrWrongStatus)
+	mustFeedback(t, e, ctx, &types.MsgSubmitFeedback{Rater: e.addr(fbRequester), JobId: job, Rating: types.FEEDBACK_RATING_UP})
+	e.invariants(ctx)
 }
 
 // TestQualityGate switches the deployment only to a descendant whose declared loss on
