@@ -1,6 +1,7 @@
 package keeper_test
 
 import (
+	"fmt"
 	"testing"
 
 	storetypes "github.com/cosmos/cosmos-sdk/store/v2/types"
@@ -98,4 +99,26 @@ func BenchmarkDisputeOnChainCost(b *testing.B) {
 	total := sums[2] + sums[3] + sums[4] + sums[5] + sums[6]
 	b.ReportMetric(float64(total)/n, "gas/dispute")
 	b.ReportMetric(1+2*size, "txs/dispute")
+}
+
+// BenchmarkCommitteeDraw reports the EndBlock gas of one committee draw as the
+// number of ACTIVE providers offering the deployment grows (the scan is bounded by
+// max_committee_candidates, default 200).
+func BenchmarkCommitteeDraw(b *testing.B) {
+	for _, providers := range []int{8, 32, 128} {
+		b.Run(fmt.Sprintf("providers=%d", providers), func(b *testing.B) {
+			v := newVerifN(b, "draw", providers-8, nil)
+			var gas uint64
+			ctx := v.ctx
+			for range b.N {
+				id, c := v.postReceipt(ctx, vFirstProv, nil)
+				if _, err := v.f.Msg.Challenge(c, v.challengeMsg(vChallenger, types.TARGET_KIND_JOB_RECEIPT, id, types.CLAIM_OUTPUT_MISMATCH, vBond)); err != nil {
+					b.Fatal(err)
+				}
+				gas += metered(b, c, func(c sdk.Context) error { return v.f.K.EndBlocker(c) })
+				ctx = c.WithBlockHeight(c.BlockHeight() + 1)
+			}
+			b.ReportMetric(float64(gas)/float64(b.N), "gas/draw-endblock")
+		})
+	}
 }

@@ -42,12 +42,20 @@ type verif struct {
 
 // newVerif builds the env with audits off (unless edit turns them on).
 func newVerif(t testing.TB, salt string, edit func(*types.Params)) *verif {
+	return newVerifN(t, salt, 0, edit)
+}
+
+// newVerifN is newVerif with extra providers at accounts vAccounts, vAccounts+1, ….
+func newVerifN(t testing.TB, salt string, extra int, edit func(*types.Params)) *verif {
 	t.Helper()
-	f := tk.NewInferenceFixture(t, vAccounts)
+	f := tk.NewInferenceFixture(t, vAccounts+extra)
 	ctx := f.Ctx
 	v := &verif{salt: salt, index: map[string]int{}}
-	for i := vFirstProv; i <= vLastProv; i++ {
-		f.RegisterProvider(ctx, i, vStake(i), mktOffer)
+	for i := vFirstProv; i < vAccounts+extra; i++ {
+		if i > vLastProv && i < vAccounts {
+			continue
+		}
+		f.RegisterProvider(ctx, i, vStake(min(i, vLastProv)), mktOffer)
 		v.index[f.Addr(i)] = i
 	}
 	params, err := f.K.Params.Get(ctx)
