@@ -3,10 +3,12 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,7 +84,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts the localnet and trains")
 	}
-	runFlywheel(t, 3)
+	runFlywheel(t, 3, false)
 }
 
 // runFlywheel turns the flywheel once on the localnet with real components:
@@ -96,7 +98,9 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 // regressing fine-tune is refused → a later paid job on the new version credits
 // the raters and the original contributors, each exactly what the share table,
 // the settlement and the pool rule give. The last of the jobs is only rated.
-func runFlywheel(t *testing.T, jobs int) {
+// With badBases, `model train --base` is also shown versions it must refuse: a
+// LoRA adapter, and a version whose recorded sha256 is not its artifact's.
+func runFlywheel(t *testing.T, jobs int, badBases bool) {
 	start := time.Now()
 	logf := func(format string, args ...any) {
 		t.Helper()
@@ -216,7 +220,8 @@ func runFlywheel(t *testing.T, jobs int) {
 		len(items), fdn, counts.Counts.Up, counts.Counts.Down, counts.Counts.Records)
 
 	// 3. The deployment owner curates and freezes feedback version 1.
-	for c := range contributions {
+	ids := slices.Sorted(maps.Keys(contributions))
+	for _, c := range ids {
 		n.mustTx("alice", "tx", "datanet", "review", strconv.FormatUint(c, 10), "approve")
 	}
 	fdv := fmt.Sprintf("%d/1", fdn)
@@ -313,6 +318,11 @@ func runFlywheel(t *testing.T, jobs int) {
 	logf("6. gate (tolerance %d bps) against parent eval_loss_micro %d: version %d (%d µ on the parent's held-out set) refused; version %d (%d µ) deployed",
 		mp.Params.QualityToleranceBps, parent.Version.Metrics.EvalLossMicro, badV, micro(bad.ParentEval.EvalLoss), honestV, micro(honest.ParentEval.EvalLoss))
 
+	if badBases {
+		checkBadBases(t, n, model, st.ModelVersion, fdv, filepath.Join(work, "bad-base"))
+		logf("6. model train --base refused a LoRA version and a version whose sha256 is not its artifact's")
+	}
+
 	var shares struct {
 		DataShares []struct {
 			DatanetID num `json:"datanet_id"`
@@ -342,8 +352,8 @@ func runFlywheel(t *testing.T, jobs int) {
 	for _, c := range st.Contributions {
 		holders = append(holders, &holder{addr: n.address(c.Contributor), datanet: st.DatanetID, ver: st.DatasetVersion, contribution: c.ID})
 	}
-	for c, addr := range contributions {
-		holders = append(holders, &holder{addr: addr, datanet: fdn, ver: 1, contribution: c})
+	for _, c := range ids {
+		holders = append(holders, &holder{addr: contributions[c], datanet: fdn, ver: 1, contribution: c})
 	}
 	for _, h := range holders {
 		var c struct {

@@ -241,3 +241,37 @@ func owedAt(rps *big.Int, shares int64) int64 {
 	v := new(big.Int).Mul(rps, big.NewInt(shares))
 	return v.Quo(v, rpsScale).Int64()
 }
+
+// checkBadBases publishes, with the explicit-CID command, versions of the model
+// that `model train --base` must refuse before training: one of kind LoRA (an
+// adapter is not a checkpoint) and one whose recorded artifact sha256 is not
+// that of the bytes at its CID (the fetch fails the digest check).
+func checkBadBases(t *testing.T, n *flywheelNet, model string, version uint64, fdv, out string) {
+	t.Helper()
+	var v struct {
+		Version struct {
+			ArtifactCid    string `json:"artifact_cid"`
+			ArtifactSha256 string `json:"artifact_sha256"`
+			ArtifactSize   num    `json:"artifact_size"`
+			ManifestCid    string `json:"manifest_cid"`
+			ManifestSha256 string `json:"manifest_sha256"`
+		} `json:"version"`
+	}
+	n.q(&v, "models", "version", model, fmt.Sprint(version))
+	dn, dv, _ := strings.Cut(fdv, "/")
+	publish := func(kind, sha string) string {
+		res := n.mustTx("alice", "tx", "models", "publish", model, kind, v.Version.ArtifactCid, sha, fmt.Sprint(v.Version.ArtifactSize),
+			v.Version.ManifestCid, v.Version.ManifestSha256, "openledger-ml", "v1",
+			"--parent", fmt.Sprintf(`{"model_id":"%s","version":"%d"}`, model, version), "--upstream-share-bps", "5000",
+			"--dataset-versions", fmt.Sprintf(`{"datanet_id":"%s","version":"%s"}`, dn, dv), "--sign-mode", "amino-json")
+		return res.Attr("openledger.models.v1.EventVersionPublished", "version")
+	}
+	lora := publish("lora", v.Version.ArtifactSha256)
+	forged := publish("sft", strings.Repeat("ab", 32))
+	train := func(ver string) error {
+		_, err := n.run("model", "train", "--kind", "dpo", "--base", model+"/"+ver, "--dataset-version", fdv, "--out", out, "--steps", "1")
+		return err
+	}
+	n.refused("training on a LoRA version", train(lora), "is a LoRA adapter")
+	n.refused("training on a version whose sha256 is not its artifact's", train(forged), "digest mismatch")
+}
