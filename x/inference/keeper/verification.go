@@ -41,7 +41,6 @@ type target struct {
 	challengeEnd int64
 	status       types.SettlementStatus
 	disputeID    uint64
-	summary      string // record_sha256 of the target's summary
 }
 
 // loadTarget reads a job receipt (id: the job id) or a session settlement.
@@ -61,7 +60,6 @@ func (k Keeper) loadTarget(ctx context.Context, kind types.TargetKind, id uint64
 		return target{
 			kind: kind, id: id, provider: r.Provider, requester: j.Requester, deploymentID: j.DeploymentId,
 			engine: r.EngineName, challengeEnd: r.ChallengeEndHeight, status: r.Status, disputeID: r.DisputeId,
-			summary: r.Summary.RecordSha256,
 		}, nil
 	case types.TARGET_KIND_SESSION_SETTLEMENT:
 		st, err := k.Settlements.Get(ctx, id)
@@ -77,7 +75,6 @@ func (k Keeper) loadTarget(ctx context.Context, kind types.TargetKind, id uint64
 		return target{
 			kind: kind, id: id, provider: s.Provider, requester: s.Requester, deploymentID: s.DeploymentId,
 			challengeEnd: st.ChallengeEndHeight, status: st.Status, disputeID: st.DisputeId,
-			summary: st.Summary.RecordSha256,
 		}, nil
 	default:
 		return target{}, types.ErrInvalidField.Wrapf("target_kind: %s", kind)
