@@ -114,6 +114,7 @@ type Gateway struct {
 	spent    sdkmath.Int // deposits escrowed so far (this process and persisted sessions)
 	sessions map[uint64]*liveSession
 	stats    map[string]*providerStats
+	receipts *Receipts
 }
 
 type liveSession struct {
@@ -139,11 +140,15 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Gateway, error) {
 	if err := os.MkdirAll(stateDir(cfg.Home), 0o700); err != nil {
 		return nil, err
 	}
+	var err error
 	g := &Gateway{cfg: cfg, chain: chain, log: log, spent: sdkmath.ZeroInt(), sessions: map[uint64]*liveSession{}, stats: map[string]*providerStats{}}
 	if cfg.P2P != nil {
 		g.p2p = &http.Client{Transport: &p2pinfer.Transport{Host: cfg.P2P}}
 	} else if cfg.PreferP2P {
 		return nil, errors.New("gateway: PreferP2P needs a libp2p host")
+	}
+	if g.receipts, err = OpenReceipts(cfg.Home); err != nil {
+		return nil, err
 	}
 	ss, err := loadSessions(cfg.Home)
 	if err != nil {

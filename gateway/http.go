@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/ml/train"
 	"github.com/openledger/openledger/provider/openai"
 )
 
@@ -90,6 +91,10 @@ type request struct {
 	deployment uint64
 	bound      uint64 // prompt bound
 	maxTokens  uint64 // completion cap
+	// prompt (completions) or messages (chat), kept with the receipt for
+	// preference records.
+	prompt   string
+	messages []train.Message
 	// onReceipt, when set, sees the verified receipt (Infer).
 	onReceipt func(s *session, rc voucher.Receipt)
 	// answered is why an answer already sent failed (no receipt, a receipt
@@ -141,10 +146,17 @@ func (g *Gateway) prepare(w http.ResponseWriter, r *http.Request, path string) (
 			return nil, false
 		}
 	}
-	return &request{
-		path: path, body: body, chat: chat, stream: q.Stream, deployment: dep,
+	req := &request{
+		path: path, body: body, chat: chat, stream: q.Stream, deployment: dep, prompt: prompt,
 		bound: openai.PromptBound(chat, prompt, q.Messages), maxTokens: q.Completion(g.cfg.DefaultMaxTokens),
-	}, true
+	}
+	if chat {
+		req.messages = make([]train.Message, 0, len(q.Messages))
+		for _, m := range q.Messages {
+			req.messages = append(req.messages, train.Message{Role: m.Role, Content: m.Content})
+		}
+	}
+	return req, true
 }
 
 // errDrop: the provider misbehaved; errRetry: try another provider.

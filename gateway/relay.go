@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,23 +173,31 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 		if err != nil {
 			return err
 		}
-		if err := g.record(s, rc); err != nil {
+		if err := g.keep(s, req, rc, text); err != nil {
 			return err
 		}
 		req.verified(s, rc)
+		id := RequestID(s.ID, rc.RequestSeq)
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set(HeaderRequest, id)
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body)
+		_, _ = w.Write(withRequestID(body, id))
 		return nil
 	}
 	// Streamed: pass every event through as it arrives, strip the receipt.
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
+	// The id this request gets if its receipt checks (the receipt's sequence
+	// must be the next one); the final chunk carries it once it does.
+	acc0 := s.acc()
+	w.Header().Set(HeaderRequest, RequestID(s.ID, acc0.Len()+1))
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
 	var text bytes.Buffer
 	var receipt string
 	var usage *openai.Usage
+	var verr error // the receipt did not check
+	kept := false
 	done := false // the provider ended its stream (data: [DONE])
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	for {
@@ -215,9 +224,23 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 					if ev.Usage != nil {
 						usage = ev.Usage
 					}
-					if ev.Openledger != nil {
+					if ev.Openledger != nil && receipt == "" {
+						// The receipt comes last: check it against the whole
+						// text, persist it, and only then release the chunk,
+						// carrying the request id instead of the receipt.
 						receipt = ev.Openledger.Receipt
 						out = stripExtension(data)
+						rc, err := g.verify(s, req, receipt, text.Bytes(), usage)
+						if err == nil {
+							err = g.keep(s, req, rc, text.String())
+						}
+						if err != nil {
+							verr = err
+						} else {
+							kept = true
+							req.verified(s, rc)
+							out = append(append([]byte("data: "), withRequestID(bytes.TrimSuffix(out[len("data: "):], []byte("\n")), RequestID(s.ID, rc.RequestSeq))...), '\n')
+						}
 					}
 				}
 			}
@@ -244,16 +267,43 @@ func (g *Gateway) relay(w http.ResponseWriter, resp *http.Response, req *request
 		}
 		return &passthrough{fmt.Errorf("stream from %s ended without a receipt", s.Provider)}
 	}
-	rc, err := g.verify(s, req, receipt, text.Bytes(), usage)
-	if err != nil {
-		g.drop(s.Provider, err.Error())
-		return &passthrough{err}
+	if !kept {
+		if errors.Is(verr, errDrop) {
+			g.drop(s.Provider, verr.Error())
+		}
+		return &passthrough{verr}
 	}
-	if err := g.record(s, rc); err != nil {
-		return &passthrough{err}
-	}
-	req.verified(s, rc)
 	return nil
+}
+
+// HeaderRequest carries the id of a served request ("session:S:N"), the
+// handle for POST /v1/feedback; the JSON body and the final stream chunk
+// carry it as {"openledger":{"request":…}}.
+const HeaderRequest = "X-Openledger-Request"
+
+// keep appends a verified receipt to the session's accumulator and to the
+// receipt store (fsynced: the response is released after it).
+func (g *Gateway) keep(s *session, req *request, rc voucher.Receipt, output string) error {
+	if err := g.receipts.Append(StoredReceipt{Session: s.ID, Seq: rc.RequestSeq, Receipt: rc.Marshal(),
+		Prompt: req.prompt, Messages: req.messages, Output: output, Known: true}); err != nil {
+		return fmt.Errorf("persisting the receipt: %w", err)
+	}
+	return g.record(s, rc)
+}
+
+// withRequestID adds "openledger":{"request":id} to a JSON object.
+func withRequestID(obj []byte, id string) []byte {
+	t := bytes.TrimRight(obj, " \r\n\t")
+	if len(t) < 2 || t[len(t)-1] != '}' {
+		return obj
+	}
+	ext, _ := json.Marshal(map[string]string{"request": id})
+	out := append([]byte(nil), t[:len(t)-1]...)
+	if len(bytes.TrimSpace(t[1:len(t)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(append(append(out, `"openledger":`...), ext...), '}')
+	return append(out, obj[len(t):]...)
 }
 
 func stripExtension(data []byte) []byte {

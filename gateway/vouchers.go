@@ -176,6 +176,9 @@ func (g *Gateway) resync(ctx context.Context, s *session, covered uint64) error 
 				return fmt.Errorf("receipt %d of session %d (%s/%s) claims %d tokens: with the %d served before it, more than the %d its vouchers covered",
 					rc.RequestSeq, s.ID, rc.ChainID, rc.Provider, rc.PromptTokens+rc.CompletionTokens, s.Served, covered)
 			}
+			if err := g.receipts.Append(StoredReceipt{Session: s.ID, Seq: rc.RequestSeq, Receipt: rc.Marshal()}); err != nil {
+				return err
+			}
 			if err := g.record(s, rc); err != nil {
 				return err
 			}
