@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -79,6 +80,9 @@ type Config struct {
 	P2P host.Host
 	// PreferP2P uses libp2p even for providers with an api_url (needs P2P).
 	PreferP2P bool
+	// Requester is the account address that opens sessions (the --from key):
+	// only its own sessions of this home are reused.
+	Requester string
 }
 
 func (c *Config) setDefaults() {
@@ -155,6 +159,11 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	for _, s := range ss {
+		if s.Requester == "" {
+			if err := g.adopt(s); err != nil {
+				return nil, err
+			}
+		}
 		if s.Denom == cfg.Budget.Denom {
 			g.spent = g.spent.Add(s.deposit())
 		}
@@ -187,4 +196,30 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.FinaliseIdle(false)
 		}
 	}
+}
+
+// adopt fills in the requester of a session persisted before sessions named
+// theirs: the account that opened it on chain. A gateway whose chain cannot
+// say (no Owners) adopts it as its own requester's.
+func (g *Gateway) adopt(s *session) error {
+	own, ok := g.chain.(Owners)
+	if !ok {
+		s.Requester = g.cfg.Requester
+		return s.save()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := own.SessionRequester(ctx, s.ID)
+	if err != nil {
+		return fmt.Errorf("gateway state %s predates requester tracking and the chain could not say who opened session %d (%v): "+
+			"start the gateway when the node is reachable, or move the file away if the session is over", s.path, s.ID, err)
+	}
+	s.Requester = r
+	return s.save()
+}
+
+// Owners is what a chain tells of a session's owner.
+type Owners interface {
+	// SessionRequester returns the account that opened a session.
+	SessionRequester(ctx context.Context, sessionID uint64) (string, error)
 }

@@ -22,6 +22,7 @@ import (
 // sent, so a restart never reuses a sequence nor signs less than it promised.
 type session struct {
 	ID           uint64 `json:"id,string"`
+	Requester    string `json:"requester,omitempty"` // who opened it; only its gateway reuses it (Gateway.adopt)
 	Provider     string `json:"provider"`
 	PeerID       string `json:"peer_id"`
 	APIURL       string `json:"api_url"`

@@ -26,7 +26,7 @@ func (g *Gateway) HasSession(dep uint64) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, ls := range g.sessions {
-		if ls.s.DeploymentID == dep && !ls.s.Final {
+		if ls.s.DeploymentID == dep && !ls.s.Final && ls.s.Requester == g.cfg.Requester {
 			return true
 		}
 	}
@@ -38,7 +38,7 @@ func (g *Gateway) session(ctx context.Context, o Offer, dep uint64, need sdkmath
 	g.mu.Lock()
 	var best *liveSession
 	for _, ls := range g.sessions {
-		if ls.s.Provider == o.Operator && ls.s.DeploymentID == dep && !ls.s.Final {
+		if ls.s.Provider == o.Operator && ls.s.DeploymentID == dep && !ls.s.Final && ls.s.Requester == g.cfg.Requester {
 			best = ls
 			break
 		}
@@ -67,7 +67,7 @@ func (g *Gateway) session(ctx context.Context, o Offer, dep uint64, need sdkmath
 		return nil, fmt.Errorf("opening a session with %s: %w", o.Operator, err)
 	}
 	s := &session{
-		ID: id, Provider: o.Operator, PeerID: o.PeerID, APIURL: g.baseURL(o), DeploymentID: dep,
+		ID: id, Requester: g.cfg.Requester, Provider: o.Operator, PeerID: o.PeerID, APIURL: g.baseURL(o), DeploymentID: dep,
 		Denom: g.cfg.Budget.Denom, Compute: o.Compute.Amount.String(), Royalty: royalty.Amount.String(),
 		Deposit: deposit.String(), PubKey: hex.EncodeToString(pub), Amount: "0",
 		key: key, path: sessionPath(g.cfg.Home, id),

@@ -140,7 +140,7 @@ func Open(cmd *cobra.Command, log *slog.Logger, idle time.Duration) (_ *Env, err
 		env.closers = append(env.closers, func() { _ = p2pHost.Close() })
 	}
 	env.Chain = &Chain{Client: cl, ID: clientCtx.ChainID, ExpiryBlocks: expiry}
-	g, err := gw.New(gw.Config{Home: home, Budget: budget, Deposit: deposit, Aliases: aliases, IdleFinal: idle, P2P: p2pHost, PreferP2P: prefer},
+	g, err := gw.New(gw.Config{Home: home, Budget: budget, Deposit: deposit, Aliases: aliases, IdleFinal: idle, P2P: p2pHost, PreferP2P: prefer, Requester: cl.Address()},
 		env.Chain, log)
 	if err != nil {
 		return nil, err
@@ -304,4 +304,13 @@ func (c *Chain) TopUp(ctx context.Context, id uint64, amount sdk.Coin) error {
 		return fmt.Errorf("top up session %d: %s", id, resp.RawLog)
 	}
 	return nil
+}
+
+// SessionRequester implements gateway.Owners.
+func (c *Chain) SessionRequester(ctx context.Context, id uint64) (string, error) {
+	s, err := c.Client.Inference().Session(ctx, &inferencetypes.QuerySessionRequest{SessionId: id})
+	if err != nil {
+		return "", err
+	}
+	return s.Session.Requester, nil
 }
