@@ -266,6 +266,9 @@ func runFlywheel(t *testing.T, jobs int, badBases bool) {
 	_, err = n.run("model", "train", "--kind", "dpo", "--base", model+"/99", "--dataset-version", fdv, "--out", filepath.Join(work, "y"))
 	n.refused("training on an unknown base version", err, "no such model version")
 	honest, honestPath := train("honest", "--steps", "10", "--lr", "3e-5")
+	if p := honest.Preference; p.After.Margin <= p.Before.Margin {
+		t.Fatalf("the honest DPO run did not raise the held-out chosen-over-rejected margin: %+.4f → %+.4f nats", p.Before.Margin, p.After.Margin)
+	}
 	bad, badPath := train("regressing", "--steps", "20", "--lr", "3e-3")
 
 	// 5. Publish both (the parent is the version whose checkpoint is the run's base).
