@@ -83,6 +83,12 @@ type Config struct {
 	// Requester is the account address that opens sessions (the --from key):
 	// only its own sessions of this home are reused.
 	Requester string
+	// AddRecord adds bytes to IPFS (pinned with reason) and returns the CID:
+	// the preference records of POST /v1/feedback. Nil: ratings only.
+	AddRecord func(ctx context.Context, b []byte, reason string) (string, error)
+	// FeedbackPoll is how often queued feedback is checked against the
+	// chain's settlements (5 s).
+	FeedbackPoll time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -97,6 +103,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Attempts <= 0 {
 		c.Attempts = 3
+	}
+	if c.FeedbackPoll <= 0 {
+		c.FeedbackPoll = 5 * time.Second
 	}
 	if c.IdleFinal <= 0 {
 		c.IdleFinal = time.Minute
@@ -119,6 +128,9 @@ type Gateway struct {
 	sessions map[uint64]*liveSession
 	stats    map[string]*providerStats
 	receipts *Receipts
+
+	fbMu   sync.Mutex    // one feedback recorded at a time (once per request)
+	fbKick chan struct{} // a feedback was queued
 }
 
 type liveSession struct {
@@ -145,7 +157,8 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	var err error
-	g := &Gateway{cfg: cfg, chain: chain, log: log, spent: sdkmath.ZeroInt(), sessions: map[uint64]*liveSession{}, stats: map[string]*providerStats{}}
+	g := &Gateway{cfg: cfg, chain: chain, log: log, spent: sdkmath.ZeroInt(), sessions: map[uint64]*liveSession{}, stats: map[string]*providerStats{},
+		fbKick: make(chan struct{}, 1)}
 	if cfg.P2P != nil {
 		g.p2p = &http.Client{Transport: &p2pinfer.Transport{Host: cfg.P2P}}
 	} else if cfg.PreferP2P {
@@ -183,10 +196,13 @@ func (g *Gateway) Spent() sdkmath.Int {
 	return g.spent
 }
 
-// Run finalises idle sessions until ctx ends, then finalises all.
+// Run finalises idle sessions and submits queued feedback until ctx ends,
+// then finalises all.
 func (g *Gateway) Run(ctx context.Context) error {
 	t := time.NewTicker(max(g.cfg.IdleFinal/4, time.Second))
 	defer t.Stop()
+	fb := time.NewTicker(g.cfg.FeedbackPoll)
+	defer fb.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -194,7 +210,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			g.FinaliseIdle(false)
+		case <-fb.C:
+			g.runFeedback(ctx)
+		case <-g.fbKick:
+			g.runFeedback(ctx)
 		}
+	}
+}
+
+func (g *Gateway) runFeedback(ctx context.Context) {
+	if err := g.SubmitFeedback(ctx); err != nil && ctx.Err() == nil {
+		g.log.Warn("feedback", "err", err)
 	}
 }
 

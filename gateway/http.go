@@ -21,6 +21,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/models", g.models)
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { g.serve(w, r, "/v1/completions") })
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { g.serve(w, r, "/v1/chat/completions") })
+	mux.HandleFunc("POST /v1/feedback", g.postFeedback)
+	mux.HandleFunc("GET /v1/feedback/{id}", g.getFeedback)
 	return mux
 }
 

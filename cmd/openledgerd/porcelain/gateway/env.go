@@ -13,6 +13,7 @@ import (
 	"time"
 
 	sdkmath "cosmossdk.io/math"
+	"github.com/ipfs/boxo/files"
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/spf13/cobra"
@@ -25,6 +26,8 @@ import (
 	gw "github.com/openledger/openledger/gateway"
 	"github.com/openledger/openledger/p2p"
 	"github.com/openledger/openledger/provider/chainclient"
+	"github.com/openledger/openledger/storage"
+	"github.com/openledger/openledger/storage/api"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	modelstypes "github.com/openledger/openledger/x/models/types"
 )
@@ -140,7 +143,7 @@ func Open(cmd *cobra.Command, log *slog.Logger, idle time.Duration) (_ *Env, err
 		env.closers = append(env.closers, func() { _ = p2pHost.Close() })
 	}
 	env.Chain = &Chain{Client: cl, ID: clientCtx.ChainID, ExpiryBlocks: expiry}
-	g, err := gw.New(gw.Config{Home: home, Budget: budget, Deposit: deposit, Aliases: aliases, IdleFinal: idle, P2P: p2pHost, PreferP2P: prefer, Requester: cl.Address()},
+	g, err := gw.New(gw.Config{Home: home, Budget: budget, Deposit: deposit, Aliases: aliases, IdleFinal: idle, P2P: p2pHost, PreferP2P: prefer, Requester: cl.Address(), AddRecord: addRecord(home)},
 		env.Chain, log)
 	if err != nil {
 		return nil, err
@@ -313,4 +316,85 @@ func (c *Chain) SessionRequester(ctx context.Context, id uint64) (string, error)
 		return "", err
 	}
 	return s.Session.Requester, nil
+}
+
+// Settlements implements gateway.FeedbackChain.
+func (c *Chain) Settlements(ctx context.Context, id uint64) ([]gw.Settlement, error) {
+	var out []gw.Settlement
+	var next []byte
+	for range maxPages {
+		res, err := c.Client.Inference().SessionSettlements(ctx, &inferencetypes.QuerySessionSettlementsRequest{
+			SessionId: id, Pagination: &query.PageRequest{Key: next, Limit: 200},
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range res.Settlements {
+			out = append(out, gw.Settlement{ID: st.Id, FirstRequest: st.FirstRequest, Requests: st.Requests,
+				ReceiptsRoot: st.ReceiptsRoot, SubmittedHeight: st.SubmittedHeight})
+		}
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			break
+		}
+		next = res.Pagination.NextKey
+	}
+	return out, nil
+}
+
+// FeedbackWindow implements gateway.FeedbackChain.
+func (c *Chain) FeedbackWindow(ctx context.Context) (uint64, int64, error) {
+	p, err := c.Client.Models().Params(ctx, &modelstypes.QueryParamsRequest{})
+	if err != nil {
+		return 0, 0, err
+	}
+	h, err := c.Client.LatestHeight(ctx)
+	return p.Params.FeedbackWindowBlocks, h, err
+}
+
+// SubmitFeedback implements gateway.FeedbackChain: a tx the chain refuses
+// (CheckTx or its block) is refused, anything else is retried.
+func (c *Chain) SubmitFeedback(ctx context.Context, msg *modelstypes.MsgSubmitFeedback) (string, uint64, string, error) {
+	resp, err := c.Client.SubmitAndWait(ctx, "submit feedback", msg)
+	var txErr *chainclient.TxError
+	if errors.As(err, &txErr) {
+		return txErr.Hash, 0, txErr.Log, nil
+	}
+	if err != nil {
+		return "", 0, "", err
+	}
+	if resp.Code != 0 {
+		return resp.TxHash, 0, resp.RawLog, nil
+	}
+	for _, ev := range resp.Events {
+		if !strings.HasSuffix(ev.Type, "EventFeedbackSubmitted") {
+			continue
+		}
+		for _, a := range ev.Attributes {
+			if a.Key == "feedback_id" {
+				id, err := strconv.ParseUint(strings.Trim(a.Value, `"`), 10, 64)
+				if err != nil {
+					return resp.TxHash, 0, "", fmt.Errorf("feedback id %q: %w", a.Value, err)
+				}
+				return resp.TxHash, id, "", nil
+			}
+		}
+	}
+	return resp.TxHash, 0, "", nil
+}
+
+// addRecord adds bytes to the home's IPFS node (through its daemon when one
+// runs), pinned with reason.
+func addRecord(home string) func(ctx context.Context, b []byte, reason string) (string, error) {
+	return func(ctx context.Context, b []byte, reason string) (string, error) {
+		a, closeFn, err := api.Open(ctx, storage.RepoPath(home))
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = closeFn() }()
+		res, err := a.Add(ctx, files.NewBytesFile(b), storage.AddOptions{PinReason: reason})
+		if err != nil {
+			return "", err
+		}
+		return res.RootStr, nil
+	}
 }
