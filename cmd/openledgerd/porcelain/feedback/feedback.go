@@ -5,6 +5,8 @@
 package feedback
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -16,8 +18,12 @@ import (
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/client/tx"
+	"github.com/cosmos/cosmos-sdk/types/query"
+
+	gw "github.com/openledger/openledger/gateway"
 
 	"github.com/openledger/openledger/inference/voucher"
+	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	"github.com/openledger/openledger/x/models/types"
 )
 
@@ -39,7 +45,10 @@ contribution to the deployment's feedback datanet; once its curators accept it a
 dataset version freezes it, versions trained on it pay you through their share tables.
 
 INFERENCE names a job ("12" or "job:12") or a session request ("session:5:3" for request 3
-of session 5, with --settlement, --receipt and --proof from the gateway that served it).`,
+of session 5, the id the gateway returns in X-Openledger-Request). For a session request
+served by the gateway of this --home, its receipt and Merkle proof come from the gateway's
+receipt store and the settlement from the chain; otherwise give --settlement, --receipt and
+--proof.`,
 		RunE: client.ValidateCmd,
 	}
 	cmd.AddCommand(newRateCmd(), newPreferCmd())
@@ -151,7 +160,73 @@ func inferenceMsg(cmd *cobra.Command, arg string) (*types.MsgSubmitFeedback, err
 	settlement, _ := cmd.Flags().GetUint64(flagSettlement)
 	receipt, _ := cmd.Flags().GetString(flagReceipt)
 	proof, _ := cmd.Flags().GetString(flagProof)
+	if inf.SessionID > 0 && receipt == "" && proof == "" {
+		if settlement, receipt, proof, err = fromGateway(cmd, inf, settlement); err != nil {
+			return nil, err
+		}
+	}
 	return BuildInferenceMsg(inf, settlement, receipt, proof)
+}
+
+// fromGateway finds a session request's receipt in the receipt store of the
+// gateway home (<home>/gateway/receipts/, written by `openledgerd gateway` and
+// `infer`), the settlement covering it on chain (unless given), and builds
+// the receipt's proof under that settlement's receipts root.
+func fromGateway(cmd *cobra.Command, inf Inference, settlement uint64) (uint64, string, string, error) {
+	clientCtx, err := client.GetClientQueryContext(cmd)
+	if err != nil {
+		return 0, "", "", err
+	}
+	store, err := gw.OpenReceipts(clientCtx.HomeDir)
+	if err != nil {
+		return 0, "", "", err
+	}
+	id := gw.RequestID(inf.SessionID, inf.RequestSeq)
+	if _, ok, err := store.Get(inf.SessionID, inf.RequestSeq); err != nil || !ok {
+		return 0, "", "", fmt.Errorf("%s is not in the gateway receipts of %s (%v): give --%s, --%s and --%s", id, clientCtx.HomeDir, err,
+			flagSettlement, flagReceipt, flagProof)
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	q := inferencetypes.NewQueryClient(clientCtx)
+	var sts []gw.Settlement
+	var next []byte
+	for range 100 {
+		res, err := q.SessionSettlements(ctx, &inferencetypes.QuerySessionSettlementsRequest{SessionId: inf.SessionID, Pagination: &query.PageRequest{Key: next, Limit: 200}})
+		if err != nil {
+			return 0, "", "", fmt.Errorf("settlements of session %d: %w", inf.SessionID, err)
+		}
+		for _, st := range res.Settlements {
+			sts = append(sts, gw.Settlement{ID: st.Id, FirstRequest: st.FirstRequest, Requests: st.Requests, ReceiptsRoot: st.ReceiptsRoot})
+		}
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			break
+		}
+		next = res.Pagination.NextKey
+	}
+	var st gw.Settlement
+	for _, s := range sts {
+		if settlement == 0 && s.Covers(inf.RequestSeq) || settlement != 0 && s.ID == settlement {
+			st = s
+		}
+	}
+	if st.ID == 0 || !st.Covers(inf.RequestSeq) {
+		return 0, "", "", fmt.Errorf("%s is not in a settlement of session %d yet: rate it once the provider has settled it", id, inf.SessionID)
+	}
+	receipt, proof, root, err := store.Proof(inf.SessionID, inf.RequestSeq, st.FirstRequest+st.Requests-1)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if !bytes.Equal(root[:], st.ReceiptsRoot) {
+		return 0, "", "", fmt.Errorf("the gateway receipts of session %d do not hash to settlement %d's receipts root", inf.SessionID, st.ID)
+	}
+	hs := make([]string, len(proof))
+	for i, h := range proof {
+		hs[i] = hex.EncodeToString(h[:])
+	}
+	return st.ID, base64.StdEncoding.EncodeToString(receipt), strings.Join(hs, ","), nil
 }
 
 // BuildInferenceMsg fills the inference fields of a MsgSubmitFeedback. A session request
@@ -165,8 +240,8 @@ func BuildInferenceMsg(inf Inference, settlement uint64, receiptB64, proofHex st
 		return &types.MsgSubmitFeedback{JobId: inf.JobID}, nil
 	}
 	if settlement == 0 || receiptB64 == "" {
-		return nil, fmt.Errorf("a session request needs --%s and --%s (and --%s unless the session settled one request)",
-			flagSettlement, flagReceipt, flagProof)
+		return nil, fmt.Errorf("a session request needs --%s and --%s (and --%s unless the session settled one request), "+
+			"or the gateway receipts under --home", flagSettlement, flagReceipt, flagProof)
 	}
 	receipt, err := base64.StdEncoding.DecodeString(receiptB64)
 	if err != nil {

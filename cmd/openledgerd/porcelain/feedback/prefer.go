@@ -1,6 +1,7 @@
 package feedback
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +17,8 @@ import (
 	"github.com/cosmos/cosmos-sdk/client/flags"
 	"github.com/cosmos/cosmos-sdk/client/tx"
 
+	gw "github.com/openledger/openledger/gateway"
+	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/ml/train"
 	"github.com/openledger/openledger/storage"
 	storagecli "github.com/openledger/openledger/storage/cli"
@@ -45,7 +48,8 @@ the served output as the rejected one.
 
 For a job the prompt and the served output are read from IPFS by the CIDs on chain (the
 job's input and its receipt's output); --prompt and --rejected override them. A session
-request's prompt is not on chain: give --prompt (and --rejected unless --sft).`,
+request's prompt is not on chain: it is read from the receipt store of the gateway that
+served it (this --home), or give --prompt (and --rejected unless --sft).`,
 		Example: `  openledgerd feedback prefer 12 --text "A stitch in time saves nine." --from alice --fees 2000uopen -y
   openledgerd feedback prefer 12 --sft --text "..." --from alice`,
 		Args: cobra.ExactArgs(1),
@@ -83,6 +87,19 @@ func runPrefer(cmd *cobra.Command, args []string) error {
 	}
 	msg.Rater = rater
 
+	// A session request served by this home's gateway: its prompt (or chat
+	// messages) and served output are in the gateway's receipt store.
+	var msgs []train.Message
+	if msg.SessionId > 0 && (prompt == "" || rejected == "" && !sft) {
+		if rec, ok := storedRequest(clientCtx.HomeDir, msg.SessionId, msg.Receipt); ok {
+			if prompt == "" {
+				prompt, msgs = rec.Prompt, rec.Messages
+			}
+			if rejected == "" {
+				rejected = rec.Output
+			}
+		}
+	}
 	var inputCID, outputCID string
 	if msg.JobId > 0 && (prompt == "" || rejected == "" && !sft) && !clientCtx.Offline {
 		if inputCID, outputCID, err = jobCIDs(cmd.Context(), clientCtx, msg.JobId); err != nil {
@@ -90,7 +107,7 @@ func runPrefer(cmd *cobra.Command, args []string) error {
 		}
 	}
 	err = storagecli.WithAPI(cmd, func(ctx context.Context, a storage.API) error {
-		if prompt == "" {
+		if prompt == "" && msgs == nil {
 			if inputCID == "" {
 				return fmt.Errorf("--%s is required: the prompt of a session request is not on chain", flagPrompt)
 			}
@@ -106,7 +123,7 @@ func runPrefer(cmd *cobra.Command, args []string) error {
 				return fmt.Errorf("the job's output %s: %w (or give --%s)", outputCID, err, flagRejected)
 			}
 		}
-		record, err := Record(prompt, text, rejected, sft)
+		record, err := gw.PreferenceRecord(prompt, msgs, text, rejected, sft)
 		if err != nil {
 			return err
 		}
@@ -149,13 +166,24 @@ func runPrefer(cmd *cobra.Command, args []string) error {
 // "rejected"}, or with sft an instruction example {"prompt","response"}, in the form
 // the built-in trainer reads (ml/train).
 func Record(prompt, chosen, rejected string, sft bool) ([]byte, error) {
-	if sft {
-		return train.EncodeInstruction(prompt, nil, chosen)
+	return gw.PreferenceRecord(prompt, nil, chosen, rejected, sft)
+}
+
+// storedRequest is the gateway's stored request whose receipt is receipt.
+func storedRequest(home string, session uint64, receipt []byte) (gw.StoredReceipt, bool) {
+	r, err := voucher.UnmarshalReceipt(receipt)
+	if err != nil {
+		return gw.StoredReceipt{}, false
 	}
-	if chosen == rejected {
-		return nil, errors.New("the preferred completion equals the rejected one")
+	store, err := gw.OpenReceipts(home)
+	if err != nil {
+		return gw.StoredReceipt{}, false
 	}
-	return train.EncodePreference(prompt, nil, chosen, rejected)
+	rec, ok, err := store.Get(session, r.RequestSeq)
+	if err != nil || !ok || !rec.Known || !bytes.Equal(rec.Receipt, receipt) {
+		return gw.StoredReceipt{}, false
+	}
+	return rec, true
 }
 
 // jobCIDs returns a job's input CID and, once it has a receipt, its output CID.
