@@ -173,7 +173,9 @@ func New(cfg Config, chain Chain, log *slog.Logger) (*Gateway, error) {
 	}
 	for _, s := range ss {
 		if s.Requester == "" {
-			if err := g.adopt(s); err != nil {
+			// A retired session is never reused: adopting it is best effort
+			// (the chain may have pruned it).
+			if err := g.adopt(s); err != nil && !(s.Final && s.Delivered) {
 				return nil, err
 			}
 		}
