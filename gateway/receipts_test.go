@@ -143,3 +143,39 @@ func TestParseRequestID(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReceiptLog: whatever bytes a session's log holds (a torn or corrupt
+// file), reading it does not panic, returns only whole records in sequence,
+// and an append after it continues from the last whole one.
+func FuzzReceiptLog(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 0, 2, 0, 0, 0, 0, '{', '}'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		home := t.TempDir()
+		st, err := OpenReceipts(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(st.path(1), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := st.Session(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range recs {
+			if r.Session != 1 || r.Seq != uint64(i+1) {
+				t.Fatalf("record %d: %+v", i, r)
+			}
+		}
+		next := StoredReceipt{Session: 1, Seq: uint64(len(recs)) + 1, Receipt: []byte{1}}
+		if err := st.Append(next); err != nil {
+			t.Fatal(err)
+		}
+		again, err := st.Session(1)
+		if err != nil || len(again) != len(recs)+1 {
+			t.Fatalf("after an append: %d records, want %d (%v)", len(again), len(recs)+1, err)
+		}
+	})
+}
