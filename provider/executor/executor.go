@@ -41,6 +41,7 @@ import (
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/tokenizer"
 	"github.com/openledger/openledger/provider/backend"
+	"github.com/openledger/openledger/provider/internal/cheat"
 	"github.com/openledger/openledger/storage"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	modelstypes "github.com/openledger/openledger/x/models/types"
@@ -322,7 +323,10 @@ func (p *Pool) run(ctx context.Context, job Job, log *slog.Logger) (Result, time
 	var res Result
 	engine, err := p.execute(ctx, job, log, p.pickBackend, func(r ran) error {
 		var err error
+		r.resp.Output = cheat.Output(r.resp.Output) // test-only lies: inert unless armed
 		res, err = p.record(ctx, job, fmt.Sprintf("inference job %d", job.ID), r.v, r.w, r.countTok, r.resp)
+		res.CompletionTokens = cheat.Usage(job.MaxTokens, res.PromptTokens, res.CompletionTokens)
+		res.Summary = cheat.Summary(res.Summary)
 		return err
 	})
 	return res, engine, err

@@ -39,7 +39,8 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "Disputes", Use: "disputes", Short: "List disputes (--status, --provider for the accused, or --member for a committee member)"},
 				{
 					RpcMethod: "DisputeByTarget", Use: "dispute-of [target-kind] [target-id]",
-					Short: "Show the dispute of a receipt (TARGET_KIND_JOB_RECEIPT, job id) or settlement (TARGET_KIND_SESSION_SETTLEMENT)", PositionalArgs: pos("target_kind", "target_id"),
+					Short: "Show the dispute of a receipt (job-receipt JOB_ID) or a session settlement (session-settlement SETTLEMENT_ID)", PositionalArgs: pos("target_kind", "target_id"),
+					Example: "openledgerd query inference dispute-of job-receipt 7",
 				},
 				{RpcMethod: "Committee", Use: "committee [dispute-id]", Short: "Show a dispute's committee and who committed and revealed", PositionalArgs: pos("dispute_id")},
 				{RpcMethod: "Votes", Use: "votes [dispute-id]", Short: "List a dispute's vote records", PositionalArgs: pos("dispute_id")},
@@ -73,7 +74,9 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "CloseSession", Use: "close-session [session-id]", Short: "Close a session and refund what is unspent", PositionalArgs: pos("session_id")},
 				{
 					RpcMethod: "Challenge", Use: "challenge [target-kind] [target-id] [claim] [bond]",
-					Short:          "Dispute a receipt (TARGET_KIND_JOB_RECEIPT, job id) or settlement inside its challenge window: CLAIM_OUTPUT_MISMATCH, CLAIM_ATTRIBUTION_MISMATCH or CLAIM_USAGE_OVERCOUNT, with a bond",
+					Short: "Dispute a receipt (job-receipt JOB_ID) or a session settlement (session-settlement SETTLEMENT_ID) inside its challenge window; " +
+						"claim output-mismatch, attribution-mismatch or usage-overcount; bond at least the min_challenge_bond param",
+					Example:        "openledgerd tx inference challenge job-receipt 7 output-mismatch 100000uopen --from alice",
 					PositionalArgs: pos("target_kind", "target_id", "claim", "bond"),
 				},
 				{
