@@ -90,11 +90,10 @@ func (r *cheatRig) checkUpheld(t *testing.T, job string, d types.Dispute) {
 			t.Fatalf("committee member %s is not frank or grace", m.Operator)
 		}
 	}
+	// The escrow bounds what the job could pay her, even when the committee's
+	// recomputed record or usage is adopted and the job paid by it.
 	if !d.ProviderSlashed.Amount.GT(j.Escrow.Amount) {
 		t.Fatalf("erin slashed %s, no more than the job's escrow %s", d.ProviderSlashed, j.Escrow)
-	}
-	if j.Status == types.JOB_STATUS_FINALIZED && j.Paid.IsPositive() {
-		t.Fatalf("the lying receipt of job %s was paid: %+v", job, j)
 	}
 }
 
