@@ -142,6 +142,9 @@ func TestGatewayLocalnetRealEngine(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
 		}
+		if id, want := resp.Header.Get("X-Openledger-Request"), fmt.Sprintf("session:1:%d", i+1); id != want {
+			t.Fatalf("request %d: X-Openledger-Request %q, want %q", i, id, want)
+		}
 		var usage struct {
 			PromptTokens     uint64 `json:"prompt_tokens"`
 			CompletionTokens uint64 `json:"completion_tokens"`
@@ -249,5 +252,6 @@ func TestGatewayLocalnetRealEngine(t *testing.T) {
 	}
 	t.Logf("%d requests, 1 settlement tx: %d tokens (%d served), %suopen paid; %s in all", n, tokens, served, s.Session.Paid,
 		time.Since(start).Round(time.Second))
+	checkGatewayFeedback(t, bin, home, url, requester)
 	checkInfer(t, bin, home)
 }

@@ -114,6 +114,7 @@ func Open(cmd *cobra.Command, log *slog.Logger, idle time.Duration) (_ *Env, err
 	}
 	cl, err := chainclient.New(chainclient.Config{
 		GRPCAddr: grpcAddr, ChainID: clientCtx.ChainID, KeyName: clientCtx.FromName, Keyring: clientCtx.Keyring, GasPrice: gp,
+		GasAdjustment: gasAdjustment(cmd),
 	}, enc, log)
 	if err != nil {
 		return nil, err
@@ -397,4 +398,16 @@ func addRecord(home string) func(ctx context.Context, b []byte, reason string) (
 		}
 		return res.RootStr, nil
 	}
+}
+
+// gasAdjustment is --gas-adjustment when given, else 2: a simulated
+// MsgSubmitFeedback was seen to use 30 % more gas in its block than simulated
+// (an out-of-gas tx costs its fee and the feedback).
+func gasAdjustment(cmd *cobra.Command) float64 {
+	if cmd.Flags().Changed(flags.FlagGasAdjustment) {
+		if v, err := cmd.Flags().GetFloat64(flags.FlagGasAdjustment); err == nil && v >= 1 {
+			return v
+		}
+	}
+	return 2
 }
