@@ -93,8 +93,8 @@ func TestEveryLieLosesMoney(t *testing.T) {
 // TestAuditCatchesForgery (-tags long): with audit_bps at 100 %, every
 // receipt whose window ends unchallenged is audited. erin's forged output is
 // never challenged: the audit's committee (frank and grace) upholds it and
-// erin is slashed; frank's honest receipt is audited too (by erin's honest
-// committee duty and grace), holds, and is paid.
+// erin is slashed; frank's and grace's honest receipts are audited too (each
+// by erin's honest committee duty and the other), hold, and are paid.
 func TestAuditCatchesForgery(t *testing.T) {
 	start := time.Now()
 	r := newCheatRig(t, 10_000, "output")
@@ -105,8 +105,10 @@ func TestAuditCatchesForgery(t *testing.T) {
 	}
 	forged := r.post(t, "erin", 1)
 	honest := r.post(t, "frank", 2)
+	honestG := r.post(t, "grace", 3)
 	r.receipted(t, forged, "erin")
 	r.receipted(t, honest, "frank")
+	r.receipted(t, honestG, "grace")
 	d := r.dispute(t, forged)
 	r.checkUpheld(t, forged, d)
 	if d.Claim != types.CLAIM_AUDIT || d.Challenger != "" {
@@ -117,10 +119,16 @@ func TestAuditCatchesForgery(t *testing.T) {
 	if a.Claim != types.CLAIM_AUDIT || a.Outcome != types.DISPUTE_OUTCOME_REJECTED || !a.ProviderSlashed.IsZero() {
 		t.Fatalf("audit of frank's honest job %s: %+v", honest, a)
 	}
-	if j := r.waitJob(t, honest, 90*time.Second, types.JOB_STATUS_FINALIZED); !j.Paid.IsPositive() {
-		t.Fatalf("frank's audited job finalised unpaid: %+v", j)
+	g := r.dispute(t, honestG)
+	if g.Claim != types.CLAIM_AUDIT || g.Outcome != types.DISPUTE_OUTCOME_REJECTED || !g.ProviderSlashed.IsZero() {
+		t.Fatalf("audit of grace's honest job %s: %+v", honestG, g)
 	}
-	l := r.ledger(t, []types.Dispute{d, a})
+	for _, job := range []string{honest, honestG} {
+		if j := r.waitJob(t, job, 90*time.Second, types.JOB_STATUS_FINALIZED); !j.Paid.IsPositive() {
+			t.Fatalf("audited honest job %s finalised unpaid: %+v", job, j)
+		}
+	}
+	l := r.ledger(t, []types.Dispute{d, a, g})
 	l.table(t)
 	r.checkHonest(t, l, before)
 	if l.earned["erin"]-l.slashed["erin"] >= 0 {
