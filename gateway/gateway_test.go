@@ -368,6 +368,25 @@ func TestGatewayRestartAndLostResponse(t *testing.T) {
 	if s.Voucher.ReceiptCount != 6 || st.ServedTokens != 36 || s.Voucher.CumulativeTokens != 38 {
 		t.Fatalf("settled %+v, provider %+v", s.Voucher, st)
 	}
+	// The gateway's receipt store holds all six (the lost one fetched back,
+	// without its output) and proves each under the settled root.
+	store, err := gateway.OpenReceipts(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := store.Session(1)
+	if err != nil || len(recs) != 6 {
+		t.Fatalf("%d stored receipts, %v", len(recs), err)
+	}
+	for i, r := range recs {
+		if r.Known != (i != 3) {
+			t.Fatalf("request %d: known %v (the 4th was recovered)", i+1, r.Known)
+		}
+		_, _, root, err := store.Proof(1, uint64(i+1), 6)
+		if err != nil || !bytes.Equal(root[:], s.Voucher.ReceiptsRoot) {
+			t.Fatalf("request %d: root %x, settled %x, %v", i+1, root, s.Voucher.ReceiptsRoot, err)
+		}
+	}
 }
 
 func offerOf(p *openaitest.Provider, compute int64) gateway.Offer {
