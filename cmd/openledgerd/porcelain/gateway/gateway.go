@@ -45,7 +45,12 @@ For each request the gateway picks a provider offering the deployment (cheapest,
 fastest, preferring warm ones), opens or tops up a session within --budget (signed with
 --from), signs a prepaid cumulative voucher, forwards the request and verifies the
 provider's receipt (docs/openai-api.md). Session keys live under <home>/sessions/ and
-voucher state under <home>/gateway/; idle sessions get their final voucher.`,
+voucher state under <home>/gateway/; idle sessions get their final voucher.
+
+Every response names its request (X-Openledger-Request: session:S:N); POST /v1/feedback
+{"request":"session:S:N","rating":1|-1,"preferred":"..."} rates it: the gateway submits
+MsgSubmitFeedback from --from once the provider has settled the request (the preferred
+text becomes a preference record on the home's IPFS node); GET /v1/feedback/{id} shows it.`,
 		Example: `openledgerd gateway --budget 10000000uopen --from alice --alias tiny=1
 curl -s http://127.0.0.1:8787/v1/chat/completions -d '{"model":"tiny","messages":[{"role":"user","content":"Hello"}]}'`,
 		Args: cobra.NoArgs,
