@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -26,11 +27,7 @@ func TestCheatingProviderCaughtOnChain(t *testing.T) {
 	start := time.Now()
 	r := newCheatRig(t, 0, "output")
 	t.Logf("chain, model, three deployments, requester IPFS and three provider daemons up in %s", time.Since(start).Round(time.Second))
-	before := map[string][2]int64{}
-	for _, p := range []string{"frank", "grace"} {
-		b, s := r.worth(t, p)
-		before[p] = [2]int64{b, s}
-	}
+	before := r.snapshot(t)
 
 	forged := r.post(t, "erin", 1)
 	honestF := r.post(t, "frank", 2)
@@ -97,15 +94,24 @@ func (r *cheatRig) checkUpheld(t *testing.T, job string, d types.Dispute) {
 	}
 }
 
-// checkHonest: frank and grace are never slashed, earned, and their balance
-// plus stake only went up (fees included).
-func (r *cheatRig) checkHonest(t *testing.T, l ledger, before map[string][2]int64) {
+// checkHonest: frank and grace are never slashed and earned; their stake is
+// unchanged and their balance moved by exactly what they earned and were
+// rewarded less the fees they paid — a net gain.
+func (r *cheatRig) checkHonest(t *testing.T, l ledger, before snapshot) {
 	t.Helper()
+	h, err := r.q.LatestHeight(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"frank", "grace"} {
-		b, s := r.worth(t, p)
-		t.Logf("%s: balance %d → %d, stake %d → %d", p, before[p][0], b, before[p][1], s)
-		if l.slashed[p] != 0 || l.earned[p] <= 0 || s < before[p][1] || b+s < before[p][0]+before[p][1] {
-			t.Fatalf("%s: slashed %d, earned %d, balance+stake %d → %d", p, l.slashed[p], l.earned[p], before[p][0]+before[p][1], b+s)
+		b, s := r.worth(t, p, h)
+		fees := r.fees(t, p, before.height)
+		t.Logf("%s from height %d to %d: balance %d → %d (earned %d + rewarded %d − fees %d), stake %d → %d",
+			p, before.height, h, before.balance[p], b, l.earned[p], l.rewarded[p], fees, before.stake[p], s)
+		if l.slashed[p] != 0 || l.earned[p] <= 0 || s != before.stake[p] || b <= before.balance[p] ||
+			b-before.balance[p] != l.earned[p]+l.rewarded[p]-fees {
+			t.Fatalf("%s: slashed %d, earned %d, rewarded %d, fees %d; balance %d → %d, stake %d → %d", p, l.slashed[p], l.earned[p],
+				l.rewarded[p], fees, before.balance[p], b, before.stake[p], s)
 		}
 	}
 }

@@ -21,7 +21,11 @@ import (
 
 	"github.com/ipfs/boxo/files"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	grpctypes "github.com/cosmos/cosmos-sdk/types/grpc"
+	banktypes "github.com/cosmos/cosmos-sdk/x/bank/types"
 
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/model"
@@ -471,11 +475,11 @@ func (r *cheatRig) dispute(t *testing.T, job string) types.Dispute {
 	}
 }
 
-// worth is an account's spendable uopen plus its provider stake.
-func (r *cheatRig) worth(t *testing.T, name string) (balance, stake int64) {
+// worth is an account's spendable uopen and its provider stake at a height.
+func (r *cheatRig) worth(t *testing.T, name string, height int64) (balance, stake int64) {
 	t.Helper()
-	ctx := context.Background()
-	b, err := r.q.Balance(ctx, r.addr[name], "uopen")
+	ctx := metadata.AppendToOutgoingContext(context.Background(), grpctypes.GRPCBlockHeightHeader, strconv.FormatInt(height, 10))
+	b, err := r.q.Bank().Balance(ctx, &banktypes.QueryBalanceRequest{Address: r.addr[name], Denom: "uopen"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +487,61 @@ func (r *cheatRig) worth(t *testing.T, name string) (balance, stake int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Amount.Int64(), p.Provider.Stake.Amount.Int64()
+	return b.Balance.Amount.Int64(), p.Provider.Stake.Amount.Int64()
+}
+
+// snapshot is frank's and grace's balance and stake at a height.
+type snapshot struct {
+	height         int64
+	balance, stake map[string]int64
+}
+
+func (r *cheatRig) snapshot(t *testing.T) snapshot {
+	t.Helper()
+	h, err := r.q.LatestHeight(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snapshot{height: h, balance: map[string]int64{}, stake: map[string]int64{}}
+	for _, p := range []string{"frank", "grace"} {
+		s.balance[p], s.stake[p] = r.worth(t, p, h)
+	}
+	return s
+}
+
+// fees sums the fees an account paid in blocks after height (failed txs pay
+// theirs too), from the node's tx index.
+func (r *cheatRig) fees(t *testing.T, name string, after int64) int64 {
+	t.Helper()
+	var out struct {
+		Txs []struct {
+			Tx struct {
+				AuthInfo struct {
+					Fee struct {
+						Amount []struct {
+							Denom  string `json:"denom"`
+							Amount string `json:"amount"`
+						} `json:"amount"`
+					} `json:"fee"`
+				} `json:"auth_info"`
+			} `json:"tx"`
+		} `json:"txs"`
+	}
+	r.c.MustQuery(&out, "txs", "--query", fmt.Sprintf("tx.fee_payer='%s' AND tx.height>%d", r.addr[name], after), "--limit", "100")
+	if len(out.Txs) == 0 || len(out.Txs) == 100 {
+		t.Fatalf("%s's txs after height %d: %d listed (none, or more than one page)", name, after, len(out.Txs))
+	}
+	var sum int64
+	for _, tx := range out.Txs {
+		for _, c := range tx.Tx.AuthInfo.Fee.Amount {
+			n, err := strconv.ParseInt(c.Amount, 10, 64)
+			if err != nil || c.Denom != "uopen" {
+				t.Fatalf("fee %+v", c)
+			}
+			sum += n
+		}
+	}
+	return sum
 }
 
 // ledger is what each provider earned (compute paid by settlements), was
