@@ -62,6 +62,16 @@ func TestPreferBinary(t *testing.T) {
 	if rate["job_id"] != "7" || rate["rating"] != "FEEDBACK_RATING_UP" || rate["record_cid"] != "" {
 		t.Fatalf("rate msg %v", rate)
 	}
+	// -1 is a rating, not a flag, wherever it stands.
+	for _, args := range [][]string{{"rate", "7", "-1"}, {"rate", "-1", "7"}, {"rate", "7", "down"}} {
+		down := onlyMsg(t, run(append(append([]string{"feedback"}, args...), tx...)...))
+		if down["job_id"] != "7" || down["rating"] != "FEEDBACK_RATING_DOWN" {
+			t.Fatalf("%v: msg %v", args, down)
+		}
+	}
+	if err := exec.Command(bin, append([]string{"feedback", "rate", "7", "-1", "+1", "--home", home}, tx...)...).Run(); err == nil {
+		t.Fatal("rate 7 -1 +1 was accepted")
+	}
 	// A session request without its settlement, receipt and proof is refused before signing.
 	err = exec.Command(bin, append([]string{"feedback", "rate", "session:1:2", "+1", "--home", home}, tx...)...).Run()
 	if err == nil {

@@ -59,14 +59,18 @@ func newRateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "rate [inference] [+1|-1]",
 		Short:   "Rate an inference you requested: +1 (good) or -1 (bad)",
-		Example: "  openledgerd feedback rate 12 +1 --from alice --fees 2000uopen -y",
-		Args:    cobra.ExactArgs(2),
+		Example: "  openledgerd feedback rate 12 +1 --from alice --fees 2000uopen -y\n  openledgerd feedback rate 12 -1 --from alice --fees 2000uopen -y",
+		Args:    rateArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			msg, err := inferenceMsg(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			if msg.Rating, err = ParseRating(args[1]); err != nil {
+			rating := "-1" // `rate 12 -1`: the flag parser took -1 as the hidden -1 shorthand
+			if len(args) == 2 {
+				rating = args[1]
+			}
+			if msg.Rating, err = ParseRating(rating); err != nil {
 				return err
 			}
 			clientCtx, rater, err := raterContext(cmd)
@@ -81,8 +85,28 @@ func newRateCmd() *cobra.Command {
 		},
 	}
 	addInferenceFlags(cmd)
+	// "-1" looks like a shorthand flag to the flag parser; a hidden bool with that
+	// shorthand makes `rate 12 -1` mean what it says.
+	cmd.Flags().BoolP(flagMinusOne, "1", false, "the rating -1")
+	_ = cmd.Flags().MarkHidden(flagMinusOne)
 	flags.AddTxFlagsToCmd(cmd)
 	return cmd
+}
+
+const flagMinusOne = "minus-one"
+
+// rateArgs wants [inference] [rating], or [inference] alone after a bare -1.
+func rateArgs(cmd *cobra.Command, args []string) error {
+	minus, _ := cmd.Flags().GetBool(flagMinusOne)
+	switch {
+	case minus && len(args) == 1:
+		return nil
+	case minus:
+		return fmt.Errorf("rate takes an inference and one rating; got -1 and %d other argument(s)", len(args))
+	case len(args) != 2:
+		return fmt.Errorf("rate takes an inference and a rating (+1 or -1), e.g. `feedback rate 12 +1`; got %d argument(s)", len(args))
+	}
+	return nil
 }
 
 func addInferenceFlags(cmd *cobra.Command) {
