@@ -118,6 +118,8 @@ func run(cmd *cobra.Command, args []string) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "receipt: provider %s (%s), session %d, request %d: %d prompt + %d completion tokens, %s%s (session total %s%s), output sha256 %s\n",
 		res.Provider, res.Endpoint, res.SessionID, rc.RequestSeq, rc.PromptTokens, rc.CompletionTokens, res.Amount, res.Denom,
 		res.SessionAmount, res.Denom, hex.EncodeToString(rc.OutputSHA256[:]))
+	fmt.Fprintf(cmd.ErrOrStderr(), "feedback: openledgerd feedback rate session:%d:%d +1|-1 (or feedback prefer … --text BETTER) once the provider has settled it\n",
+		res.SessionID, rc.RequestSeq)
 	return nil
 }
 
