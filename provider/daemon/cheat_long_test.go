@@ -3,6 +3,7 @@
 package daemon_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -23,12 +24,15 @@ func TestEveryLieLosesMoney(t *testing.T) {
 	start := time.Now()
 	r := newCheatRig(t, 0, "output")
 	t.Logf("set up in %s", time.Since(start).Round(time.Second))
-	before := map[string][2]int64{}
-	for _, p := range []string{"frank", "grace"} {
-		b, s := r.worth(t, p)
-		before[p] = [2]int64{b, s}
+	before := r.snapshot(t)
+	erinStake := func() int64 {
+		h, err := r.q.LatestHeight(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, s := r.worth(t, "erin", h)
+		return s
 	}
-	erinStake := func() int64 { _, s := r.worth(t, "erin"); return s }
 	var disputes []types.Dispute
 
 	// A forged output; frank's and grace's honest jobs meanwhile.
@@ -98,11 +102,7 @@ func TestEveryLieLosesMoney(t *testing.T) {
 func TestAuditCatchesForgery(t *testing.T) {
 	start := time.Now()
 	r := newCheatRig(t, 10_000, "output")
-	before := map[string][2]int64{}
-	for _, p := range []string{"frank", "grace"} {
-		b, s := r.worth(t, p)
-		before[p] = [2]int64{b, s}
-	}
+	before := r.snapshot(t)
 	forged := r.post(t, "erin", 1)
 	honest := r.post(t, "frank", 2)
 	honestG := r.post(t, "grace", 3)
