@@ -94,7 +94,7 @@ func TestFeedbackFlywheelLocalnet(t *testing.T) {
 // fine-tune of the deployed chain version on that dataset version (`model train
 // --kind dpo --base M/V --dataset-version FD/1`) → published (parent from the
 // manifest's base, the feedback version as data, half the data share upstream)
-// → `tx models update-deployment --version` passes the quality gate, while a
+// → `tx models update-deployment --new-version` passes the quality gate, while a
 // regressing fine-tune is refused → a later paid job on the new version credits
 // the raters and the original contributors, each exactly what the share table,
 // the settlement and the pool rule give. The last of the jobs is only rated.
@@ -311,9 +311,9 @@ func runFlywheel(t *testing.T, jobs int, badBases bool) {
 	n.q(&mp, "models", "params")
 	var parent fwVersion
 	n.q(&parent, "models", "version", model, strconv.FormatUint(st.ModelVersion, 10))
-	_, err = n.tx("alice", "tx", "models", "update-deployment", dep, "--version", strconv.FormatUint(badV, 10))
+	_, err = n.tx("alice", "tx", "models", "update-deployment", dep, "--new-version", strconv.FormatUint(badV, 10))
 	n.refused("switching to a regressing version", err, "regress")
-	n.mustTx("alice", "tx", "models", "update-deployment", dep, "--version", strconv.FormatUint(honestV, 10))
+	n.mustTx("alice", "tx", "models", "update-deployment", dep, "--new-version", strconv.FormatUint(honestV, 10))
 	n.q(&d, "models", "deployment", dep)
 	if uint64(d.Deployment.Version) != honestV {
 		t.Fatalf("deployment on version %d, want %d", d.Deployment.Version, honestV)

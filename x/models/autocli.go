@@ -100,8 +100,12 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{
 					RpcMethod: "UpdateDeployment", Use: "update-deployment [deployment-id]",
 					Short: "Schedule a new price after the notice period (--royalty-per-thousand-tokens 10uopen), pause or resume (--status paused|active), " +
-						"and/or switch to a descendant version that passes the quality gate (--version N)",
+						"and/or switch to a descendant version that passes the quality gate (--new-version N)",
 					PositionalArgs: []*autocliv1.PositionalArgDescriptor{{ProtoField: "deployment_id"}},
+					// Not --version: the SDK fills unset flags named like a config.toml key
+					// (config.toml has `version`), which broke every update without a switch.
+					FlagOptions: map[string]*autocliv1.FlagOptions{"version": {Name: "new-version",
+						Usage: "switch the deployment to this version of the same model (a descendant that passes the quality gate)"}},
 				},
 				{
 					RpcMethod: "RetireDeployment", Use: "retire-deployment [deployment-id]", Short: "Retire a deployment for good",
