@@ -17,7 +17,6 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
-	"github.com/cosmos/cosmos-sdk/client/tx"
 	"github.com/cosmos/cosmos-sdk/types/query"
 
 	gw "github.com/openledger/openledger/gateway"
@@ -81,7 +80,7 @@ func newRateCmd() *cobra.Command {
 			if _, err := msg.CheckFields(); err != nil {
 				return err
 			}
-			return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+			return broadcast(clientCtx, cmd.Flags(), msg)
 		},
 	}
 	addInferenceFlags(cmd)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
-	"github.com/cosmos/cosmos-sdk/client/tx"
 
 	gw "github.com/openledger/openledger/gateway"
 	"github.com/openledger/openledger/inference/voucher"
@@ -159,7 +158,7 @@ func runPrefer(cmd *cobra.Command, args []string) error {
 	if _, err := msg.CheckFields(); err != nil {
 		return err
 	}
-	return tx.GenerateOrBroadcastTxCLI(clientCtx, cmd.Flags(), msg)
+	return broadcast(clientCtx, cmd.Flags(), msg)
 }
 
 // Record returns the feedback record line: a preference pair {"prompt","chosen",
