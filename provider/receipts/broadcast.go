@@ -202,12 +202,14 @@ func forgetReceiptTxs(tx *store.Tx, id uint64) error {
 }
 
 func (s *Service) giveUp(id uint64, reason string) (store.State, error) {
+	var already store.State // the job ended already (e.g. the bidder gave it up first)
 	err := s.st.Update(func(tx *store.Tx) error {
 		j, err := tx.Job(id)
 		if err != nil {
 			return err
 		}
 		if j.State.Final() {
+			already = j.State
 			return nil
 		}
 		if _, err := tx.Transition(id, store.StateGivenUp, func(sj *store.Job) { sj.Reason = reason }); err != nil {
@@ -217,6 +219,10 @@ func (s *Service) giveUp(id uint64, reason string) (store.State, error) {
 	})
 	if err != nil {
 		return "", err
+	}
+	if already != "" {
+		// One give-up line and one count per job: whoever ended it logged why.
+		return already, nil
 	}
 	s.stats.GivenUp.Add(1)
 	s.log.Warn("job given up", "job", id, "reason", reason)

@@ -369,3 +369,28 @@ func TestReceiptOnChainIsIncluded(t *testing.T) {
 		t.Fatalf("job %+v, %d submits", j, len(h.chain.submits))
 	}
 }
+
+// TestGiveUpOnceWhenAlreadyEnded: a job the bidder gave up first (the deadline
+// passed and it was re-auctioned) is not given up a second time by settlement:
+// no second log line, no second count, the bidder's reason kept.
+func TestGiveUpOnceWhenAlreadyEnded(t *testing.T) {
+	h := newHarness(t)
+	h.award(t, 7, 100)
+	if _, err := h.st.Transition(7, store.StateGivenUp, func(j *store.Job) { j.Reason = "missed the deadline; re-auctioned" }); err != nil {
+		t.Fatal(err)
+	}
+	s := h.service(t, Hooks{})
+	for _, reason := range []string{"job is JOB_STATUS_OPEN on chain", "deadline 100 passed"} {
+		to, err := s.giveUp(7, reason)
+		if err != nil || to != store.StateGivenUp {
+			t.Fatalf("giveUp(%q) = %s, %v", reason, to, err)
+		}
+	}
+	j, err := h.st.Job(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Reason != "missed the deadline; re-auctioned" || s.Stats().GivenUp.Load() != 0 || strings.Contains(h.logs.String(), "job given up") {
+		t.Fatalf("reason %q, given up %d, log:\n%s", j.Reason, s.Stats().GivenUp.Load(), h.logs)
+	}
+}
