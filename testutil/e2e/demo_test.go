@@ -1,15 +1,9 @@
 package e2e_test
 
 import (
-	"bytes"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,70 +22,12 @@ func TestDemoLocalnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts the localnet")
 	}
-	for _, port := range []string{"26657", "9090", "5101", "7101", "4101"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
-			c.Close()
-			t.Skipf("127.0.0.1:%s is in use (a localnet running?): the localnet needs its fixed ports", port)
-		}
-	}
-	bin := e2e.Binary(t)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	home := filepath.Join(t.TempDir(), "localnet")
-	var out bytes.Buffer
-	cmd := exec.Command(filepath.Join(root, "scripts", "localnet.sh"))
-	cmd.Env = append(os.Environ(), "BIN="+bin, "LOCALNET_HOME="+home, "DEMO_CACHE="+filepath.Join(t.TempDir(), "cache"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGINT) // the script stops its children
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			for _, f := range []string{"setup.log", "provider.log"} {
-				bz, _ := os.ReadFile(filepath.Join(home, f))
-				if len(bz) > 6000 {
-					bz = bz[len(bz)-6000:]
-				}
-				t.Logf("%s:\n%s", f, bz)
-			}
-		}
-	})
-	deadline := time.Now().Add(3 * time.Minute)
-	for !strings.Contains(out.String(), "Next: make demo") {
-		select {
-		case err := <-done:
-			stopped = true
-			t.Fatalf("localnet.sh exited (%v):\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the localnet was not up in 3 minutes:\n%s", out.String())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	t.Logf("localnet up in %s", time.Since(start).Round(time.Second))
+	ln := e2e.StartLocalnet(t, e2e.LocalnetOptions{FreshModel: true, Timeout: 3 * time.Minute})
+	bin, home, stop := ln.Bin, ln.Home, ln.Stop
 	for _, want := range []string{"datanet 1 is DATANET_STATUS_READY", "deployment 1 ACTIVE", "Provider      operator open1"} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("localnet output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(ln.Output(), want) {
+			t.Fatalf("localnet output lacks %q:\n%s", want, ln.Output())
 		}
 	}
 

@@ -5,13 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,59 +27,8 @@ type flywheelNet struct {
 // the script's children stop with the test. It skips when a fixed port is taken.
 func startLocalnet(t *testing.T) *flywheelNet {
 	t.Helper()
-	for _, port := range []string{"26657", "9090", "5101", "7101", "4101", "8088", "8787"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
-			c.Close()
-			t.Skipf("127.0.0.1:%s is in use (a localnet running?): the localnet needs its fixed ports", port)
-		}
-	}
-	bin := e2e.Binary(t)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	home := filepath.Join(t.TempDir(), "localnet")
-	var out bytes.Buffer
-	cmd := exec.Command(filepath.Join(root, "scripts", "localnet.sh"))
-	cmd.Env = append(os.Environ(), "BIN="+bin, "LOCALNET_HOME="+home, "DEMO_CACHE="+filepath.Join(root, "build", "cache", "demo"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT) // the script stops its children
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			for _, f := range []string{"setup.log", "provider.log"} {
-				bz, _ := os.ReadFile(filepath.Join(home, f))
-				if len(bz) > 6000 {
-					bz = bz[len(bz)-6000:]
-				}
-				t.Logf("%s:\n%s", f, bz)
-			}
-		}
-	})
-	deadline := time.Now().Add(5 * time.Minute)
-	for !strings.Contains(out.String(), "Next: make demo") {
-		select {
-		case err := <-done:
-			t.Fatalf("localnet.sh exited (%v):\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the localnet was not up in 5 minutes:\n%s", out.String())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	t.Logf("localnet up in %s", time.Since(start).Round(time.Second))
-	return &flywheelNet{t: t, bin: bin, home: home}
+	ln := e2e.StartLocalnet(t, e2e.LocalnetOptions{})
+	return &flywheelNet{t: t, bin: ln.Bin, home: ln.Home}
 }
 
 // run runs the binary with --home; stderr joins the error.

@@ -2,19 +2,13 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,61 +29,12 @@ func TestGatewayLocalnetRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts the localnet")
 	}
-	for _, port := range []string{"26657", "9090", "5101", "7101", "4101", "8088", "8787"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
-			c.Close()
-			t.Skipf("127.0.0.1:%s is in use (a localnet running?): the localnet needs its fixed ports", port)
-		}
-	}
 	const n = 50
-	bin := e2e.Binary(t)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	home := filepath.Join(t.TempDir(), "localnet")
-	var out bytes.Buffer
-	cmd := exec.Command(filepath.Join(root, "scripts", "localnet.sh"))
-	cmd.Env = append(os.Environ(), "BIN="+bin, "LOCALNET_HOME="+home, "DEMO_CACHE="+filepath.Join(root, "build", "cache", "demo"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT) // the script stops its children
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			for _, f := range []string{"provider.log", "gateway.log"} {
-				bz, _ := os.ReadFile(filepath.Join(home, f))
-				if len(bz) > 6000 {
-					bz = bz[len(bz)-6000:]
-				}
-				t.Logf("%s:\n%s", f, bz)
-			}
-		}
-	})
-	deadline := time.Now().Add(5 * time.Minute)
-	for !strings.Contains(out.String(), "Next: make demo") {
-		select {
-		case err := <-done:
-			t.Fatalf("localnet.sh exited (%v):\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the localnet was not up in 5 minutes:\n%s", out.String())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	t.Logf("localnet up in %s", time.Since(start).Round(time.Second))
-	if !strings.Contains(out.String(), "Gateway       http://127.0.0.1:8787/v1") {
-		t.Fatalf("localnet output lacks the gateway:\n%s", out.String())
+	ln := e2e.StartLocalnet(t, e2e.LocalnetOptions{Logs: []string{"provider.log", "gateway.log"}})
+	bin, home := ln.Bin, ln.Home
+	if !strings.Contains(ln.Output(), "Gateway       http://127.0.0.1:8787/v1") {
+		t.Fatalf("localnet output lacks the gateway:\n%s", ln.Output())
 	}
 
 	run := func(v any, args ...string) {
@@ -203,7 +148,7 @@ func TestGatewayLocalnetRealEngine(t *testing.T) {
 			Paid            string                  `json:"paid"`
 		} `json:"session"`
 	}
-	deadline = time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		run(&s, "query", "inference", "session", "1", "-o", "json")
 		if s.Session.Paid != "" && s.Session.Paid != "0" {

@@ -1,16 +1,10 @@
 package verify_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,54 +22,8 @@ func TestVerifyReceiptOnLocalnet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts the localnet")
 	}
-	for _, port := range []string{"26657", "9090", "5101", "7101", "4101"} {
-		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
-			c.Close()
-			t.Skipf("127.0.0.1:%s is in use (a localnet running?): the localnet needs its fixed ports", port)
-		}
-	}
-	bin := e2e.Binary(t)
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
-	home := filepath.Join(t.TempDir(), "localnet")
-	var out bytes.Buffer
-	cmd := exec.Command(filepath.Join(root, "scripts", "localnet.sh"))
-	cmd.Env = append(os.Environ(), "BIN="+bin, "LOCALNET_HOME="+home, "DEMO_CACHE="+filepath.Join(t.TempDir(), "cache"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT) // the script stops its children
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			bz, _ := os.ReadFile(filepath.Join(home, "provider.log"))
-			if len(bz) > 6000 {
-				bz = bz[len(bz)-6000:]
-			}
-			t.Logf("provider.log:\n%s", bz)
-		}
-	})
-	deadline := time.Now().Add(4 * time.Minute)
-	for !strings.Contains(out.String(), "Next: make demo") {
-		select {
-		case err := <-done:
-			t.Fatalf("localnet.sh exited (%v):\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the localnet was not up in 4 minutes:\n%s", out.String())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	ln := e2e.StartLocalnet(t, e2e.LocalnetOptions{FreshModel: true, Timeout: 4 * time.Minute, Logs: []string{"provider.log"}})
+	bin, home := ln.Bin, ln.Home
 
 	demoOut, err := exec.Command(bin, "demo", "--home", home).CombinedOutput()
 	if err != nil || !strings.Contains(string(demoOut), "FINALIZED: the requester paid") {
