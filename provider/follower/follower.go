@@ -169,6 +169,14 @@ func (f *Follower) Run(ctx context.Context) error {
 	// While the chain is unreachable, polls back off exponentially from
 	// PollInterval up to 10 × PollInterval.
 	pollBackoff, pollAt := f.cfg.PollInterval, time.Time{}
+	// reachable ends a back-off, on whichever path (a poll, or a block from a
+	// resubscribed websocket) first reaches the chain again.
+	reachable := func() {
+		if !pollAt.IsZero() {
+			f.log.Info("chain reachable again", "rpc", f.cfg.RPCAddr, "next_height", f.next)
+		}
+		pollBackoff, pollAt = f.cfg.PollInterval, time.Time{}
+	}
 	for {
 		if err := f.deliver(ctx); err != nil {
 			return err
@@ -196,7 +204,9 @@ func (f *Follower) Run(ctx context.Context) error {
 					return err
 				}
 				f.log.Warn("processing a websocket block; will poll", "height", data.Block.Height, "err", err)
+				continue
 			}
+			reachable()
 		case <-tick.C:
 			if blocks != nil && time.Since(f.lastWS) < f.cfg.StallTimeout {
 				continue
@@ -226,10 +236,7 @@ func (f *Follower) Run(ctx context.Context) error {
 				pollBackoff = min(pollBackoff*2, 10*f.cfg.PollInterval)
 				continue
 			}
-			if !pollAt.IsZero() {
-				f.log.Info("chain reachable again", "rpc", f.cfg.RPCAddr, "next_height", f.next)
-			}
-			pollBackoff, pollAt = f.cfg.PollInterval, time.Time{}
+			reachable()
 		}
 	}
 }
