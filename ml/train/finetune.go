@@ -106,11 +106,7 @@ func (r *run) prepareRecords(files [][]byte) error {
 
 // scoreReference fills refC and refR with the base model's log-probabilities.
 func (r *run) scoreReference(set []recExample) error {
-	seqs := make([]seqExample, 0, 2*len(set))
-	for _, e := range set {
-		seqs = append(seqs, e.chosen, e.rejected)
-	}
-	ls, err := scoreSeqs(r.params, nil, seqs, r.spec.Hyper.SeqLen, r.nWorkers())
+	ls, err := scoreSeqs(r.params, nil, pairSeqs(set), r.spec.Hyper.SeqLen, r.nWorkers())
 	if err != nil {
 		return err
 	}
@@ -120,13 +116,27 @@ func (r *run) scoreReference(set []recExample) error {
 	return nil
 }
 
+// pairSeqs lists the pairs' sequences in order: chosen then rejected.
+func pairSeqs(set []recExample) []seqExample {
+	seqs := make([]seqExample, 0, 2*len(set))
+	for _, e := range set {
+		seqs = append(seqs, e.chosen, e.rejected)
+	}
+	return seqs
+}
+
 func (r *run) nWorkers() int { return len(r.workers) }
+
+// record is the training record drawn for example b of step s.
+func (r *run) record(s, b int) recExample {
+	return r.trainRecs[rng.Derive(r.spec.Seed, 1, uint64(s), uint64(b)).Intn(len(r.trainRecs))]
+}
 
 // recordGrad computes example b of step s of an SFT or DPO batch into the
 // worker's gradient buffer and returns its loss contribution and rows.
 func (r *run) recordGrad(w *worker, s, b int, coef float32) (float64, int, error) {
 	h := r.spec.Hyper
-	ex := r.trainRecs[rng.Derive(r.spec.Seed, 1, uint64(s), uint64(b)).Intn(len(r.trainRecs))]
+	ex := r.record(s, b)
 	if r.spec.Kind == KindSFT {
 		ws, in, tg, ls := w.scA.padded(ex.resp, h.SeqLen)
 		loss, _, err := model.TokenLosses(r.params, r.adapter, ws, in, tg, ls)
@@ -164,7 +174,7 @@ func (r *run) recordBatchGrad(s int) (float64, int64, error) {
 	if r.spec.Kind == KindSFT {
 		tokens := 0
 		for b := 0; b < h.BatchSize; b++ {
-			tokens += r.trainRecs[rng.Derive(r.spec.Seed, 1, uint64(s), uint64(b)).Intn(len(r.trainRecs))].resp.scored
+			tokens += r.record(s, b).resp.scored
 		}
 		denom = float64(tokens)
 	}
@@ -210,11 +220,7 @@ func recordEvalLoss(p *model.Params, a *model.Adapter, kind string, set []recExa
 // adapter a (nil: the base, before training).
 func (r *run) preferenceEval(a *model.Adapter) (PreferenceEval, error) {
 	set := r.evalRecs
-	seqs := make([]seqExample, 0, 2*len(set))
-	for _, e := range set {
-		seqs = append(seqs, e.chosen, e.rejected)
-	}
-	ls, err := scoreSeqs(r.params, a, seqs, r.spec.Hyper.SeqLen, r.nWorkers())
+	ls, err := scoreSeqs(r.params, a, pairSeqs(set), r.spec.Hyper.SeqLen, r.nWorkers())
 	if err != nil {
 		return PreferenceEval{}, err
 	}
