@@ -92,11 +92,7 @@ func (p *Pool) localBackend(v modelstypes.ModelVersion) (backend.Backend, error)
 // an output it generated: a version of the built-in engine's format with its
 // loaded weights, any other with the model's tokenizer.
 func (p *Pool) AttributeOutput(ctx context.Context, job Job, output []byte, topK int) ([]byte, rewardstypes.AttributionSummary, error) {
-	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
-	if err != nil {
-		return nil, rewardstypes.AttributionSummary{}, err
-	}
-	mdl, err := p.chain.model(ctx, job.ModelID)
+	v, mdl, err := p.versionAndModel(ctx, job)
 	if err != nil {
 		return nil, rewardstypes.AttributionSummary{}, err
 	}

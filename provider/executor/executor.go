@@ -351,11 +351,7 @@ func (p *Pool) execute(ctx context.Context, job Job, log *slog.Logger,
 	if job.MaxTokens == 0 {
 		return 0, fmt.Errorf("%w: max_tokens is 0", ErrInvalidJob)
 	}
-	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
-	if err != nil {
-		return 0, err
-	}
-	mdl, err := p.chain.model(ctx, job.ModelID)
+	v, mdl, err := p.versionAndModel(ctx, job)
 	if err != nil {
 		return 0, err
 	}
@@ -426,6 +422,16 @@ func (p *Pool) execute(ctx context.Context, job Job, log *slog.Logger,
 	}
 
 	return engine, then(ran{v: v, w: w, countTok: countTok, input: input, resp: resp})
+}
+
+// versionAndModel looks a job's model version and model up on chain (cached).
+func (p *Pool) versionAndModel(ctx context.Context, job Job) (modelstypes.ModelVersion, modelstypes.Model, error) {
+	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
+	if err != nil {
+		return modelstypes.ModelVersion{}, modelstypes.Model{}, err
+	}
+	mdl, err := p.chain.model(ctx, job.ModelID)
+	return v, mdl, err
 }
 
 // load returns what a backend needs to run a version: for a local backend the

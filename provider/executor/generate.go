@@ -99,11 +99,7 @@ func (p *Pool) generate(ctx context.Context, g Generation) (Generated, error) {
 		return Generated{}, fmt.Errorf("%w: the model source cannot look deployment %d up", ErrInvalidJob, g.DeploymentID)
 	}
 	job := Job{DeploymentID: g.DeploymentID, ModelID: dep.ModelId, ModelVersion: dep.Version}
-	v, err := p.chain.version(ctx, job.ModelID, job.ModelVersion)
-	if err != nil {
-		return Generated{}, err
-	}
-	mdl, err := p.chain.model(ctx, job.ModelID)
+	v, mdl, err := p.versionAndModel(ctx, job)
 	if err != nil {
 		return Generated{}, err
 	}
