@@ -33,12 +33,9 @@ func (v *Verifier) score(ctx context.Context, ej executor.Job, r inferencetypes.
 
 	// Attribution does not depend on the engine: any version the pool can
 	// attribute is checked.
-	rec, sum, err := v.pool.AttributeOutput(ctx, ej, out, len(r.Summary.Top))
-	if err != nil {
-		return fmt.Errorf("attributing the claimed output: %w", err)
+	if err := v.attributeClaimed(ctx, ej, r, out, vd); err != nil {
+		return err
 	}
-	vd.RecomputedSummary, vd.RecomputedRecord = sum, rec
-	vd.Attribution = v.attributionCheck(ctx, r, rec, sum)
 
 	input, err := v.pool.FetchInput(ctx, ej)
 	if err != nil {

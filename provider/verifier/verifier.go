@@ -208,6 +208,12 @@ func (v *Verifier) reexecute(ctx context.Context, ej executor.Job, r inferencety
 		vd.Attribution = Check{Status: Unknown, Claimed: SummaryString(r.Summary), Reason: err.Error()}
 		return nil
 	}
+	return v.attributeClaimed(ctx, ej, r, out, vd)
+}
+
+// attributeClaimed attributes the receipt's claimed output afresh and checks
+// the receipt's attribution claim against it.
+func (v *Verifier) attributeClaimed(ctx context.Context, ej executor.Job, r inferencetypes.Receipt, out []byte, vd *Verdict) error {
 	rec, sum, err := v.pool.AttributeOutput(ctx, ej, out, len(r.Summary.Top))
 	if err != nil {
 		return fmt.Errorf("attributing the claimed output: %w", err)
