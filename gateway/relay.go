@@ -139,13 +139,12 @@ func (g *Gateway) verify(s *session, req *request, enc string, output []byte, us
 // record appends a verified receipt to the session. It is persisted with the
 // next voucher (before that is sent): a receipt lost in a crash is recovered
 // from the provider (resync), so no fsync is spent on it here.
-func (g *Gateway) record(s *session, rc voucher.Receipt) error {
+func (g *Gateway) record(s *session, rc voucher.Receipt) {
 	acc := s.acc()
 	acc.Append(rc.LeafHash())
 	b, _ := acc.MarshalBinary()
 	s.Acc = b
 	s.Served += rc.PromptTokens + rc.CompletionTokens
-	return nil
 }
 
 // relay answers the application from a 200 response and checks the receipt.
@@ -288,7 +287,8 @@ func (g *Gateway) keep(s *session, req *request, rc voucher.Receipt, output stri
 		Prompt: req.prompt, Messages: req.messages, Output: output, Known: true}); err != nil {
 		return fmt.Errorf("persisting the receipt: %w", err)
 	}
-	return g.record(s, rc)
+	g.record(s, rc)
+	return nil
 }
 
 // withRequestID adds "openledger":{"request":id} to a JSON object.

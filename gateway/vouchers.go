@@ -179,9 +179,7 @@ func (g *Gateway) resync(ctx context.Context, s *session, covered uint64) error 
 			if err := g.receipts.Append(StoredReceipt{Session: s.ID, Seq: rc.RequestSeq, Receipt: rc.Marshal()}); err != nil {
 				return err
 			}
-			if err := g.record(s, rc); err != nil {
-				return err
-			}
+			g.record(s, rc)
 			if err := s.save(); err != nil {
 				return err
 			}
