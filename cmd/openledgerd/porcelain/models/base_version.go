@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cosmos/cosmos-sdk/client"
+	"github.com/ipfs/go-cid"
 
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/train"
@@ -113,7 +114,7 @@ func FetchVerified(ctx context.Context, a storage.API, what, c, sha string, size
 	if ok, _ := fileHas(path, sha, size); ok {
 		return nil
 	}
-	id, err := decodeCID(c)
+	id, err := cid.Decode(c)
 	if err != nil {
 		return fmt.Errorf("%s: cid %q: %w", what, c, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 
 	"github.com/cosmos/cosmos-sdk/client"
@@ -157,8 +156,6 @@ func FetchDatasetVersion(ctx context.Context, clientCtx client.Context, a storag
 func fetchOne(ctx context.Context, a storage.API, c datanettypes.Contribution, path string) error {
 	return FetchVerified(ctx, a, fmt.Sprintf("contribution %d", c.Id), c.Cid, c.Sha256, int64(c.SizeBytes), path)
 }
-
-func decodeCID(s string) (cid.Cid, error) { return cid.Decode(s) }
 
 // copyHashed writes r to path and returns the byte count and hex sha256.
 func copyHashed(path string, r io.Reader) (int64, string, error) {
