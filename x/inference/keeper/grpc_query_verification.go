@@ -95,16 +95,23 @@ func (q queryServer) Disputes(ctx context.Context, req *types.QueryDisputesReque
 	return &types.QueryDisputesResponse{Disputes: out, Pagination: page}, nil
 }
 
-// pageDisputeIndex pages through a (prefix, dispute id) index, keeping those load accepts.
+// pageDisputeIndex pages through a (prefix, dispute id) index, keeping those load
+// accepts. The dispute the filter loaded is kept for the transform of the same key,
+// so each listed dispute is read once.
 func pageDisputeIndex[P any](ctx context.Context, idx collections.KeySet[collections.Pair[P, uint64]], prefix P,
 	pageReq *query.PageRequest, load func(uint64) (types.Dispute, bool, error),
 ) ([]types.Dispute, *query.PageResponse, error) {
+	var last types.Dispute
 	return query.CollectionFilteredPaginate(ctx, idx, pageReq,
 		func(key collections.Pair[P, uint64], _ collections.NoValue) (bool, error) {
-			_, ok, err := load(key.K2())
+			d, ok, err := load(key.K2())
+			last = d
 			return ok, err
 		},
 		func(key collections.Pair[P, uint64], _ collections.NoValue) (types.Dispute, error) {
+			if last.Id == key.K2() {
+				return last, nil
+			}
 			d, _, err := load(key.K2())
 			return d, err
 		},
