@@ -2,7 +2,6 @@ package feedback
 
 import (
 	"fmt"
-
 	"strings"
 
 	"github.com/spf13/pflag"
