@@ -44,14 +44,16 @@
 // In HTTP the wire form travels in the HeaderName header ("X-Openledger-Voucher") as
 // unpadded base64url (RFC 4648 §5) with zero trailing bits and no line breaks.
 //
-// # Receipt (wire form, at most MaxReceiptSize = 7989 bytes)
+// # Receipt (wire form, at most MaxReceiptSize = 8021 bytes)
 //
-//	str     domain              "openledger/receipt/v1"
+//	str     domain              "openledger/receipt/v2"
 //	str     chain_id            1..50 bytes of ASCII 0x21..0x7e
 //	str     provider            1..128 bytes of ASCII 0x21..0x7e (operator address)
 //	u64     job_id              exactly one of job_id and session_id is non-zero
 //	u64     session_id
 //	u64     request_seq         >= 1 when session_id != 0; 0 when job_id != 0
+//	bytes32 request_sha256      sha256 of the session request's exact body; all zero
+//	                            for a job (v1 had no such field)
 //	str     output_cid          1..128 bytes of ASCII 0x21..0x7e
 //	bytes32 output_sha256
 //	u64     prompt_tokens

@@ -74,6 +74,7 @@ func testReceipt() voucher.Receipt {
 		Provider:         "openledger1qqqsyqcyq5rqwzqfpg9scrgwpugpzysnzs23v8",
 		SessionID:        7,
 		RequestSeq:       12,
+		RequestSHA256:    hash("request"),
 		OutputCID:        "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
 		OutputSHA256:     hash("output"),
 		PromptTokens:     100,
@@ -134,12 +135,13 @@ func voucherBytes(v voucher.Voucher, amount string) []byte {
 
 func receiptBytes(r voucher.Receipt) []byte {
 	var w specWriter
-	w.str("openledger/receipt/v1")
+	w.str("openledger/receipt/v2")
 	w.str(r.ChainID)
 	w.str(r.Provider)
 	w.u64(r.JobID)
 	w.u64(r.SessionID)
 	w.u64(r.RequestSeq)
+	w.raw(r.RequestSHA256[:])
 	w.str(r.OutputCID)
 	w.raw(r.OutputSHA256[:])
 	w.u64(r.PromptTokens)

@@ -11,7 +11,7 @@ import (
 )
 
 // ReceiptDomain is the domain-separation tag that starts every receipt's sign bytes.
-const ReceiptDomain = "openledger/receipt/v1"
+const ReceiptDomain = "openledger/receipt/v2"
 
 // Receipt bounds. They are part of the wire format: a decoder rejects anything longer.
 const (
@@ -25,7 +25,7 @@ const (
 
 // MaxReceiptSize is the largest Marshal output of a valid receipt.
 const MaxReceiptSize = 2 + len(ReceiptDomain) + 2 + MaxChainIDLen + 2 + MaxProviderLen +
-	8 + 8 + 8 + 2 + MaxCIDLen + 32 + 8 + 8 + 2 + MaxEngineLen + 2 + MaxEngineLen + 8 + 8 +
+	8 + 8 + 8 + 32 + 2 + MaxCIDLen + 32 + 8 + 8 + 2 + MaxEngineLen + 2 + MaxEngineLen + 8 + 8 +
 	2 + MaxCIDLen + 2 + recordSha256HexSize + 2 + 2 + MaxSummaryEntries*topEntrySize + 2 + SignatureSize
 
 const (
@@ -70,6 +70,11 @@ type Receipt struct {
 	JobID            uint64 // exactly one of JobID and SessionID is positive
 	SessionID        uint64
 	RequestSeq       uint64 // >= 1 with a session, 0 with a job
+	// RequestSHA256 is the sha256 of the exact request body a session request was
+	// served from (the OpenAI-compatible JSON the requester sent); all zero for a job,
+	// whose input is named on chain. The requester checks it against the body it sent,
+	// so a settlement's published transcript of the request is bound to the receipt.
+	RequestSHA256 [32]byte
 	OutputCID        string
 	OutputSHA256     [32]byte
 	PromptTokens     uint64
@@ -97,6 +102,10 @@ func (r Receipt) Validate() error {
 		return invalid("request seq must be positive in a session")
 	case r.JobID > 0 && r.RequestSeq != 0:
 		return invalid("request seq must be 0 for a job, got %d", r.RequestSeq)
+	case r.JobID > 0 && r.RequestSHA256 != [32]byte{}:
+		return invalid("request sha256 must be empty for a job (its input is on chain)")
+	case r.SessionID > 0 && r.RequestSHA256 == [32]byte{}:
+		return invalid("request sha256 is required in a session")
 	case !graphic(r.OutputCID, 1, MaxCIDLen):
 		return invalid("output cid must be 1..%d printable ASCII characters without spaces", MaxCIDLen)
 	case !printable(r.EngineName, 1, MaxEngineLen):
@@ -108,10 +117,12 @@ func (r Receipt) Validate() error {
 	case !graphic(r.RecordCID, 0, MaxCIDLen):
 		return invalid("record cid must be at most %d printable ASCII characters without spaces", MaxCIDLen)
 	}
-	return r.validateSummary()
+	return r.ValidateSummary()
 }
 
-func (r Receipt) validateSummary() error {
+// ValidateSummary checks the record CID and summary alone: empty together, or a complete
+// summary (record digest, 1..MaxSummaryEntries entries, ppms summing to PpmScale) with a CID.
+func (r Receipt) ValidateSummary() error {
 	s := r.Summary
 	if s.IsEmpty() {
 		if r.RecordCID != "" {
@@ -166,6 +177,7 @@ func (r Receipt) appendSignBytes(e *encoder) {
 	e.u64(r.JobID)
 	e.u64(r.SessionID)
 	e.u64(r.RequestSeq)
+	e.fixed32(r.RequestSHA256)
 	e.str(r.OutputCID)
 	e.fixed32(r.OutputSHA256)
 	e.u64(r.PromptTokens)
@@ -239,6 +251,7 @@ func UnmarshalReceipt(b []byte) (Receipt, error) {
 	r.JobID = d.u64("job id")
 	r.SessionID = d.u64("session id")
 	r.RequestSeq = d.u64("request seq")
+	r.RequestSHA256 = d.fixed32("request sha256")
 	r.OutputCID = d.str(MaxCIDLen, "output cid")
 	r.OutputSHA256 = d.fixed32("output sha256")
 	r.PromptTokens = d.u64("prompt tokens")

@@ -41,7 +41,10 @@ func TestReceiptVerifyTampered(t *testing.T) {
 	}{
 		{"chain id", func(r *voucher.Receipt) { r.ChainID = "openledger-2" }},
 		{"provider", func(r *voucher.Receipt) { r.Provider += "x" }},
-		{"session to job", func(r *voucher.Receipt) { r.JobID, r.SessionID, r.RequestSeq = 7, 0, 0 }},
+		{"session to job", func(r *voucher.Receipt) {
+			r.JobID, r.SessionID, r.RequestSeq, r.RequestSHA256 = 7, 0, 0, [32]byte{}
+		}},
+		{"request sha256", func(r *voucher.Receipt) { r.RequestSHA256[0] ^= 1 }},
 		{"session id", func(r *voucher.Receipt) { r.SessionID++ }},
 		{"request seq", func(r *voucher.Receipt) { r.RequestSeq++ }},
 		{"output cid", func(r *voucher.Receipt) { r.OutputCID = "bafkreiother" }},
@@ -142,7 +145,11 @@ func TestReceiptValidate(t *testing.T) {
 		ok     bool
 	}{
 		{"valid session receipt", func(*voucher.Receipt) {}, true},
-		{"valid job receipt", func(r *voucher.Receipt) { r.JobID, r.SessionID, r.RequestSeq = 4, 0, 0 }, true},
+		{"valid job receipt", func(r *voucher.Receipt) {
+			r.JobID, r.SessionID, r.RequestSeq, r.RequestSHA256 = 4, 0, 0, [32]byte{}
+		}, true},
+		{"job with a request digest", func(r *voucher.Receipt) { r.JobID, r.SessionID, r.RequestSeq = 4, 0, 0 }, false},
+		{"session without a request digest", func(r *voucher.Receipt) { r.RequestSHA256 = [32]byte{} }, false},
 		{"no attribution", noSummary, true},
 		{"empty engine version", func(r *voucher.Receipt) { r.EngineVersion = "" }, true},
 		{"only pools", func(r *voucher.Receipt) {

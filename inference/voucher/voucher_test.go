@@ -147,7 +147,7 @@ func TestVoucherWireFormat(t *testing.T) {
 	if sb := v.SignBytes(); !bytes.Equal(sb, got[:len(got)-2-voucher.SignatureSize]) {
 		t.Fatal("SignBytes is not Marshal without the signature")
 	}
-	if voucher.MaxVoucherSize != 415 || voucher.MaxReceiptSize != 7989 {
+	if voucher.MaxVoucherSize != 415 || voucher.MaxReceiptSize != 8021 {
 		t.Fatalf("sizes %d, %d differ from the package documentation", voucher.MaxVoucherSize, voucher.MaxReceiptSize)
 	}
 	if len(got) > voucher.MaxVoucherSize {
