@@ -52,17 +52,12 @@ func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, emit func(str
 	if wait <= 0 {
 		wait = 30 * time.Second
 	}
-	params := req.Params
-	if req.Chat && !slices.Contains(params.Stop, ChatStop) {
-		params.Stop = append(slices.Clone(params.Stop), ChatStop)
-	}
 	if emit != nil {
 		ctx = backend.WithStream(ctx, func(piece string) { _ = emit(piece) })
 	}
-	g, err := e.Pool.Generate(ctx, executor.Generation{
-		DeploymentID: req.DeploymentID, Prompt: req.Prompt, MaxNewTokens: req.MaxTokens, Params: params,
-		Label: fmt.Sprintf("api request on deployment %d", req.DeploymentID), QueueWait: wait, ValidUTF8: true,
-	})
+	gen := generation(req)
+	gen.Label, gen.QueueWait = fmt.Sprintf("api request on deployment %d", req.DeploymentID), wait
+	g, err := e.Pool.Generate(ctx, gen)
 	if errors.Is(err, executor.ErrBusy) {
 		return GenResult{}, fmt.Errorf("%w: %w", ErrBusy, err)
 	}
@@ -78,4 +73,16 @@ func (e *PoolEngine) Generate(ctx context.Context, req GenRequest, emit func(str
 		EngineName: g.EngineName, EngineVersion: g.EngineVersion, ModelID: g.ModelID, ModelVersion: g.ModelVersion,
 		OutputCID: g.OutputCID, RecordCID: g.RecordCID, Summary: inferencetypes.VoucherSummary(g.Summary),
 	}, nil
+}
+
+// generation is the pool's generation for a request (no label, no queue
+// wait): the one mapping Generate serves by and ReplayGeneration replays by.
+func generation(req GenRequest) executor.Generation {
+	params := req.Params
+	if req.Chat && !slices.Contains(params.Stop, ChatStop) {
+		params.Stop = append(slices.Clone(params.Stop), ChatStop)
+	}
+	return executor.Generation{
+		DeploymentID: req.DeploymentID, Prompt: req.Prompt, MaxNewTokens: req.MaxTokens, Params: params, ValidUTF8: true,
+	}
 }

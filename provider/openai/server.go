@@ -9,6 +9,7 @@
 package openai
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,8 +18,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,24 +227,61 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 // parsed is a validated generation request.
 type parsed struct {
+	body     []byte // the exact request body
 	req      Request
 	gen      GenRequest
 	bound    uint64
 	maxTotal uint64
 }
 
-func (s *Server) parse(w http.ResponseWriter, r *http.Request, chat bool) (*parsed, *apiError) {
+// readBody reads the whole request body, bounded by MaxBodyBytes (413 beyond).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return nil, badRequest("invalid_request", "", "Content-Type must be application/json")
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	var p parsed
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(&p.req); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, &apiError{http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "", fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes)}
 		}
+		return nil, badRequest("invalid_json", "", "could not read the body: %v", err)
+	}
+	return body, nil
+}
+
+// parse reads and validates a generation request: parseBody with this
+// server's limits and deployments.
+func (s *Server) parse(w http.ResponseWriter, r *http.Request, chat bool) (*parsed, *apiError) {
+	body, aerr := s.readBody(w, r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	offered := func(id uint64, model string) *apiError {
+		ids, err := s.engine.Deployments(r.Context())
+		if err != nil {
+			return &apiError{http.StatusServiceUnavailable, "server_error", "unavailable", "", err.Error()}
+		}
+		if !slices.Contains(ids, id) {
+			return &apiError{http.StatusNotFound, "invalid_request_error", "model_not_found", "model", fmt.Sprintf("the model %q is not served by this provider", model)}
+		}
+		return nil
+	}
+	p, aerr := parseBody(body, chat, s.cfg.DefaultMaxTokens, s.cfg.MaxTokens, offered)
+	if aerr != nil {
+		return nil, aerr
+	}
+	p.body = body
+	return p, nil
+}
+
+// parseBody parses and validates a generation request body: the one set of
+// rules the server serves by and ReplayGeneration replays by. defMax is the
+// completion cap when the body names none, capMax the largest one allowed;
+// offered, when not nil, checks that the deployment is served here.
+func parseBody(body []byte, chat bool, defMax, capMax uint64, offered func(id uint64, model string) *apiError) (*parsed, *apiError) {
+	var p parsed
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&p.req); err != nil {
 		return nil, badRequest("invalid_json", "", "could not parse the JSON body: %v", err)
 	}
 	q := &p.req
@@ -249,16 +289,10 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, chat bool) (*pars
 	if !ok {
 		return nil, &apiError{http.StatusNotFound, "invalid_request_error", "model_not_found", "model", fmt.Sprintf("the model %q does not exist: models are deployment ids (GET /v1/models)", q.Model)}
 	}
-	ids, err := s.engine.Deployments(r.Context())
-	if err != nil {
-		return nil, &apiError{http.StatusServiceUnavailable, "server_error", "unavailable", "", err.Error()}
-	}
-	found := false
-	for _, d := range ids {
-		found = found || d == id
-	}
-	if !found {
-		return nil, &apiError{http.StatusNotFound, "invalid_request_error", "model_not_found", "model", fmt.Sprintf("the model %q is not served by this provider", q.Model)}
+	if offered != nil {
+		if aerr := offered(id, q.Model); aerr != nil {
+			return nil, aerr
+		}
 	}
 	switch {
 	case q.N != nil && *q.N != 1:
@@ -270,10 +304,11 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, chat bool) (*pars
 	case q.Echo:
 		return nil, badRequest("unsupported_parameter", "echo", "echo is not supported")
 	}
-	g := GenRequest{DeploymentID: id, Chat: chat, MaxTokens: q.Completion(s.cfg.DefaultMaxTokens)}
-	if g.MaxTokens == 0 || g.MaxTokens > s.cfg.MaxTokens {
-		return nil, badRequest("invalid_value", "max_tokens", "max_tokens must be in [1, %d]", s.cfg.MaxTokens)
+	g := GenRequest{DeploymentID: id, Chat: chat, MaxTokens: q.Completion(defMax)}
+	if g.MaxTokens == 0 || g.MaxTokens > capMax {
+		return nil, badRequest("invalid_value", "max_tokens", "max_tokens must be in [1, %d]", capMax)
 	}
+	var err error
 	if chat {
 		if len(q.Messages) == 0 {
 			return nil, badRequest("invalid_value", "messages", "messages must not be empty")
@@ -403,7 +438,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	rc, err := tk.Complete(sessions.Served{
 		OutputCID: cid, OutputSHA256: sum, PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
 		EngineName: res.EngineName, EngineVersion: res.EngineVersion, ModelID: res.ModelID, ModelVersion: res.ModelVersion,
-		RecordCID: res.RecordCID, Summary: res.Summary,
+		RecordCID: res.RecordCID, Summary: res.Summary, Body: p.body,
 	})
 	if err != nil {
 		s.log.Error("recording the receipt", "session", v.SessionID, "err", err)

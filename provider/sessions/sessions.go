@@ -14,6 +14,7 @@ package sessions
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -487,6 +488,8 @@ type Served struct {
 	ModelID, ModelVersion          uint64
 	RecordCID                      string
 	Summary                        voucher.Summary
+	// Body is the exact request body; the receipt signs its sha256.
+	Body []byte
 }
 
 // Complete signs the request's receipt and commits it with the served tokens
@@ -500,7 +503,7 @@ func (t *Ticket) Complete(s Served) (voucher.Receipt, error) {
 	m := t.m
 	r, err := voucher.SignReceipt(voucher.Receipt{
 		ChainID: m.cfg.ChainID, Provider: m.cfg.Operator, SessionID: t.id, RequestSeq: t.seq,
-		OutputCID: s.OutputCID, OutputSHA256: s.OutputSHA256, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens,
+		RequestSHA256: sha256.Sum256(s.Body), OutputCID: s.OutputCID, OutputSHA256: s.OutputSHA256, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens,
 		EngineName: s.EngineName, EngineVersion: s.EngineVersion, ModelID: s.ModelID, ModelVersion: s.ModelVersion,
 		RecordCID: s.RecordCID, Summary: s.Summary,
 	}, m.key)
