@@ -483,7 +483,7 @@ func TestInferenceMarketStory(t *testing.T) {
 		text := fmt.Sprintf("answer %d", i+1)
 		_, _, cid := content(t, text)
 		r, err := voucher.SignReceipt(voucher.Receipt{
-			ChainID: e2e.ChainID, Provider: frank, SessionID: sessionID, RequestSeq: uint64(i + 1),
+			ChainID: e2e.ChainID, Provider: frank, SessionID: sessionID, RequestSeq: uint64(i + 1), RequestSHA256: sha256.Sum256([]byte(fmt.Sprintf("request %d", i+1))),
 			OutputCID: cid, OutputSHA256: sha256.Sum256([]byte(text)), PromptTokens: 23, CompletionTokens: 100,
 			EngineName: "openledger-ml", EngineVersion: "v1", ModelID: modelID, ModelVersion: 1,
 		}, frankKey)

@@ -330,7 +330,7 @@ func buildReceipts(t testing.TB, e *sessionEnv, n int) ([][32]byte, []voucher.Re
 		out := fmt.Sprintf("completion %d", i)
 		_, outCID := tk.Content(out)
 		r := voucher.Receipt{
-			ChainID: tk.ChainID, Provider: e.provider, SessionID: e.id, RequestSeq: uint64(i),
+			ChainID: tk.ChainID, Provider: e.provider, SessionID: e.id, RequestSeq: uint64(i), RequestSHA256: sha256.Sum256([]byte(fmt.Sprintf("request %d", i))),
 			OutputCID: outCID, OutputSHA256: sha256.Sum256([]byte(out)),
 			PromptTokens: 40, CompletionTokens: uint64(60 + i%17),
 			EngineName: "openledger-ml", EngineVersion: "v1", ModelID: e.f.ModelID, ModelVersion: e.f.ModelVersion,

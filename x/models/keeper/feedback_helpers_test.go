@@ -2,6 +2,7 @@ package keeper_test
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
@@ -216,7 +217,7 @@ func (e *fbEnv) session(ctx sdk.Context, requester int, n int) (uint64, uint64, 
 	for i := range n {
 		_, outCID := tk.Content(fmt.Sprintf("session %d output %d", open.SessionId, i))
 		r, err := voucher.SignReceipt(voucher.Receipt{
-			ChainID: ctx.ChainID(), Provider: e.addr(fbProvider), SessionID: open.SessionId, RequestSeq: uint64(i + 1),
+			ChainID: ctx.ChainID(), Provider: e.addr(fbProvider), SessionID: open.SessionId, RequestSeq: uint64(i + 1), RequestSHA256: sha256.Sum256([]byte(fmt.Sprintf("request %d", i+1))),
 			OutputCID: outCID, PromptTokens: 50, CompletionTokens: 50, EngineName: "openledger-ml", EngineVersion: "v1",
 			ModelID: e.f.ModelID, ModelVersion: e.base,
 		}, key)

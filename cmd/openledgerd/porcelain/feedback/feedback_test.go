@@ -2,6 +2,7 @@ package feedback
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -55,7 +56,7 @@ func TestParseRating(t *testing.T) {
 // must decode and name the request the argument names; the proof is 32-byte hashes.
 func TestBuildInferenceMsg(t *testing.T) {
 	r := voucher.Receipt{
-		ChainID: "openledger-local-1", Provider: "open1provider", SessionID: 5, RequestSeq: 3,
+		ChainID: "openledger-local-1", Provider: "open1provider", SessionID: 5, RequestSeq: 3, RequestSHA256: sha256.Sum256([]byte("request body")),
 		OutputCID: "bafkreie2ckidrwnablwqz5vh5iczzjikqe2esbq2xb4erty2cpvp34z3fq", EngineName: "openledger-ml",
 		ModelID: 1, ModelVersion: 1, Signature: make([]byte, 64),
 	}
