@@ -65,16 +65,16 @@ func (s Summary) IsEmpty() bool {
 // request of a session. The provider signs with its libp2p ed25519 identity key, whose
 // peer id it registered on chain.
 type Receipt struct {
-	ChainID          string
-	Provider         string // provider operator account address (opaque here)
-	JobID            uint64 // exactly one of JobID and SessionID is positive
-	SessionID        uint64
-	RequestSeq       uint64 // >= 1 with a session, 0 with a job
+	ChainID    string
+	Provider   string // provider operator account address (opaque here)
+	JobID      uint64 // exactly one of JobID and SessionID is positive
+	SessionID  uint64
+	RequestSeq uint64 // >= 1 with a session, 0 with a job
 	// RequestSHA256 is the sha256 of the exact request body a session request was
 	// served from (the OpenAI-compatible JSON the requester sent); all zero for a job,
 	// whose input is named on chain. The requester checks it against the body it sent,
 	// so a settlement's published transcript of the request is bound to the receipt.
-	RequestSHA256 [32]byte
+	RequestSHA256    [32]byte
 	OutputCID        string
 	OutputSHA256     [32]byte
 	PromptTokens     uint64
