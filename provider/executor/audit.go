@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 )
 
 // The pool's audit entry points (provider/verifier): the same fetching,
-// verified loading, generation and attribution as Execute, with nothing
-// added to IPFS.
+// verified loading, generation and attribution as Execute and Generate, with
+// nothing added to IPFS.
 
-// Recomputation is a job run again for an audit.
+// Recomputation is a job or an interactive generation run again for an audit.
 type Recomputation struct {
 	Input            []byte
 	Output           []byte
@@ -40,18 +41,48 @@ type Recomputation struct {
 // and the per-job timeout like Execute. The version must be of the built-in
 // engine's format.
 func (p *Pool) Recompute(ctx context.Context, job Job, topK int) (Recomputation, error) {
+	what := fmt.Sprintf("job %d", job.ID)
+	return p.recompute(ctx, what, func(jctx context.Context, then func(ran) error) (time.Duration, error) {
+		return p.execute(jctx, job, p.log.With("job", job.ID, "audit", true), p.localBackend, then)
+	}, job, topK)
+}
+
+// RecomputeGeneration runs an interactive generation again on the built-in
+// engine exactly as Generate ran it there — the prompt checked against the
+// model's context, the completion capped at g.MaxNewTokens, the output made
+// valid UTF-8 when g asks — but on the model version given (the one the
+// request's receipt names, not the deployment's current one), and attributes
+// the output with a summary of topK entries. Nothing is stored; it takes a
+// worker slot and the per-job timeout like Generate (g.QueueWait is not
+// applied). The version must be of the built-in engine's format.
+func (p *Pool) RecomputeGeneration(ctx context.Context, g Generation, modelID, version uint64, topK int) (Recomputation, error) {
+	job := Job{DeploymentID: g.DeploymentID, ModelID: modelID, ModelVersion: version}
+	what := g.Label
+	if what == "" {
+		what = "api request"
+	}
+	return p.recompute(ctx, what, func(jctx context.Context, then func(ran) error) (time.Duration, error) {
+		return p.runGeneration(jctx, g, job, p.localBackend, then)
+	}, job, topK)
+}
+
+// recompute is Recompute and RecomputeGeneration: run (execute or
+// runGeneration on the local backend) in a worker slot under the per-job
+// timeout, the output attributed with topK entries.
+func (p *Pool) recompute(ctx context.Context, what string,
+	run func(context.Context, func(ran) error) (time.Duration, error), job Job, topK int,
+) (Recomputation, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
-		return Recomputation{}, fmt.Errorf("executor: job %d: waiting for a free worker: %w", job.ID, ctx.Err())
+		return Recomputation{}, fmt.Errorf("executor: %s: waiting for a free worker: %w", what, ctx.Err())
 	}
 	defer func() { <-p.slots }()
 	start := time.Now()
 	jctx, cancel := context.WithTimeout(ctx, p.cfg.JobTimeout)
 	defer cancel()
-	log := p.log.With("job", job.ID, "audit", true)
 	var out Recomputation
-	engine, err := p.execute(jctx, job, log, p.localBackend, func(r ran) error {
+	engine, err := run(jctx, func(r ran) error {
 		rec, sum, err := p.attribute(jctx, job, r.v, r.w, r.countTok, r.resp.Output, topK)
 		if err != nil {
 			return fmt.Errorf("attribution: %w", err)
@@ -65,7 +96,10 @@ func (p *Pool) Recompute(ctx context.Context, job Job, topK int) (Recomputation,
 		return nil
 	})
 	if err != nil {
-		return Recomputation{}, fmt.Errorf("job %d: %w", job.ID, err)
+		if errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("%w (per-job timeout %s)", err, p.cfg.JobTimeout)
+		}
+		return Recomputation{}, fmt.Errorf("%s: %w", what, err)
 	}
 	out.Engine, out.Total = engine, time.Since(start)
 	return out, nil

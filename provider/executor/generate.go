@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openledger/openledger/provider/backend"
+	modelstypes "github.com/openledger/openledger/x/models/types"
 )
 
 // ErrBusy: no worker became free within Generation.QueueWait.
@@ -99,45 +100,67 @@ func (p *Pool) generate(ctx context.Context, g Generation) (Generated, error) {
 		return Generated{}, fmt.Errorf("%w: the model source cannot look deployment %d up", ErrInvalidJob, g.DeploymentID)
 	}
 	job := Job{DeploymentID: g.DeploymentID, ModelID: dep.ModelId, ModelVersion: dep.Version}
+	var out Generated
+	_, err = p.runGeneration(ctx, g, job, p.pickBackend, func(r ran) error {
+		res, err := p.record(ctx, job, g.Label, r.v, r.w, r.countTok, r.resp)
+		if err != nil {
+			return err
+		}
+		out = Generated{Result: res, ModelID: job.ModelID, ModelVersion: job.ModelVersion, FinishReason: r.resp.FinishReason}
+		return nil
+	})
+	return out, err
+}
+
+// runGeneration runs g on the model version job names (Generate: the
+// deployment's current one; RecomputeGeneration: the one a receipt names) on
+// the backend pick chooses — the prompt checked against the model's context,
+// the completion capped at MaxNewTokens, the output made valid UTF-8 when g
+// asks — and hands it to then while the weights are held. It returns the
+// engine's time.
+func (p *Pool) runGeneration(ctx context.Context, g Generation, job Job,
+	pick func(modelstypes.ModelVersion) (backend.Backend, error), then func(ran) error,
+) (time.Duration, error) {
+	if g.MaxNewTokens == 0 {
+		return 0, fmt.Errorf("%w: max_tokens is 0", ErrInvalidJob)
+	}
 	v, mdl, err := p.versionAndModel(ctx, job)
 	if err != nil {
-		return Generated{}, err
+		return 0, err
 	}
-	be, err := p.pickBackend(v)
+	be, err := pick(v)
 	if err != nil {
-		return Generated{}, err
+		return 0, err
 	}
 	w, countTok, release, err := p.load(ctx, v, mdl, be.Info().Local)
 	if err != nil {
-		return Generated{}, err
+		return 0, err
 	}
 	defer release()
 	req := backend.Request{Prompt: g.Prompt, Model: mdl.Name, Params: g.Params, MaxNewTokens: int(min(g.MaxNewTokens, uint64(1<<30)))}
 	if w != nil {
 		req.Weights = &w.weights
 		if n := len(countTok.Encode([]byte(g.Prompt))); n >= w.weights.Base.Params.Cfg.ContextLen {
-			return Generated{}, fmt.Errorf("%w: the prompt has %d tokens; the model's context holds %d", ErrTooLong, n, w.weights.Base.Params.Cfg.ContextLen)
+			return 0, fmt.Errorf("%w: the prompt has %d tokens; the model's context holds %d", ErrTooLong, n, w.weights.Base.Params.Cfg.ContextLen)
 		}
 	}
+	t0 := time.Now()
 	resp, err := be.Generate(ctx, req)
+	engine := time.Since(t0)
 	if err != nil {
 		if !errors.Is(err, ErrBackend) {
 			err = fmt.Errorf("%w: %v", ErrBackend, err)
 		}
-		return Generated{}, err
+		return engine, err
 	}
 	if resp.CompletionTokens > g.MaxNewTokens {
-		return Generated{}, fmt.Errorf("%w: the engine produced %d completion tokens, asked for at most %d", ErrBackend, resp.CompletionTokens, g.MaxNewTokens)
+		return engine, fmt.Errorf("%w: the engine produced %d completion tokens, asked for at most %d", ErrBackend, resp.CompletionTokens, g.MaxNewTokens)
 	}
 	if resp.EngineName == "" || resp.EngineVersion == "" {
-		return Generated{}, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
+		return engine, fmt.Errorf("%w: the engine did not say its name and version", ErrBackend)
 	}
 	if g.ValidUTF8 && !utf8.Valid(resp.Output) {
 		resp.Output = []byte(strings.ToValidUTF8(string(resp.Output), "\uFFFD"))
 	}
-	res, err := p.record(ctx, job, g.Label, v, w, countTok, resp)
-	if err != nil {
-		return Generated{}, err
-	}
-	return Generated{Result: res, ModelID: job.ModelID, ModelVersion: job.ModelVersion, FinishReason: resp.FinishReason}, nil
+	return engine, then(ran{v: v, w: w, countTok: countTok, input: []byte(g.Prompt), resp: resp})
 }
