@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -108,7 +109,18 @@ func TestReplayGenerationIsTheServedOne(t *testing.T) {
 			if rc == "" {
 				rc = lastReceipt(t, b)
 			}
-			pay.take(t, &openaitest.Provider{PeerID: peerID(t, key)}, rc, []byte("ok"))
+			r := pay.take(t, &openaitest.Provider{PeerID: peerID(t, key)}, rc, []byte("ok"))
+			if r.RequestSHA256 != sha256.Sum256([]byte(c.body)) {
+				t.Fatal("the receipt does not sign the body's sha256")
+			}
+			tr, err := m.Transcript(pay.id, r.RequestSeq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sessions.Transcript{Endpoint: c.endpoint, MaxTokens: c.applied, Body: []byte(c.body), Output: []byte("ok")}
+			if !reflect.DeepEqual(tr, want) {
+				t.Fatalf("transcript %+v, want %+v", tr, want)
+			}
 			served := pool.last(t)
 			replay, err := openai.ReplayGeneration(c.endpoint, []byte(c.body), c.applied)
 			if err != nil {

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openledger/openledger/inference/batchrecord"
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/backend"
 	"github.com/openledger/openledger/provider/sessions"
@@ -362,6 +363,14 @@ func parseBody(body []byte, chat bool, defMax, capMax uint64, offered func(id ui
 	return &p, nil
 }
 
+// endpoint names the request's endpoint in its transcript.
+func (p *parsed) endpoint() string {
+	if p.gen.Chat {
+		return batchrecord.EndpointChat
+	}
+	return batchrecord.EndpointCompletions
+}
+
 func newID(prefix string) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -438,7 +447,8 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	rc, err := tk.Complete(sessions.Served{
 		OutputCID: cid, OutputSHA256: sum, PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
 		EngineName: res.EngineName, EngineVersion: res.EngineVersion, ModelID: res.ModelID, ModelVersion: res.ModelVersion,
-		RecordCID: res.RecordCID, Summary: res.Summary, Body: p.body,
+		RecordCID: res.RecordCID, Summary: res.Summary,
+		Endpoint: p.endpoint(), MaxTokens: p.gen.MaxTokens, Body: p.body, Output: res.Output,
 	})
 	if err != nil {
 		s.log.Error("recording the receipt", "session", v.SessionID, "err", err)

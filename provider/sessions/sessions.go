@@ -224,7 +224,7 @@ func Open(dir string, cfg Config, chain Chain, records Records, key libp2pcrypto
 		return nil, fmt.Errorf("sessions: open store: %w", err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSessions, bucketReceipts} {
+		for _, b := range [][]byte{bucketSessions, bucketReceipts, bucketTranscripts} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -488,12 +488,18 @@ type Served struct {
 	ModelID, ModelVersion          uint64
 	RecordCID                      string
 	Summary                        voucher.Summary
-	// Body is the exact request body; the receipt signs its sha256.
-	Body []byte
+	// The request's transcript, stored with its receipt (Transcript): the
+	// endpoint (batchrecord.EndpointChat or EndpointCompletions), the
+	// completion cap applied, the exact request body (the receipt signs its
+	// sha256) and the exact output (hashing to OutputSHA256).
+	Endpoint     string
+	MaxTokens    uint64
+	Body, Output []byte
 }
 
-// Complete signs the request's receipt and commits it with the served tokens
-// and the accumulator in one transaction; it releases the session.
+// Complete signs the request's receipt and commits it with its transcript,
+// the served tokens and the accumulator in one transaction; it releases the
+// session.
 func (t *Ticket) Complete(s Served) (voucher.Receipt, error) {
 	if t.done {
 		return voucher.Receipt{}, ErrCompleted
@@ -501,6 +507,11 @@ func (t *Ticket) Complete(s Served) (voucher.Receipt, error) {
 	// The output has been streamed; its receipt is not committed yet.
 	failpoint.Hit("sessions.generated")
 	m := t.m
+	tr, err := s.transcript()
+	if err != nil {
+		t.Abort()
+		return voucher.Receipt{}, err
+	}
 	r, err := voucher.SignReceipt(voucher.Receipt{
 		ChainID: m.cfg.ChainID, Provider: m.cfg.Operator, SessionID: t.id, RequestSeq: t.seq,
 		RequestSHA256: sha256.Sum256(s.Body), OutputCID: s.OutputCID, OutputSHA256: s.OutputSHA256, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens,
@@ -529,6 +540,9 @@ func (t *Ticket) Complete(s Served) (voucher.Receipt, error) {
 	rec.Served += s.PromptTokens + s.CompletionTokens
 	if err := m.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketReceipts).Put(receiptKey(t.id, r.RequestSeq), r.Marshal()); err != nil {
+			return err
+		}
+		if err := putTranscript(tx, t.id, r.RequestSeq, tr); err != nil {
 			return err
 		}
 		return putRecord(tx, &rec)

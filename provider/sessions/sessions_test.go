@@ -16,6 +16,7 @@ import (
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/openledger/openledger/inference/batchrecord"
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/sessions"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
@@ -160,6 +161,8 @@ func served(out string, p, n uint64) sessions.Served {
 	return sessions.Served{
 		OutputCID: sessions.RawCID([]byte(out)), OutputSHA256: sha256.Sum256([]byte(out)),
 		PromptTokens: p, CompletionTokens: n, EngineName: "fake", ModelID: 1, ModelVersion: 1,
+		Endpoint: batchrecord.EndpointCompletions, MaxTokens: max(n, 1),
+		Body: fmt.Appendf(nil, `{"model":"7","prompt":"say %s","max_tokens":%d}`, out, max(n, 1)), Output: []byte(out),
 	}
 }
 
