@@ -9,39 +9,39 @@ import (
 	"github.com/openledger/openledger/ml/checkpoint"
 	"github.com/openledger/openledger/ml/generate"
 	"github.com/openledger/openledger/provider/executor"
-	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
 
-// score checks a receipt that cannot be replayed bit-exactly (another engine,
-// or another version of the built-in one): the claimed output is fetched,
-// scored under the model version's weights at the job's temperature, recounted
-// with the model's tokenizer, and attributed.
-func (v *Verifier) score(ctx context.Context, ej executor.Job, r inferencetypes.Receipt, vd *Verdict) error {
-	engine := fmt.Sprintf("%s %s", r.EngineName, r.EngineVersion)
-	claimedOut := fmt.Sprintf("sha256 %s, CID %s", r.OutputSha256, r.OutputCid)
-	out, err := v.claimedOutput(ctx, r)
+// score checks a claim that cannot be replayed bit-exactly (another engine,
+// or another version of the built-in one): the claimed output is fetched (or
+// taken from the batch record), scored under the model version's weights at
+// the subject's temperature after its prompt, recounted with the model's
+// tokenizer, and attributed.
+func (v *Verifier) score(ctx context.Context, sub subject, c claim, vd *Verdict) error {
+	engine := fmt.Sprintf("%s %s", c.engineName, c.engineVersion)
+	claimedOut := fmt.Sprintf("sha256 %s, CID %s", c.outputSHA256, c.outputCID)
+	out, err := v.claimedOutput(ctx, c)
 	if errors.Is(err, errOutputDigest) {
 		vd.Output = Check{Status: Fail, Claimed: claimedOut, Reason: err.Error()}
 		vd.Usage = Check{Status: Unknown, Reason: "no output to recount"}
-		vd.Attribution = Check{Status: Unknown, Claimed: SummaryString(r.Summary), Reason: "no output to attribute"}
+		vd.Attribution = Check{Status: Unknown, Claimed: SummaryString(c.summary), Reason: "no output to attribute"}
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	vd.RecomputedSHA256 = r.OutputSha256 // the bytes scored
+	vd.RecomputedSHA256 = c.outputSHA256 // the bytes scored
 
 	// Attribution does not depend on the engine: any version the pool can
 	// attribute is checked.
-	if err := v.attributeClaimed(ctx, ej, r, out, vd); err != nil {
+	if err := v.attributeClaimed(ctx, sub, c, out, vd); err != nil {
 		return err
 	}
 
-	input, err := v.pool.FetchInput(ctx, ej)
+	input, err := sub.prompt(ctx, v.pool)
 	if err != nil {
 		return err
 	}
-	w, release, err := v.pool.Weights(ctx, ej.ModelID, ej.ModelVersion)
+	w, release, err := v.pool.Weights(ctx, sub.job.ModelID, sub.job.ModelVersion)
 	if errors.Is(err, executor.ErrInvalidJob) {
 		why := fmt.Sprintf("the receipt's engine %s cannot be replayed and the model version is not a %s checkpoint to score with: %v", engine, checkpoint.EngineName, err)
 		vd.Output = Check{Status: Unknown, Claimed: claimedOut, Reason: why}
@@ -56,9 +56,9 @@ func (v *Verifier) score(ctx context.Context, ej executor.Job, r inferencetypes.
 	prompt, completion := tok.Encode(input), tok.Encode(out)
 	vd.RecomputedPromptTokens, vd.RecomputedCompletionTokens = uint64(len(prompt)), uint64(len(completion))
 	slack := v.cfg.UsageSlackTokens + vd.RecomputedPromptTokens*v.cfg.UsageSlackPpm/1_000_000 + vd.RecomputedCompletionTokens*v.cfg.UsageSlackPpm/1_000_000
-	vd.Usage = usageCheck(r, vd.RecomputedPromptTokens, vd.RecomputedCompletionTokens, slack)
+	vd.Usage = usageCheck(c, vd.RecomputedPromptTokens, vd.RecomputedCompletionTokens, slack)
 
-	temp := float64(ej.Params.TemperatureMilli) / 1000
+	temp := sub.temperature()
 	t0 := time.Now()
 	s, err := generate.ScoreTokens(ctx, w.Base.Params, w.Adapter, prompt, completion, temp)
 	vd.Engine = time.Since(t0)

@@ -51,9 +51,11 @@ const (
 	MethodScore = "scoring"
 )
 
-// Verdict is the verifier's finding on one job receipt.
+// Verdict is the verifier's finding on one job receipt, or on one request of
+// a session settlement (JobID 0, Request its sequence).
 type Verdict struct {
 	JobID    uint64
+	Request  uint64
 	Provider string
 	// Method is MethodReexecute or MethodScore ("" when the output could not
 	// be checked at all).
@@ -143,7 +145,11 @@ func (v Verdict) String() string {
 		}
 		parts = append(parts, s)
 	}
-	return fmt.Sprintf("job %d: %s", v.JobID, strings.Join(parts, ", "))
+	what := fmt.Sprintf("job %d", v.JobID)
+	if v.JobID == 0 && v.Request > 0 {
+		what = fmt.Sprintf("request %d", v.Request)
+	}
+	return fmt.Sprintf("%s: %s", what, strings.Join(parts, ", "))
 }
 
 // SummaryString renders a summary compactly: its record digest, top

@@ -152,20 +152,13 @@ func (v *Verifier) Verify(ctx context.Context, job inferencetypes.Job, r inferen
 		return Verdict{}, fmt.Errorf("verifier: job %d runs model %d version %d; its receipt names %d/%d",
 			job.Id, job.ModelId, job.ModelVersion, r.ModelId, r.ModelVersion)
 	}
-	ej := executor.Job{
+	s := subject{job: executor.Job{
 		ID: job.Id, DeploymentID: job.DeploymentId, ModelID: job.ModelId, ModelVersion: job.ModelVersion,
 		InputCID: job.InputCid, InputSHA256: job.InputSha256, MaxTokens: job.MaxTokens, Params: job.Params,
 		Deadline: job.DeadlineHeight,
-	}
-	vd := Verdict{JobID: job.Id, Provider: r.Provider, ClaimedSummary: r.Summary, ClaimedSHA256: r.OutputSha256,
-		ClaimedPromptTokens: r.PromptTokens, ClaimedCompletionTokens: r.CompletionTokens}
-	var err error
-	if r.EngineName == checkpoint.EngineName && r.EngineVersion == checkpoint.EngineVersion {
-		err = v.reexecute(ctx, ej, r, &vd)
-	} else {
-		err = v.score(ctx, ej, r, &vd)
-	}
-	if err != nil {
+	}}
+	vd := Verdict{JobID: job.Id, Provider: r.Provider}
+	if err := v.check(ctx, s, jobClaim(r), &vd); err != nil {
 		return Verdict{}, fmt.Errorf("verifier: job %d: %w", job.Id, err)
 	}
 	vd.Total = time.Since(start)
@@ -173,9 +166,71 @@ func (v *Verifier) Verify(ctx context.Context, job inferencetypes.Job, r inferen
 	return vd, nil
 }
 
-// reexecute checks a receipt of the built-in engine by running the job again.
-func (v *Verifier) reexecute(ctx context.Context, ej executor.Job, r inferencetypes.Receipt, vd *Verdict) error {
-	rc, err := v.pool.Recompute(ctx, ej, len(r.Summary.Top))
+// claim is what a receipt claims about one generation: a job receipt's
+// (x/inference) or one session request's (inference/voucher, with the exact
+// output from the settlement's batch record).
+type claim struct {
+	outputSHA256, outputCID string
+	// output is the claimed output when the claim carries it (nil: fetched
+	// from outputCID and checked against outputSHA256).
+	output                    []byte
+	prompt, completion        uint64
+	engineName, engineVersion string
+	recordCID                 string
+	summary                   rewardstypes.AttributionSummary
+}
+
+func jobClaim(r inferencetypes.Receipt) claim {
+	return claim{outputSHA256: r.OutputSha256, outputCID: r.OutputCid, prompt: r.PromptTokens, completion: r.CompletionTokens,
+		engineName: r.EngineName, engineVersion: r.EngineVersion, recordCID: r.RecordCid, summary: r.Summary}
+}
+
+// subject is what ran: a job (its input on IPFS, its parameters on chain) or
+// a session request (gen: the generation the provider ran for it, on job's
+// deployment, model and version).
+type subject struct {
+	job executor.Job
+	gen *executor.Generation
+}
+
+// recompute runs the subject again on the built-in engine.
+func (s subject) recompute(ctx context.Context, pool *executor.Pool, topK int) (executor.Recomputation, error) {
+	if s.gen != nil {
+		return pool.RecomputeGeneration(ctx, *s.gen, s.job.ModelID, s.job.ModelVersion, topK)
+	}
+	return pool.Recompute(ctx, s.job, topK)
+}
+
+// prompt is the text the output continues.
+func (s subject) prompt(ctx context.Context, pool *executor.Pool) ([]byte, error) {
+	if s.gen != nil {
+		return []byte(s.gen.Prompt), nil
+	}
+	return pool.FetchInput(ctx, s.job)
+}
+
+// temperature is the sampling temperature the output was drawn at.
+func (s subject) temperature() float64 {
+	if s.gen != nil {
+		return s.gen.Params.Temperature
+	}
+	return float64(s.job.Params.TemperatureMilli) / 1000
+}
+
+// check verifies one claim: re-executed on the built-in engine of this
+// binary's version, scored otherwise.
+func (v *Verifier) check(ctx context.Context, s subject, c claim, vd *Verdict) error {
+	vd.ClaimedSummary, vd.ClaimedSHA256 = c.summary, c.outputSHA256
+	vd.ClaimedPromptTokens, vd.ClaimedCompletionTokens = c.prompt, c.completion
+	if c.engineName == checkpoint.EngineName && c.engineVersion == checkpoint.EngineVersion {
+		return v.reexecute(ctx, s, c, vd)
+	}
+	return v.score(ctx, s, c, vd)
+}
+
+// reexecute checks a claim of the built-in engine by running it again.
+func (v *Verifier) reexecute(ctx context.Context, s subject, c claim, vd *Verdict) error {
+	rc, err := s.recompute(ctx, v.pool, len(c.summary.Top))
 	if err != nil {
 		return err
 	}
@@ -183,85 +238,85 @@ func (v *Verifier) reexecute(ctx context.Context, ej executor.Job, r inferencety
 	vd.RecomputedSHA256 = hex.EncodeToString(rc.OutputSHA256[:])
 	vd.RecomputedPromptTokens, vd.RecomputedCompletionTokens = rc.PromptTokens, rc.CompletionTokens
 
-	claimedOut := fmt.Sprintf("sha256 %s, CID %s", r.OutputSha256, r.OutputCid)
-	if vd.RecomputedSHA256 != r.OutputSha256 {
+	claimedOut := fmt.Sprintf("sha256 %s, CID %s", c.outputSHA256, c.outputCID)
+	if vd.RecomputedSHA256 != c.outputSHA256 {
 		vd.Output = Check{Status: Fail, Claimed: claimedOut, Recomputed: "sha256 " + vd.RecomputedSHA256,
 			Reason: fmt.Sprintf("re-execution on %s %s gives a different output", rc.EngineName, rc.EngineVersion)}
 	} else {
-		st, why := v.holds(ctx, r.OutputCid, rc.Output)
+		st, why := v.holds(ctx, c.outputCID, rc.Output)
 		vd.Output = Check{Status: st, Claimed: claimedOut, Recomputed: "sha256 " + vd.RecomputedSHA256, Reason: why}
 		if st == Pass {
 			vd.Output.Reason = "re-execution gives the same bytes"
 		}
 	}
 
-	vd.Usage = usageCheck(r, rc.PromptTokens, rc.CompletionTokens, 0)
+	vd.Usage = usageCheck(c, rc.PromptTokens, rc.CompletionTokens, 0)
 
-	if vd.RecomputedSHA256 == r.OutputSha256 {
+	if vd.RecomputedSHA256 == c.outputSHA256 {
 		vd.RecomputedSummary, vd.RecomputedRecord = rc.Summary, rc.Record
-		vd.Attribution = v.attributionCheck(ctx, r, rc.Record, rc.Summary)
+		vd.Attribution = v.attributionCheck(ctx, c, rc.Record, rc.Summary)
 		return nil
 	}
 	// The output is forged; the attribution claim is about the claimed output.
-	out, err := v.claimedOutput(ctx, r)
+	out, err := v.claimedOutput(ctx, c)
 	if err != nil {
-		vd.Attribution = Check{Status: Unknown, Claimed: SummaryString(r.Summary), Reason: err.Error()}
+		vd.Attribution = Check{Status: Unknown, Claimed: SummaryString(c.summary), Reason: err.Error()}
 		return nil
 	}
-	return v.attributeClaimed(ctx, ej, r, out, vd)
+	return v.attributeClaimed(ctx, s, c, out, vd)
 }
 
-// attributeClaimed attributes the receipt's claimed output afresh and checks
-// the receipt's attribution claim against it.
-func (v *Verifier) attributeClaimed(ctx context.Context, ej executor.Job, r inferencetypes.Receipt, out []byte, vd *Verdict) error {
-	rec, sum, err := v.pool.AttributeOutput(ctx, ej, out, len(r.Summary.Top))
+// attributeClaimed attributes the claimed output afresh and checks the
+// attribution claim against it.
+func (v *Verifier) attributeClaimed(ctx context.Context, s subject, c claim, out []byte, vd *Verdict) error {
+	rec, sum, err := v.pool.AttributeOutput(ctx, s.job, out, len(c.summary.Top))
 	if err != nil {
 		return fmt.Errorf("attributing the claimed output: %w", err)
 	}
 	vd.RecomputedSummary, vd.RecomputedRecord = sum, rec
-	vd.Attribution = v.attributionCheck(ctx, r, rec, sum)
+	vd.Attribution = v.attributionCheck(ctx, c, rec, sum)
 	return nil
 }
 
 // usageCheck compares the claimed token counts with recomputed ones plus a
-// slack: only an over-count of the total (what the job pays for) fails.
-func usageCheck(r inferencetypes.Receipt, prompt, completion, slack uint64) Check {
-	c := Check{
+// slack: only an over-count of the total (what is paid for) fails.
+func usageCheck(c claim, prompt, completion, slack uint64) Check {
+	ch := Check{
 		Status:     Pass,
-		Claimed:    fmt.Sprintf("%d prompt + %d completion tokens", r.PromptTokens, r.CompletionTokens),
+		Claimed:    fmt.Sprintf("%d prompt + %d completion tokens", c.prompt, c.completion),
 		Recomputed: fmt.Sprintf("%d prompt + %d completion tokens", prompt, completion),
 	}
-	claimed, got := r.PromptTokens+r.CompletionTokens, prompt+completion
+	claimed, got := c.prompt+c.completion, prompt+completion
 	switch {
 	case claimed > got+slack:
-		c.Status = Fail
-		c.Reason = fmt.Sprintf("over-counted by %d tokens", claimed-got)
+		ch.Status = Fail
+		ch.Reason = fmt.Sprintf("over-counted by %d tokens", claimed-got)
 		if slack > 0 {
-			c.Reason += fmt.Sprintf(" (tolerance %d)", slack)
+			ch.Reason += fmt.Sprintf(" (tolerance %d)", slack)
 		}
 	case claimed < got:
-		c.Reason = fmt.Sprintf("under-counted by %d tokens (the provider's loss)", got-claimed)
+		ch.Reason = fmt.Sprintf("under-counted by %d tokens (the provider's loss)", got-claimed)
 	case claimed > got:
-		c.Reason = fmt.Sprintf("%d tokens above the recount, within the tolerance of %d", claimed-got, slack)
+		ch.Reason = fmt.Sprintf("%d tokens above the recount, within the tolerance of %d", claimed-got, slack)
 	}
-	return c
+	return ch
 }
 
-// attributionCheck compares the receipt's summary with the recomputed one and
-// checks that the receipt's record CID holds the recomputed record.
-func (v *Verifier) attributionCheck(ctx context.Context, r inferencetypes.Receipt, rec []byte, sum rewardstypes.AttributionSummary) Check {
-	c := Check{Claimed: SummaryString(r.Summary), Recomputed: SummaryString(sum)}
-	if d := summaryDiff(r.Summary, sum); d != "" {
-		c.Status, c.Reason = Fail, d
-		return c
+// attributionCheck compares the claimed summary with the recomputed one and
+// checks that the claimed record CID holds the recomputed record.
+func (v *Verifier) attributionCheck(ctx context.Context, c claim, rec []byte, sum rewardstypes.AttributionSummary) Check {
+	ch := Check{Claimed: SummaryString(c.summary), Recomputed: SummaryString(sum)}
+	if d := summaryDiff(c.summary, sum); d != "" {
+		ch.Status, ch.Reason = Fail, d
+		return ch
 	}
-	c.Status, c.Reason = v.holds(ctx, r.RecordCid, rec)
-	if c.Status == Pass {
-		c.Reason = "the recomputed record is the one on IPFS"
+	ch.Status, ch.Reason = v.holds(ctx, c.recordCID, rec)
+	if ch.Status == Pass {
+		ch.Reason = "the recomputed record is the one on IPFS"
 	} else {
-		c.Reason = "the summary matches, but the record: " + c.Reason
+		ch.Reason = "the summary matches, but the record: " + ch.Reason
 	}
-	return c
+	return ch
 }
 
 // holds reports whether the CID holds exactly want: the CID of want under the
@@ -272,7 +327,7 @@ func (v *Verifier) holds(ctx context.Context, cidStr string, want []byte) (Statu
 	if err == nil && art.Cid == cidStr {
 		return Pass, ""
 	}
-	got, err := v.fetch(ctx, cidStr)
+	got, err := v.fetch(ctx, cidStr, v.cfg.MaxOutputBytes)
 	if err != nil {
 		return Unknown, fmt.Sprintf("CID %s is not the recomputed bytes' default CID %s and cannot be fetched: %v", cidStr, art.Cid, err)
 	}
@@ -283,14 +338,19 @@ func (v *Verifier) holds(ctx context.Context, cidStr string, want []byte) (Statu
 	return Pass, ""
 }
 
-// claimedOutput fetches the receipt's output and checks its digest.
-func (v *Verifier) claimedOutput(ctx context.Context, r inferencetypes.Receipt) ([]byte, error) {
-	out, err := v.fetch(ctx, r.OutputCid)
-	if err != nil {
-		return nil, fmt.Errorf("the claimed output: %w", err)
+// claimedOutput is the claimed output: the one the claim carries, else
+// fetched from its CID; its digest checked.
+func (v *Verifier) claimedOutput(ctx context.Context, c claim) ([]byte, error) {
+	out, where := c.output, "the batch record's output"
+	if out == nil {
+		var err error
+		if out, err = v.fetch(ctx, c.outputCID, v.cfg.MaxOutputBytes); err != nil {
+			return nil, fmt.Errorf("the claimed output: %w", err)
+		}
+		where = "output CID " + c.outputCID
 	}
-	if s := sha256.Sum256(out); hex.EncodeToString(s[:]) != r.OutputSha256 {
-		return nil, fmt.Errorf("%w: output CID %s holds bytes with sha256 %x; the receipt claims %s", errOutputDigest, r.OutputCid, s, r.OutputSha256)
+	if s := sha256.Sum256(out); hex.EncodeToString(s[:]) != c.outputSHA256 {
+		return nil, fmt.Errorf("%w: %s holds bytes with sha256 %x; the receipt claims %s", errOutputDigest, where, s, c.outputSHA256)
 	}
 	return out, nil
 }
@@ -298,8 +358,8 @@ func (v *Verifier) claimedOutput(ctx context.Context, r inferencetypes.Receipt) 
 // errOutputDigest: the output CID does not hold the claimed digest.
 var errOutputDigest = errors.New("output digest mismatch")
 
-// fetch reads a CID's content from IPFS, bounded by MaxOutputBytes.
-func (v *Verifier) fetch(ctx context.Context, cidStr string) ([]byte, error) {
+// fetch reads a CID's content from IPFS, at most limit bytes.
+func (v *Verifier) fetch(ctx context.Context, cidStr string, limit int64) ([]byte, error) {
 	id, err := storage.ParseCID(cidStr)
 	if err != nil {
 		return nil, fmt.Errorf("CID %q: %w", cidStr, err)
@@ -309,12 +369,12 @@ func (v *Verifier) fetch(ctx context.Context, cidStr string) ([]byte, error) {
 		return nil, fmt.Errorf("fetching %s: %w", cidStr, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, v.cfg.MaxOutputBytes+1))
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", cidStr, err)
 	}
-	if int64(len(b)) > v.cfg.MaxOutputBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", cidStr, v.cfg.MaxOutputBytes)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", cidStr, limit)
 	}
 	return b, nil
 }
