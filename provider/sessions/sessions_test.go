@@ -76,22 +76,40 @@ func (c *fakeChain) Settle(_ context.Context, msg *inferencetypes.MsgSettleSessi
 	return nil
 }
 
-type memRecords struct{ n int }
+// memRecords keeps what is added, by CID.
+type memRecords struct {
+	mu    sync.Mutex
+	blobs map[string][]byte
+}
 
 func (r *memRecords) Add(_ context.Context, b []byte) (string, error) {
-	r.n++
-	return sessions.RawCID(b), nil
+	cid := sessions.RawCID(b)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.blobs == nil {
+		r.blobs = map[string][]byte{}
+	}
+	r.blobs[cid] = append([]byte(nil), b...)
+	return cid, nil
+}
+
+func (r *memRecords) get(cid string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.blobs[cid]
+	return b, ok
 }
 
 type env struct {
-	t      *testing.T
-	dir    string
-	chain  *fakeChain
-	key    libp2pcrypto.PrivKey
-	sk     ed25519.PrivateKey
-	m      *sessions.Manager
-	cfg    sessions.Config
-	client *client
+	t       *testing.T
+	dir     string
+	chain   *fakeChain
+	records *memRecords
+	key     libp2pcrypto.PrivKey
+	sk      ed25519.PrivateKey
+	m       *sessions.Manager
+	cfg     sessions.Config
+	client  *client
 }
 
 func newEnv(t *testing.T) *env {
@@ -102,7 +120,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{
-		t: t, dir: t.TempDir(), key: key, sk: sk,
+		t: t, dir: t.TempDir(), key: key, sk: sk, records: &memRecords{},
 		chain: &fakeChain{height: 100, compute: 2000, sessions: map[uint64]*sessions.Info{
 			1: {ID: 1, Requester: "open1req", Provider: operator, DeploymentID: 7, Deposit: sdk.NewInt64Coin(denom, 1_000_000),
 				Royalty: sdkmath.NewInt(500), PubKey: pub, Open: true, ExpiryHeight: 1000},
@@ -115,7 +133,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) open() {
-	m, err := sessions.Open(e.dir, e.cfg, e.chain, &memRecords{}, e.key, nil)
+	m, err := sessions.Open(e.dir, e.cfg, e.chain, e.records, e.key, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

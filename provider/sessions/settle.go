@@ -93,23 +93,6 @@ func (m *Manager) SettleDue(ctx context.Context, all bool) int {
 	return n
 }
 
-// batchRecord is the settlement's record on IPFS: the requests it covers with
-// their attribution records and weights (tokens).
-type batchRecord struct {
-	SessionID   uint64        `json:"session_id,string"`
-	Sequence    uint64        `json:"voucher_sequence,string"`
-	FromRequest uint64        `json:"from_request,string"`
-	ToRequest   uint64        `json:"to_request,string"`
-	Records     []batchRecEnt `json:"records"`
-}
-
-type batchRecEnt struct {
-	RequestSeq   uint64 `json:"request_seq,string"`
-	RecordCID    string `json:"record_cid,omitempty"`
-	RecordSha256 string `json:"record_sha256,omitempty"`
-	Tokens       uint64 `json:"tokens,string"`
-}
-
 func (m *Manager) settle(ctx context.Context, r record) error {
 	v, err := voucher.DecodeVoucher(r.Voucher)
 	if err != nil {
@@ -125,35 +108,29 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 	if !info.Open {
 		return m.markSettled(r.ID, v, false)
 	}
-	rs, err := m.Receipts(r.ID, r.SettledCount, int(v.ReceiptCount-min(r.SettledCount, v.ReceiptCount)))
+	from := min(r.SettledCount, v.ReceiptCount) + 1
+	rs, err := m.receiptRange(r.ID, from, v.ReceiptCount)
 	if err != nil {
 		return err
 	}
-	batch := batchRecord{SessionID: r.ID, Sequence: v.Sequence, FromRequest: r.SettledCount + 1, ToRequest: v.ReceiptCount}
 	summary := batchrecord.MergeSummaries(rs, m.cfg.TopK)
-	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) {
+	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) && from > 1 {
 		// The voucher pays for requests whose receipts it does not name (the
 		// request it came with, interrupted ones): the chain needs an
-		// attribution for that royalty, and it follows every request this
-		// provider served in the session.
-		all, err := m.Receipts(r.ID, 0, int(r.Count))
+		// attribution for that royalty, and it follows every request under
+		// the voucher's root (never a later receipt: the record must give
+		// the voucher's root).
+		all, err := m.receiptRange(r.ID, 1, v.ReceiptCount)
 		if err != nil {
 			return err
 		}
 		if s := batchrecord.MergeSummaries(all, m.cfg.TopK); len(s.Top)+len(s.Pools) > 0 {
-			rs, summary = all, s
-			batch.FromRequest, batch.ToRequest = 1, r.Count
+			rs, summary, from = all, s, 1
 		}
 	}
-	for _, rc := range rs {
-		batch.Records = append(batch.Records, batchRecEnt{
-			RequestSeq: rc.RequestSeq, RecordCID: rc.RecordCID, RecordSha256: rc.Summary.RecordSha256,
-			Tokens: rc.PromptTokens + rc.CompletionTokens,
-		})
-	}
-	body, err := json.Marshal(batch)
+	body, err := m.batchRecord(r.ID, v, from, rs)
 	if err != nil {
-		return err
+		return fmt.Errorf("batch record of session %d voucher %d: %w", r.ID, v.Sequence, err)
 	}
 	if m.records == nil {
 		return errors.New("no record store to put the batch record on")

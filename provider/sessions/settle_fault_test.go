@@ -2,40 +2,45 @@ package sessions_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"testing"
 
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/sessions"
 )
 
-// TestSettleAttributesUnnamedRequests: a one-request session whose requester
-// never sent another voucher (a one-off call, the gateway killed): the last
-// voucher pays for the request but names none of its receipts. The chain needs
-// an attribution for a positive amount, so the settlement's summary follows
-// the receipts this provider issued, not the (empty) named increment.
-func TestSettleAttributesUnnamedRequests(t *testing.T) {
+// TestSettleNeverAttributesBeyondTheVoucher: a one-request session whose
+// requester never sent another voucher (a one-off call, the gateway killed):
+// the last voucher pays for the request but names none of its receipts. Its
+// record covers no request (a receipt not under the voucher's root cannot be
+// checked against it), so its summary is empty; the requester's final voucher
+// names the receipt, and its settlement attributes it.
+func TestSettleNeverAttributesBeyondTheVoucher(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	tk, err := e.m.Accept(ctx, e.client.next(100), sessions.Request{DeploymentID: 7, MaxTokens: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := served("hello", 10, 50)
-	s.RecordCID = sessions.RawCID([]byte("record"))
-	sum := sha256.Sum256([]byte("record"))
-	s.Summary = voucher.Summary{RecordSha256: hex.EncodeToString(sum[:]), Pools: []voucher.PoolEntry{{DatanetID: 3, Version: 1, Ppm: voucher.PpmScale}}}
-	if _, err := tk.Complete(s); err != nil {
+	r, err := tk.Complete(attributed("hello", 3))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n := e.m.SettleDue(ctx, true); n != 1 {
-		t.Fatalf("settled %d", n)
+	msg, rec, rs := e.settleOne()
+	if msg.Voucher.ReceiptCount != 0 || msg.Voucher.CumulativeTokens != 100 || len(rs) != 0 || rec.FromRequest != 1 ||
+		len(msg.Summary.Top)+len(msg.Summary.Pools) != 0 {
+		t.Fatalf("settlement voucher %+v summary %+v, record of %d requests", msg.Voucher, msg.Summary, len(rs))
 	}
-	got := e.chain.settled[0]
-	if got.Voucher.ReceiptCount != 0 || got.Voucher.CumulativeTokens != 100 || len(got.Summary.Pools) != 1 ||
-		got.Summary.Pools[0].DatanetId != 3 || got.Summary.Pools[0].Ppm != voucher.PpmScale || got.Summary.RecordSha256 == "" {
-		t.Fatalf("settlement voucher %+v summary %+v", got.Voucher, got.Summary)
+	e.client.take(r)
+	c := e.client
+	c.seq++
+	fin, _ := voucher.Sign(voucher.Voucher{ChainID: chainID, SessionID: 1, Sequence: c.seq, Denom: denom,
+		CumulativeAmount: c.price.Cost(c.tokens), CumulativeTokens: c.tokens, ReceiptCount: c.acc.Len(), ReceiptsRoot: c.acc.Root()}, c.sk)
+	if err := e.m.Final(ctx, fin); err != nil {
+		t.Fatal(err)
+	}
+	msg, rec, rs = e.settleOne()
+	if len(rs) != 1 || rec.FromRequest != 1 || len(msg.Summary.Pools) != 1 || msg.Summary.Pools[0].DatanetId != 3 || msg.Summary.RecordSha256 == "" {
+		t.Fatalf("final settlement summary %+v, record of %d requests", msg.Summary, len(rs))
 	}
 }
 
