@@ -55,6 +55,14 @@ func TestCheatingProvidersDropped(t *testing.T) {
 			why: "differs from the receipt",
 		},
 		{
+			name: "receipt signs the digest of another request body",
+			cheat: func(rc *voucher.Receipt, b []byte, key libp2pcrypto.PrivKey) (libp2pcrypto.PrivKey, []byte) {
+				rc.RequestSHA256 = sha256.Sum256([]byte(`{"model":"7","prompt":"something else","max_tokens":4}`))
+				return key, b
+			},
+			why: "request digest",
+		},
+		{
 			name: "receipt signed by a key other than the registered peer id",
 			cheat: func(rc *voucher.Receipt, b []byte, _ libp2pcrypto.PrivKey) (libp2pcrypto.PrivKey, []byte) {
 				return otherKey, b
@@ -146,7 +154,7 @@ func TestForgedLostReceiptDropped(t *testing.T) {
 					return
 				}
 				rc, err := voucher.SignReceipt(voucher.Receipt{
-					ChainID: openaitest.ChainID, Provider: "open1cheat", SessionID: id, RequestSeq: 1,
+					ChainID: openaitest.ChainID, Provider: "open1cheat", SessionID: id, RequestSeq: 1, RequestSHA256: sha256.Sum256([]byte("{}")),
 					OutputCID: sessions.RawCID([]byte("never sent")), OutputSHA256: sha256.Sum256([]byte("never sent")),
 					PromptTokens: 3, CompletionTokens: 999_997, EngineName: "fake", EngineVersion: "1", ModelID: 1, ModelVersion: 1,
 				}, cheat.Key)

@@ -110,7 +110,8 @@ func (g *Gateway) send(ctx context.Context, url string, body []byte, v voucher.V
 	return g.do(hr)
 }
 
-// verify checks a receipt against the request and the bytes received.
+// verify checks a receipt against the request (the exact body sent: send
+// passes req.body unchanged over HTTP and libp2p) and the bytes received.
 func (g *Gateway) verify(s *session, req *request, enc string, output []byte, usage *openai.Usage) (voucher.Receipt, error) {
 	rc, err := openai.DecodeReceipt(enc)
 	if err != nil {
@@ -124,6 +125,8 @@ func (g *Gateway) verify(s *session, req *request, enc string, output []byte, us
 		return rc, fmt.Errorf("%w: receipt for %s/%s/session %d", errDrop, rc.ChainID, rc.Provider, rc.SessionID)
 	case rc.RequestSeq != acc.Len()+1:
 		return rc, fmt.Errorf("%w: receipt request seq %d, want %d", errDrop, rc.RequestSeq, acc.Len()+1)
+	case rc.RequestSHA256 != sha256.Sum256(req.body):
+		return rc, fmt.Errorf("%w: the receipt's request digest is not the sha256 of the %d-byte body sent", errDrop, len(req.body))
 	case rc.OutputSHA256 != sha256.Sum256(output):
 		return rc, fmt.Errorf("%w: the receipt's output digest does not match the %d bytes received", errDrop, len(output))
 	case rc.PromptTokens > req.bound:

@@ -136,6 +136,33 @@ func (f *fixture) take(t testing.TB, enc string, output []byte) voucher.Receipt 
 	return r
 }
 
+// TestBodyArrivesUnchanged: a body spanning several BODY frames reaches the
+// provider's handler byte for byte: its receipt signs the sha256 of the body
+// sent, and the provider's transcript is that body.
+func TestBodyArrivesUnchanged(t *testing.T) {
+	f := setup(t, nil)
+	// JSON whitespace and escapes a re-encoding would change, over 3 frames of the client's 64 KiB reads.
+	body := "{\"model\":\"7\",  \"prompt\":\"one \\u0074wo\"," + strings.Repeat(" \t\n", 50_000) + "\"max_tokens\":4}\n"
+	resp := f.post(t, "/v1/completions", body, f.voucher(t, openai.PromptBound(false, "one two", nil)+4, f.sk))
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, raw)
+	}
+	var c openai.Completion
+	if err := json.Unmarshal(raw, &c); err != nil || len(c.Choices) != 1 {
+		t.Fatalf("body %s: %v", raw, err)
+	}
+	r := f.take(t, resp.Header.Get(openai.HeaderReceipt), []byte(c.Choices[0].Text))
+	if r.RequestSHA256 != sha256.Sum256([]byte(body)) {
+		t.Fatal("the receipt does not sign the sha256 of the body sent")
+	}
+	tr, err := f.prov.Sessions.Transcript(f.id, r.RequestSeq)
+	if err != nil || string(tr.Body) != body {
+		t.Fatalf("the provider's transcript is not the body sent (%d bytes of %d): %v", len(tr.Body), len(body), err)
+	}
+}
+
 // The same requests as over HTTP, non-streamed then streamed, chat and
 // completions, each paid and receipted; the voucher state carries over.
 func TestRequestsOverLibp2p(t *testing.T) {
@@ -156,7 +183,9 @@ func TestRequestsOverLibp2p(t *testing.T) {
 	if c.Choices[0].Text != "one two three " {
 		t.Fatalf("text %q", c.Choices[0].Text)
 	}
-	f.take(t, resp.Header.Get(openai.HeaderReceipt), []byte(c.Choices[0].Text))
+	if r := f.take(t, resp.Header.Get(openai.HeaderReceipt), []byte(c.Choices[0].Text)); r.RequestSHA256 != sha256.Sum256([]byte(body)) {
+		t.Fatal("the receipt does not sign the sha256 of the body sent")
+	}
 
 	// Chat, streamed: SSE events arrive frame by frame, the receipt in the
 	// last chunk.
@@ -202,7 +231,7 @@ func TestRequestsOverLibp2p(t *testing.T) {
 		t.Fatalf("done %v, %d content chunks, text %q", done, contentChunks, text.String())
 	}
 	r := f.take(t, receipt, []byte(text.String()))
-	if r.RequestSeq != 2 || r.CompletionTokens != 4 {
+	if r.RequestSeq != 2 || r.CompletionTokens != 4 || r.RequestSHA256 != sha256.Sum256([]byte(body)) {
 		t.Fatalf("receipt %+v", r)
 	}
 
