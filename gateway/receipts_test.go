@@ -18,7 +18,7 @@ func storeReceipt(t *testing.T, key libp2pcrypto.PrivKey, session, seq uint64) S
 	rc, err := voucher.SignReceipt(voucher.Receipt{
 		ChainID: "openledger-test", Provider: "open1provider", SessionID: session, RequestSeq: seq, OutputCID: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
 		RequestSHA256: sha256.Sum256(fmt.Appendf(nil, `{"model":"1","prompt":"p","max_tokens":%d}`, seq)),
-		OutputSHA256: sha256.Sum256([]byte(out)), PromptTokens: 3, CompletionTokens: seq,
+		OutputSHA256:  sha256.Sum256([]byte(out)), PromptTokens: 3, CompletionTokens: seq,
 		EngineName: "builtin", EngineVersion: "1", ModelID: 1, ModelVersion: 1,
 	}, key)
 	if err != nil {
