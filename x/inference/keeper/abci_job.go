@@ -22,7 +22,9 @@ func (k Keeper) processJobQueues(ctx context.Context, params types.Params, limit
 	}); err != nil {
 		return err
 	}
-	_, err := k.drainQueue(ctx, k.JobFinalizeQueue, limit, "job_finalize", k.finalizeJob)
+	_, err := k.drainQueue(ctx, k.JobFinalizeQueue, limit, "job_finalize", func(ctx sdk.Context, id uint64) error {
+		return k.finalizeJob(ctx, params, id)
+	})
 	return err
 }
 
@@ -139,7 +141,7 @@ func (k Keeper) missDeadline(ctx sdk.Context, params types.Params, id uint64) er
 // escrow back to the requester. If x/rewards refuses the settlement, compute is
 // paid to the provider directly and the royalty refunded (see the job accounting
 // comment in job.go).
-func (k Keeper) finalizeJob(ctx sdk.Context, id uint64) error {
+func (k Keeper) finalizeJob(ctx sdk.Context, params types.Params, id uint64) error {
 	j, err := k.GetJob(ctx, id)
 	if err != nil {
 		return err
@@ -147,7 +149,7 @@ func (k Keeper) finalizeJob(ctx sdk.Context, id uint64) error {
 	if j.Status != types.JOB_STATUS_PENDING {
 		return nil
 	}
-	if audited, err := k.maybeAudit(ctx, types.TARGET_KIND_JOB_RECEIPT, id); err != nil || audited {
+	if audited, err := k.maybeAudit(ctx, params, types.TARGET_KIND_JOB_RECEIPT, id); err != nil || audited {
 		return err
 	}
 	r, err := k.Receipts.Get(ctx, id)

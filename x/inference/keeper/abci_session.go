@@ -13,7 +13,7 @@ import (
 // deposit), each queue capped at limit items per block.
 func (k Keeper) processSessionQueues(ctx context.Context, params types.Params, limit int) error {
 	if _, err := k.drainQueue(ctx, k.SettlementFinalizeQueue, limit, "settlement_finalize",
-		func(ctx sdk.Context, id uint64) error { return k.finalizeSettlement(ctx, id) },
+		func(ctx sdk.Context, id uint64) error { return k.finalizeSettlement(ctx, params, id) },
 	); err != nil {
 		return err
 	}

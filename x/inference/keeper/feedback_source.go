@@ -49,7 +49,7 @@ func (s FeedbackSource) JobForFeedback(ctx context.Context, jobID uint64) (model
 		compute, royalty := jobPayment(j, r.PromptTokens+r.CompletionTokens)
 		out.Price = sdk.NewCoin(j.Escrow.Denom, compute.Add(royalty))
 	}
-	out.Paid = r.Status == types.SETTLEMENT_STATUS_PENDING || r.Status == types.SETTLEMENT_STATUS_FINALIZED
+	out.Paid = paidForFeedback(r.Status)
 	if !out.Paid {
 		out.Status = "receipt " + r.Status.String()
 	}
@@ -73,8 +73,15 @@ func (s FeedbackSource) SettlementForFeedback(ctx context.Context, settlementID 
 	return modelstypes.FeedbackSettlement{
 		SessionID: st.SessionId, Requester: sess.Requester, DeploymentID: sess.DeploymentId,
 		Status:       st.Status.String(),
-		Paid:         st.Status == types.SETTLEMENT_STATUS_PENDING || st.Status == types.SETTLEMENT_STATUS_FINALIZED,
+		Paid:         paidForFeedback(st.Status),
 		ReceiptsRoot: append([]byte(nil), st.ReceiptsRoot...), FirstRequest: st.FirstRequest, Requests: st.Requests,
 		Amount: st.Amount, SubmittedHeight: st.SubmittedHeight,
 	}, true, nil
+}
+
+// paidForFeedback: a receipt or settlement counts as paid for feedback while PENDING
+// (the price is held and its challenge window runs) or once FINALIZED; CHALLENGED and
+// VOIDED ones do not.
+func paidForFeedback(s types.SettlementStatus) bool {
+	return s == types.SETTLEMENT_STATUS_PENDING || s == types.SETTLEMENT_STATUS_FINALIZED
 }

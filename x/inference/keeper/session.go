@@ -119,7 +119,7 @@ func (k Keeper) closeSession(ctx context.Context, params types.Params, s types.S
 // royalty back to the requester, the settlement is FINALIZED and the reason is logged
 // and emitted. A CHALLENGED settlement is left alone (its dispute decides); one drawn
 // for a random audit becomes CHALLENGED.
-func (k Keeper) finalizeSettlement(ctx sdk.Context, id uint64) error {
+func (k Keeper) finalizeSettlement(ctx sdk.Context, params types.Params, id uint64) error {
 	st, err := k.Settlements.Get(ctx, id)
 	if isNotFound(err) {
 		return types.ErrSettlementNotFound.Wrapf("settlement %d", id)
@@ -129,7 +129,7 @@ func (k Keeper) finalizeSettlement(ctx sdk.Context, id uint64) error {
 	if st.Status != types.SETTLEMENT_STATUS_PENDING {
 		return nil
 	}
-	if audited, err := k.maybeAudit(ctx, types.TARGET_KIND_SESSION_SETTLEMENT, id); err != nil || audited {
+	if audited, err := k.maybeAudit(ctx, params, types.TARGET_KIND_SESSION_SETTLEMENT, id); err != nil || audited {
 		return err
 	}
 	s, err := k.GetSession(ctx, st.SessionId)

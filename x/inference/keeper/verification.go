@@ -221,11 +221,7 @@ func (k Keeper) openDispute(ctx context.Context, t target, claim types.Claim, ch
 // ended is audited (params.audit_bps, from the header hash of the current block —
 // a block after the target was posted — and the target): if so it opens an audit
 // dispute and reports true, and the caller must not pay the target now.
-func (k Keeper) maybeAudit(ctx context.Context, kind types.TargetKind, id uint64) (bool, error) {
-	params, err := k.Params.Get(ctx)
-	if err != nil {
-		return false, err
-	}
+func (k Keeper) maybeAudit(ctx context.Context, params types.Params, kind types.TargetKind, id uint64) (bool, error) {
 	// Outside block execution there is no block hash, hence no seed nobody can
 	// predict: no audit is drawn.
 	if params.AuditBps == 0 || len(blockHash(ctx)) == 0 {
