@@ -13,6 +13,7 @@ import (
 
 	"github.com/openledger/openledger/inference/batchrecord"
 	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/provider/internal/cheat"
 	"github.com/openledger/openledger/provider/internal/failpoint"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
@@ -143,6 +144,7 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 	if len(summary.Top)+len(summary.Pools) > 0 {
 		summary.RecordSha256 = hex.EncodeToString(sum[:])
 	}
+	summary = cheat.SettlementSummary(summary) // test-only lie, the record stays honest: inert unless armed
 	msg := &inferencetypes.MsgSettleSession{
 		Provider: m.cfg.Operator, SessionId: r.ID, RecordCid: cid, Summary: summary,
 		Voucher: inferencetypes.Voucher{

@@ -1,12 +1,12 @@
-// Package cheat makes the provider daemon lie in its job receipts, so that the
-// verification end-to-end tests can run a real cheating provider against a
-// real chain and real committee members. It is for tests only: it is inert
-// unless the environment variable OPENLEDGER_PROVIDER_CHEAT names a kind of lie
-// when the process starts, and an operator has no reason to set it (every lie
-// is caught by `openledgerd verify receipt`, a challenge or an audit, and
-// slashed).
+// Package cheat makes the provider daemon lie in its job receipts or in its
+// session receipts and settlements, so that the verification end-to-end tests
+// can run a real cheating provider against a real chain and real committee
+// members. It is for tests only: it is inert unless the environment variable
+// OPENLEDGER_PROVIDER_CHEAT names a kind of lie when the process starts, and
+// an operator has no reason to set it (every lie is caught by `openledgerd
+// verify`, a challenge or an audit, and slashed).
 //
-// Kinds:
+// Kinds that lie on jobs only (sessions stay honest):
 //
 //	output                a forged output (other text) stored and attributed
 //	                      honestly, as if the model had produced it
@@ -16,7 +16,23 @@
 //	usage                 the completion token count inflated (doubled, at
 //	                      most to what max_tokens leaves)
 //
-// provider/executor calls it once per executed job (not for session requests).
+// Kinds that lie on session requests or settlements only (jobs stay honest):
+//
+//	session-output             each request's output is the honest one +
+//	                           ForgedSuffix, served to the requester, receipted,
+//	                           stored and attributed as if generated
+//	session-usage              each request's completion token count inflated
+//	                           (doubled, at most to the request's max_tokens),
+//	                           in the response's usage and the receipt alike
+//	session-attribution:<id>   each receipt's summary credits contribution <id>
+//	                           as attribution:<id> does
+//	session-settlement:<id>    receipts and batch record honest, but the
+//	                           merged summary the settlement submits credits
+//	                           contribution <id> as attribution:<id> does
+//
+// provider/executor calls the job lies once per executed job and the
+// per-request session lies once per interactive generation (Pool.Generate);
+// provider/sessions calls SettlementSummary once per settlement.
 package cheat
 
 import (
@@ -24,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openledger/openledger/inference/voucher"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
@@ -45,7 +62,9 @@ func parse(v string) mode {
 	switch kind {
 	case "output", "usage":
 		return mode{kind: kind}
-	case "attribution":
+	case "session-output", "session-usage":
+		return mode{kind: kind}
+	case "attribution", "session-attribution", "session-settlement":
 		id, err := strconv.ParseUint(arg, 10, 64)
 		if err != nil || id == 0 {
 			return mode{}
@@ -84,5 +103,70 @@ func Summary(s rewardstypes.AttributionSummary) rewardstypes.AttributionSummary 
 	out.Top = append([]rewardstypes.ContributionWeight{{DatanetId: p.DatanetId, Version: p.Version,
 		ContributionId: armed.contribution, Ppm: p.Ppm - 1}}, s.Top...)
 	out.Pools = append([]rewardstypes.PoolWeight{{DatanetId: p.DatanetId, Version: p.Version, Ppm: 1}}, s.Pools[1:]...)
+	return out
+}
+
+// SessionOutput returns the output a session request will serve and receipt:
+// out itself unless the "session-output" lie is armed.
+func SessionOutput(out []byte) []byte {
+	if armed.kind != "session-output" {
+		return out
+	}
+	return append(append([]byte(nil), out...), ForgedSuffix...)
+}
+
+// SessionUsage returns the completion token count a session request will
+// report and receipt: completion itself unless the "session-usage" lie is
+// armed (then doubled, at most to the request's maxTokens).
+func SessionUsage(maxTokens, completion uint64) uint64 {
+	if armed.kind != "session-usage" || completion >= maxTokens {
+		return completion
+	}
+	return min(2*completion+1, maxTokens)
+}
+
+// SessionSummary returns the attribution summary a session receipt will
+// claim: s itself unless the "session-attribution" lie is armed.
+func SessionSummary(s rewardstypes.AttributionSummary) rewardstypes.AttributionSummary {
+	if armed.kind != "session-attribution" {
+		return s
+	}
+	return credit(s, armed.contribution)
+}
+
+// SettlementSummary returns the merged summary a session settlement will
+// submit: s itself unless the "session-settlement" lie is armed.
+func SettlementSummary(s rewardstypes.AttributionSummary) rewardstypes.AttributionSummary {
+	if armed.kind != "session-settlement" {
+		return s
+	}
+	return credit(s, armed.contribution)
+}
+
+// credit moves all but 1 ppm of s's first pool to contribution id of that
+// pool's dataset version (added to its entry when s names it already), so
+// the result stays a valid summary; s is returned when it has no pool to
+// take from or no room for another entry.
+func credit(s rewardstypes.AttributionSummary, id uint64) rewardstypes.AttributionSummary {
+	if len(s.Pools) == 0 || s.Pools[0].Ppm < 2 {
+		return s
+	}
+	p := s.Pools[0]
+	moved := p.Ppm - 1
+	out := rewardstypes.AttributionSummary{RecordSha256: s.RecordSha256}
+	out.Pools = append([]rewardstypes.PoolWeight{{DatanetId: p.DatanetId, Version: p.Version, Ppm: 1}}, s.Pools[1:]...)
+	for _, c := range s.Top {
+		if c.DatanetId == p.DatanetId && c.Version == p.Version && c.ContributionId == id {
+			c.Ppm += moved
+			moved = 0
+		}
+		out.Top = append(out.Top, c)
+	}
+	if moved > 0 {
+		if len(s.Top)+len(s.Pools) >= voucher.MaxSummaryEntries {
+			return s
+		}
+		out.Top = append([]rewardstypes.ContributionWeight{{DatanetId: p.DatanetId, Version: p.Version, ContributionId: id, Ppm: moved}}, out.Top...)
+	}
 	return out
 }
