@@ -58,9 +58,9 @@ func TestSessionLies(t *testing.T) {
 		Pools: []rewardstypes.PoolWeight{{DatanetId: 1, Version: 1, Ppm: 600_000}}}
 	out := []byte("Patience is a virtue.")
 	for _, tc := range []struct {
-		env                                 string
+		env                               string
 		forged, inflated, receipt, settle bool
-		credited                            uint64
+		credited                          uint64
 	}{
 		{env: ""},
 		{env: "output"},
