@@ -16,16 +16,17 @@ func (q queryServer) Feedback(ctx context.Context, req *types.QueryFeedbackReque
 	if req == nil {
 		return nil, types.ErrInvalidField.Wrap("empty request")
 	}
-	var key collections.Triple[int32, uint64, uint64]
+	// The index key is the one a stored feedback has (types.Feedback.InferenceKey).
+	named := types.Feedback{JobId: req.JobId, SessionId: req.SessionId, RequestSeq: req.RequestSeq}
 	switch {
 	case req.JobId > 0 && req.SessionId == 0 && req.RequestSeq == 0:
-		key = collections.Join3(int32(types.INFERENCE_KIND_JOB), req.JobId, uint64(0))
+		named.Kind = types.INFERENCE_KIND_JOB
 	case req.JobId == 0 && req.SessionId > 0 && req.RequestSeq > 0:
-		key = collections.Join3(int32(types.INFERENCE_KIND_SESSION_REQUEST), req.SessionId, req.RequestSeq)
+		named.Kind = types.INFERENCE_KIND_SESSION_REQUEST
 	default:
 		return nil, types.ErrInvalidField.Wrap("name a job (job_id) or a session request (session_id and request_seq)")
 	}
-	id, err := q.k.FeedbackByInference.Get(ctx, key)
+	id, err := q.k.FeedbackByInference.Get(ctx, collections.Join3(named.InferenceKey()))
 	if err != nil {
 		if isNotFound(err) {
 			return nil, types.ErrFeedbackNotFound.Wrapf("job %d / session %d request %d", req.JobId, req.SessionId, req.RequestSeq)
