@@ -137,7 +137,7 @@ type fixture struct {
 	dir   string
 	st    *store.Store
 	chain *simChain
-	jobs  verifiertest.Jobs
+	jobs  *verifiertest.Chain
 	// honest is job 7's honest receipt.
 	honest types.Receipt
 }
@@ -155,7 +155,7 @@ func newFixture(t *testing.T) *fixture {
 	j9.Id, r9.JobId = 9, 9
 	r9.Summary = rewardstypes.AttributionSummary{RecordSha256: hex.EncodeToString(make([]byte, 32)),
 		Top: []rewardstypes.ContributionWeight{{DatanetId: 1, Version: 1, ContributionId: 13, Ppm: 1_000_000}}}
-	f := &fixture{w: w, dir: t.TempDir(), honest: r7, jobs: verifiertest.Jobs{
+	f := &fixture{w: w, dir: t.TempDir(), honest: r7, jobs: &verifiertest.Chain{
 		Jobs:     map[uint64]types.Job{7: j7, 8: j8, 9: j9},
 		Receipts: map[uint64]types.Receipt{7: r7, 8: r8, 9: r9},
 	}}

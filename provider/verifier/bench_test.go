@@ -45,7 +45,7 @@ func BenchmarkAudit(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := receiptOf(j, res)
-	v, err := New(w.NewPool(b), fakeChain{job: j, receipt: r}, w.St, Config{}, slog.New(slog.DiscardHandler))
+	v, err := New(w.NewPool(b), fakeChain(j, r), w.St, Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package verifier
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -48,21 +46,6 @@ func getWorld(t testing.TB) *verifiertest.World {
 }
 
 // fakeChain is x/inference at the process boundary: one job and its receipt.
-type fakeChain struct {
-	job     inferencetypes.Job
-	receipt inferencetypes.Receipt
-}
-
-func (c fakeChain) Job(_ context.Context, id uint64) (inferencetypes.Job, error) {
-	if id != c.job.Id {
-		return inferencetypes.Job{}, fmt.Errorf("job %d: not found", id)
-	}
-	return c.job, nil
-}
-
-func (c fakeChain) Receipt(_ context.Context, id uint64) (inferencetypes.Receipt, error) {
-	if id != c.receipt.JobId {
-		return inferencetypes.Receipt{}, fmt.Errorf("receipt of job %d: not found", id)
-	}
-	return c.receipt, nil
+func fakeChain(j inferencetypes.Job, r inferencetypes.Receipt) *verifiertest.Chain {
+	return &verifiertest.Chain{Jobs: map[uint64]inferencetypes.Job{j.Id: j}, Receipts: map[uint64]inferencetypes.Receipt{r.JobId: r}}
 }

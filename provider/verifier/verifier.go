@@ -47,33 +47,6 @@ import (
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
 )
 
-// Chain reads the job and its receipt.
-type Chain interface {
-	Job(ctx context.Context, id uint64) (inferencetypes.Job, error)
-	Receipt(ctx context.Context, jobID uint64) (inferencetypes.Receipt, error)
-}
-
-// ChainQueries adapts the x/inference query client to Chain.
-type ChainQueries struct{ Query inferencetypes.QueryClient }
-
-// Job implements Chain.
-func (c ChainQueries) Job(ctx context.Context, id uint64) (inferencetypes.Job, error) {
-	res, err := c.Query.Job(ctx, &inferencetypes.QueryJobRequest{JobId: id})
-	if err != nil {
-		return inferencetypes.Job{}, err
-	}
-	return res.Job, nil
-}
-
-// Receipt implements Chain.
-func (c ChainQueries) Receipt(ctx context.Context, jobID uint64) (inferencetypes.Receipt, error) {
-	res, err := c.Query.Receipt(ctx, &inferencetypes.QueryReceiptRequest{JobId: jobID})
-	if err != nil {
-		return inferencetypes.Receipt{}, err
-	}
-	return res.Receipt, nil
-}
-
 // Config sets the thresholds of the checks that are not bit-exact.
 type Config struct {
 	// MaxZ is the scoring threshold: the most surprise beyond the model's
@@ -89,6 +62,12 @@ type Config struct {
 	// MaxOutputBytes bounds a claimed output or record fetched from IPFS
 	// (default 4 MiB).
 	MaxOutputBytes int64
+	// MaxBatchRecordBytes bounds a settlement's batch record (default 64
+	// MiB); a larger one is a failed attribution claim (see VerifySettlement).
+	MaxBatchRecordBytes int64
+	// RecordFetchTimeout bounds the fetch of a settlement's batch record
+	// (default 2 min); past it the record is unavailable.
+	RecordFetchTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -103,6 +82,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxOutputBytes <= 0 {
 		c.MaxOutputBytes = 4 << 20
+	}
+	if c.MaxBatchRecordBytes <= 0 {
+		c.MaxBatchRecordBytes = 64 << 20
+	}
+	if c.RecordFetchTimeout <= 0 {
+		c.RecordFetchTimeout = 2 * time.Minute
 	}
 }
 

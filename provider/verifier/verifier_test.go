@@ -31,7 +31,7 @@ func honest(t *testing.T, w *verifiertest.World, version uint64) (inferencetypes
 // newVerifier is a committee member: its own pool and cache over the node.
 func newVerifier(t *testing.T, w *verifiertest.World, j inferencetypes.Job, r inferencetypes.Receipt) *Verifier {
 	t.Helper()
-	v, err := New(w.NewPool(t), fakeChain{job: j, receipt: r}, w.St, Config{}, slog.New(slog.DiscardHandler))
+	v, err := New(w.NewPool(t), fakeChain(j, r), w.St, Config{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

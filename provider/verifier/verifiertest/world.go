@@ -232,6 +232,16 @@ func (c *Models) ModelVersion(_ context.Context, modelID, version uint64) (model
 	return v, nil
 }
 
+// Deployment implements executor.DeploymentSource: deployment 1 serves the
+// span version and shares its royalty with both dataset versions.
+func (c *Models) Deployment(_ context.Context, id uint64) (modelstypes.Deployment, error) {
+	if id != 1 {
+		return modelstypes.Deployment{}, fmt.Errorf("deployment %d: not found", id)
+	}
+	return modelstypes.Deployment{Id: 1, ModelId: 1, Version: VSpan, Status: modelstypes.DEPLOYMENT_STATUS_ACTIVE,
+		DataShares: []modelstypes.DataShare{{DatanetId: 1, Version: 1, Bps: 5000}, {DatanetId: 2, Version: 1, Bps: 5000}}}, nil
+}
+
 // Model implements executor.ModelSource.
 func (c *Models) Model(_ context.Context, id uint64) (modelstypes.Model, error) {
 	m, ok := c.models[id]
@@ -241,26 +251,54 @@ func (c *Models) Model(_ context.Context, id uint64) (modelstypes.Model, error) 
 	return m, nil
 }
 
-// Jobs is x/inference's jobs and receipts at the process boundary.
-type Jobs struct {
-	Jobs     map[uint64]inferencetypes.Job
-	Receipts map[uint64]inferencetypes.Receipt
+// Chain is x/inference at the process boundary: jobs and receipts; sessions,
+// settlements and providers; the chain id.
+type Chain struct {
+	Jobs        map[uint64]inferencetypes.Job
+	Receipts    map[uint64]inferencetypes.Receipt
+	Sessions    map[uint64]inferencetypes.Session
+	Settlements map[uint64]inferencetypes.SessionSettlement
+	Providers   map[string]inferencetypes.Provider
+	Network     string
+}
+
+func lookup[K comparable, V any](m map[K]V, k K, what string) (V, error) {
+	v, ok := m[k]
+	if !ok {
+		return v, fmt.Errorf("%s %v: not found", what, k)
+	}
+	return v, nil
 }
 
 // Job implements verifier.Chain.
-func (c Jobs) Job(_ context.Context, id uint64) (inferencetypes.Job, error) {
-	j, ok := c.Jobs[id]
-	if !ok {
-		return inferencetypes.Job{}, fmt.Errorf("job %d: not found", id)
-	}
-	return j, nil
+func (c *Chain) Job(_ context.Context, id uint64) (inferencetypes.Job, error) {
+	return lookup(c.Jobs, id, "job")
 }
 
 // Receipt implements verifier.Chain.
-func (c Jobs) Receipt(_ context.Context, id uint64) (inferencetypes.Receipt, error) {
-	r, ok := c.Receipts[id]
-	if !ok {
-		return inferencetypes.Receipt{}, fmt.Errorf("receipt of job %d: not found", id)
+func (c *Chain) Receipt(_ context.Context, id uint64) (inferencetypes.Receipt, error) {
+	return lookup(c.Receipts, id, "receipt of job")
+}
+
+// Settlement implements verifier.Chain.
+func (c *Chain) Settlement(_ context.Context, id uint64) (inferencetypes.SessionSettlement, error) {
+	return lookup(c.Settlements, id, "settlement")
+}
+
+// Session implements verifier.Chain.
+func (c *Chain) Session(_ context.Context, id uint64) (inferencetypes.Session, error) {
+	return lookup(c.Sessions, id, "session")
+}
+
+// Provider implements verifier.Chain.
+func (c *Chain) Provider(_ context.Context, op string) (inferencetypes.Provider, error) {
+	return lookup(c.Providers, op, "provider")
+}
+
+// ChainID implements verifier.Chain.
+func (c *Chain) ChainID(context.Context) (string, error) {
+	if c.Network == "" {
+		return "", fmt.Errorf("no chain id")
 	}
-	return r, nil
+	return c.Network, nil
 }
