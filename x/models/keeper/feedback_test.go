@@ -147,6 +147,10 @@ func TestSubmitFeedbackRules(t *testing.T) {
 			if fb.Rater != rater || fb.DeploymentId != e.deploy || fb.ModelVersion != e.base || fb.ContributionId != 0 {
 				t.Fatalf("stored %+v", fb)
 			}
+			byInference, err := e.query.Feedback(c, &types.QueryFeedbackRequest{JobId: fb.JobId, SessionId: fb.SessionId, RequestSeq: fb.RequestSeq})
+			if err != nil || byInference.Feedback.Id != res.FeedbackId {
+				t.Fatalf("Feedback query for job %d / session %d request %d: %v, %+v", fb.JobId, fb.SessionId, fb.RequestSeq, err, byInference)
+			}
 			e.invariants(c)
 		})
 	}
