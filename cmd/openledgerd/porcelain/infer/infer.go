@@ -115,9 +115,9 @@ func run(cmd *cobra.Command, args []string) error {
 		_, _ = io.WriteString(out, "\n")
 	}
 	rc := res.Receipt
-	fmt.Fprintf(cmd.ErrOrStderr(), "receipt: provider %s (%s), session %d, request %d: %d prompt + %d completion tokens, %s%s (session total %s%s), output sha256 %s\n",
+	fmt.Fprintf(cmd.ErrOrStderr(), "receipt: provider %s (%s), session %d, request %d: %d prompt + %d completion tokens, %s%s (session total %s%s), request sha256 %s, output sha256 %s\n",
 		res.Provider, res.Endpoint, res.SessionID, rc.RequestSeq, rc.PromptTokens, rc.CompletionTokens, res.Amount, res.Denom,
-		res.SessionAmount, res.Denom, hex.EncodeToString(rc.OutputSHA256[:]))
+		res.SessionAmount, res.Denom, hex.EncodeToString(rc.RequestSHA256[:]), hex.EncodeToString(rc.OutputSHA256[:]))
 	fmt.Fprintf(cmd.ErrOrStderr(), "feedback: openledgerd feedback rate session:%d:%d +1|-1 (or feedback prefer … --text BETTER) once the provider has settled it\n",
 		res.SessionID, rc.RequestSeq)
 	return nil
