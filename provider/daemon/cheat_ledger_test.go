@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 
@@ -25,6 +26,11 @@ func (r *cheatRig) worth(t *testing.T, name string, height int64) (balance, stak
 	t.Helper()
 	ctx := metadata.AppendToOutgoingContext(context.Background(), grpctypes.GRPCBlockHeightHeader, strconv.FormatInt(height, 10))
 	b, err := r.q.Bank().Balance(ctx, &banktypes.QueryBalanceRequest{Address: r.addr[name], Denom: "uopen"})
+	// The latest block is stored a moment before its state is committed.
+	for i := 0; i < 50 && err != nil && strings.Contains(err.Error(), "height in the future"); i++ {
+		time.Sleep(100 * time.Millisecond)
+		b, err = r.q.Bank().Balance(ctx, &banktypes.QueryBalanceRequest{Address: r.addr[name], Denom: "uopen"})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

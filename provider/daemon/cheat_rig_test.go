@@ -201,6 +201,8 @@ func (r *cheatRig) providerConfig(t *testing.T, name string) string {
 	cfg.Bid.RegisterOnStart = true
 	cfg.Bid.Moniker = name
 	cfg.Bid.Stake = fmt.Sprintf("%duopen", cheatStake)
+	// The OpenAI API and its sessions (cheat_session_e2e_test.go), on loopback.
+	cfg.API.Enabled, cfg.API.Listen = true, "127.0.0.1:0"
 	for _, owner := range cheatProviders {
 		dep, _ := strconv.ParseUint(r.dep[owner], 10, 64)
 		price := dearPrice
