@@ -4,8 +4,10 @@
 // the session voucher in the X-Openledger-Voucher header, verified and
 // committed by provider/sessions before generation starts, and answered with
 // the provider's signed receipt (X-Openledger-Receipt, or the `openledger`
-// field of the last streamed chunk). Session resynchronisation and the final
-// voucher live under /v1/openledger/sessions/.
+// field of the last streamed chunk), which signs the sha256 of the exact
+// request body; the body and output are kept as the request's transcript for
+// the settlement's batch record (ReplayGeneration replays one). Session
+// resynchronisation and the final voucher live under /v1/openledger/sessions/.
 package openai
 
 import (
