@@ -40,19 +40,20 @@ var inferReceiptRE = regexp.MustCompile(`receipt: provider (\S+) \(\S+\), sessio
 // before it: the settlement of the second voucher covers the first request's
 // receipt and publishes its transcript (infer sends no final voucher). Each
 // deployment gets its own session; the calls take the home's gateway lock, so
-// they run one at a time.
-func (r *cheatRig) inferTwice(t *testing.T, provider string, seed int) uint64 {
+// they run one at a time. home holds the gateway's session state (the
+// chain home unless a test wants a fresh session on a deployment used before).
+func (r *cheatRig) inferTwice(t *testing.T, home, provider string, seed int) uint64 {
 	t.Helper()
-	id := r.infer(t, provider, seed, 1, 0)
-	r.infer(t, provider, seed+100, 2, id)
+	id := r.infer(t, home, provider, seed, 1, 0)
+	r.infer(t, home, provider, seed+100, 2, id)
 	return id
 }
 
 // infer runs `openledgerd infer` once and checks the receipt names the
 // provider and request seq of session want (0: any session).
-func (r *cheatRig) infer(t *testing.T, provider string, seed int, seq, want uint64) uint64 {
+func (r *cheatRig) infer(t *testing.T, home, provider string, seed int, seq, want uint64) uint64 {
 	t.Helper()
-	cmd := exec.Command(r.c.Bin, "infer", "--home", r.c.Home, "--keyring-backend", "test", "--from", "gina",
+	cmd := exec.Command(r.c.Bin, "infer", "--home", home, "--keyring-dir", r.c.Home, "--keyring-backend", "test", "--from", "gina",
 		"--chain-id", e2e.ChainID, "--node", chaintest.RPCAddr(r.c), "--grpc-addr", chaintest.GRPCAddr(t, r.c),
 		"--budget", "10000000uopen", "--deposit", "1000000uopen", "--expiry-blocks", inferExpiryBlocks, "--transport", "http",
 		"--deployment", r.dep[provider], "--max-tokens", "60", "--seed", strconv.Itoa(seed), "Patience is")
