@@ -3,6 +3,8 @@ package duty
 import (
 	"log/slog"
 
+	cmtservice "github.com/cosmos/cosmos-sdk/client/grpc/cmtservice"
+
 	"github.com/openledger/openledger/provider/backend"
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/executor"
@@ -36,7 +38,8 @@ func ForDaemon(env DaemonEnv) (*Service, error) {
 		}
 		pool = p
 	}
-	v, err := verifier.New(pool, verifier.ChainQueries{Query: env.Client.Inference()}, env.IPFS, verifier.Config{}, env.Log)
+	chain := verifier.ChainQueries{Query: env.Client.Inference(), Node: cmtservice.NewServiceClient(env.Client.Conn())}
+	v, err := verifier.New(pool, chain, env.IPFS, verifier.Config{}, env.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -10,15 +10,28 @@
 // the chain (a commitment or reveal already on chain counts as done).
 //
 // A vote says whether the dispute's claim holds — for an audit, whether any
-// claim fails — and carries the member's recomputed result (output digest,
-// token counts, attribution summary, and the recomputed record added to IPFS
-// when the attribution does not hold, so that the chain can adopt it). A
-// claim the verifier could not check is voted as not holding (the status quo)
-// with what was recomputed, and so is a target that still cannot be verified
-// (an artifact unavailable) CommitMargin blocks before the commit window
-// ends; a session settlement, which cannot be recomputed
-// off-chain from the chain's data, gets a status-quo vote with an empty
-// result, as x/inference allows for a member that could not recompute.
+// claim fails — and carries the member's recomputed result, in the chain's
+// terms (verifier.Verdict.Established, verifier.SettlementVerdict.Established):
+//
+//   - a job receipt: the output digest, token counts and attribution summary,
+//     and the recomputed record added to IPFS when the attribution does not
+//     hold, so that the chain can adopt it;
+//   - a session settlement (verifier.VerifySettlement, from the batch record
+//     its provider published at record_cid): the hex receipts root (or the
+//     digest of the recomputed outputs when some request's output is
+//     contradicted), the settlement's tokens less the over-counts, and its
+//     summary and record CID — or, when the attribution does not hold, the
+//     corrected batch record's, which is added to IPFS with the recomputed
+//     per-request records it names before the vote is stored and committed.
+//
+// A claim the verifier could not check is voted as not holding (the status
+// quo) with what was recomputed, and so is a target that still cannot be
+// verified (an artifact unavailable) CommitMargin blocks before the commit
+// window ends — except a settlement whose batch record cannot be fetched by
+// then: the provider must keep its record available while its settlement can
+// be disputed (the record is the only evidence of what it settled), so the
+// member votes that the claim HOLDS, with an empty result. Before that
+// deadline an unavailable record is retried at every poll.
 package duty
 
 import (
@@ -55,10 +68,15 @@ type Chain interface {
 	SubmitAndWait(ctx context.Context, note string, msgs ...sdk.Msg) (*sdk.TxResponse, error)
 }
 
-// Verifier checks a job receipt (provider/verifier.Verifier).
+// Verifier checks a job receipt or a session settlement
+// (provider/verifier.Verifier).
 type Verifier interface {
 	VerifyJob(ctx context.Context, jobID uint64) (verifier.Verdict, error)
+	VerifySettlement(ctx context.Context, settlementID uint64) (verifier.SettlementVerdict, error)
 }
+
+// errRecordUnavailable: a settlement's batch record cannot be fetched (yet).
+var errRecordUnavailable = errors.New("the settlement's batch record is unavailable")
 
 // Config configures the service.
 type Config struct {
@@ -161,12 +179,22 @@ func (s *Service) handle(ctx context.Context, d types.Dispute, h int64) error {
 			if h+s.cfg.CommitMargin < d.CommitEndHeight || ctx.Err() != nil {
 				return err // retried at the next poll
 			}
-			// The window is closing and the target still cannot be checked: a
-			// status-quo vote costs less than absence (wrong_vote_slash_bps at
-			// worst, against absence_slash_bps).
-			s.log.Warn("cannot verify before the commit window closes; voting the status quo", "dispute", d.Id, "err", err)
-			if rec, err = s.keep(d, types.Vote{}, fmt.Sprintf("status-quo vote: %v", err)); err != nil {
-				return err
+			if errors.Is(err, errRecordUnavailable) {
+				// The provider did not keep its settlement's evidence
+				// available: the claim holds (see the package doc).
+				s.log.Warn("the settlement's batch record is still unavailable as the commit window closes; voting that the claim holds",
+					"dispute", d.Id, "err", err)
+				if rec, err = s.keep(d, types.Vote{ClaimHolds: true}, fmt.Sprintf("claim holds: %v", err)); err != nil {
+					return err
+				}
+			} else {
+				// The window is closing and the target still cannot be checked: a
+				// status-quo vote costs less than absence (wrong_vote_slash_bps at
+				// worst, against absence_slash_bps).
+				s.log.Warn("cannot verify before the commit window closes; voting the status quo", "dispute", d.Id, "err", err)
+				if rec, err = s.keep(d, types.Vote{}, fmt.Sprintf("status-quo vote: %v", err)); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -197,6 +225,18 @@ func (s *Service) decide(ctx context.Context, d types.Dispute) (store.CommitteeV
 			return store.CommitteeVote{}, err
 		}
 		why = vd.String()
+	case types.TARGET_KIND_SESSION_SETTLEMENT:
+		sv, err := s.ver.VerifySettlement(ctx, d.TargetId)
+		if err != nil {
+			return store.CommitteeVote{}, fmt.Errorf("verifying settlement %d: %w", d.TargetId, err)
+		}
+		if sv.RecordUnavailable {
+			return store.CommitteeVote{}, fmt.Errorf("settlement %d: %w: %s", d.TargetId, errRecordUnavailable, sv.Attribution.Reason)
+		}
+		if vote, err = s.settlementVote(ctx, d, sv); err != nil {
+			return store.CommitteeVote{}, err
+		}
+		why = sv.String()
 	default:
 		why = fmt.Sprintf("%s %d cannot be recomputed off-chain: status-quo vote", d.TargetKind, d.TargetId)
 		s.log.Warn("voting the status quo on a target this provider cannot check", "dispute", d.Id, "target", d.TargetKind, "id", d.TargetId)
@@ -259,15 +299,44 @@ func (s *Service) voteOf(ctx context.Context, d types.Dispute, vd verifier.Verdi
 		OutputSha256: sha, PromptTokens: prompt, CompletionTokens: completion, Summary: vd.RecomputedSummary,
 	}}
 	if vd.Attribution.Status == verifier.Fail && len(vd.RecomputedRecord) > 0 {
-		r, err := s.ipfs.Add(ctx, files.NewBytesFile(vd.RecomputedRecord), storage.AddOptions{
-			PinReason: fmt.Sprintf("dispute %d recomputed attribution record sha256:%s", d.Id, vd.RecomputedSummary.RecordSha256), Name: "record",
-		})
+		cid, err := s.add(ctx, vd.RecomputedRecord, fmt.Sprintf("dispute %d recomputed attribution record sha256:%s", d.Id, vd.RecomputedSummary.RecordSha256))
 		if err != nil {
-			return types.Vote{}, fmt.Errorf("adding the recomputed record to IPFS: %w", err)
+			return types.Vote{}, err
 		}
-		v.Result.RecordCid = r.RootStr
+		v.Result.RecordCid = cid
 	}
 	return v, nil
+}
+
+// settlementVote is the vote on d from a settlement verdict, its result what
+// the verdict establishes; a corrected batch record is added to IPFS with the
+// per-request records it names (the chain may adopt it).
+func (s *Service) settlementVote(ctx context.Context, d types.Dispute, sv verifier.SettlementVerdict) (types.Vote, error) {
+	v := types.Vote{ClaimHolds: ClaimHolds(d.Claim, sv.Verdict()), Result: sv.Result()}
+	if c := sv.Correction; c != nil && v.Result.RecordCid == c.RecordCID {
+		for i, art := range c.Artifacts {
+			if _, err := s.add(ctx, art, fmt.Sprintf("dispute %d recomputed attribution record %d of settlement %d", d.Id, i+1, d.TargetId)); err != nil {
+				return types.Vote{}, err
+			}
+		}
+		cid, err := s.add(ctx, c.Record, fmt.Sprintf("dispute %d corrected batch record of settlement %d sha256:%s", d.Id, d.TargetId, c.Summary.RecordSha256))
+		if err != nil {
+			return types.Vote{}, err
+		}
+		if cid != c.RecordCID {
+			return types.Vote{}, fmt.Errorf("the corrected batch record was added as %s, the verifier computed %s", cid, c.RecordCID)
+		}
+	}
+	return v, nil
+}
+
+// add adds b to IPFS (default import settings, pinned) and returns its CID.
+func (s *Service) add(ctx context.Context, b []byte, reason string) (string, error) {
+	r, err := s.ipfs.Add(ctx, files.NewBytesFile(b), storage.AddOptions{PinReason: reason, Name: "record"})
+	if err != nil {
+		return "", fmt.Errorf("adding to IPFS (%s): %w", reason, err)
+	}
+	return r.RootStr, nil
 }
 
 // commit broadcasts the stored commitment while the commit window is open.

@@ -10,11 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
 
+	"github.com/openledger/openledger/attribution"
+	"github.com/openledger/openledger/inference/batchrecord"
 	"github.com/openledger/openledger/provider/store"
 	"github.com/openledger/openledger/provider/verifier"
 	"github.com/openledger/openledger/provider/verifier/verifiertest"
@@ -140,10 +143,15 @@ type fixture struct {
 	jobs  *verifiertest.Chain
 	// honest is job 7's honest receipt.
 	honest types.Receipt
+	// served is the honest session; settlement 21 forges one receipt's
+	// attribution.
+	served     *verifiertest.Served
+	settlement types.SessionSettlement
 }
 
 // newFixture: job 7 with an honest receipt, job 8 with an inflated one, job 9
-// crediting contribution 13 with everything; disputes 1–4 on them.
+// crediting contribution 13 with everything, settlement 21 one of whose
+// receipts does the same; disputes 1–4 on them.
 func newFixture(t *testing.T) *fixture {
 	w := getWorld(t)
 	j7 := w.Job(verifiertest.VSpan)
@@ -155,10 +163,17 @@ func newFixture(t *testing.T) *fixture {
 	j9.Id, r9.JobId = 9, 9
 	r9.Summary = rewardstypes.AttributionSummary{RecordSha256: hex.EncodeToString(make([]byte, 32)),
 		Top: []rewardstypes.ContributionWeight{{DatanetId: 1, Version: 1, ContributionId: 13, Ppm: 1_000_000}}}
-	f := &fixture{w: w, dir: t.TempDir(), honest: r7, jobs: &verifiertest.Chain{
-		Jobs:     map[uint64]types.Job{7: j7, 8: j8, 9: j9},
-		Receipts: map[uint64]types.Receipt{7: r7, 8: r8, 9: r9},
-	}}
+	// Settlement 21: honest receipts but request 3's, which credits its
+	// provider (contribution 13) with everything.
+	served := w.Serve(t, 3)
+	forged := served.Clone()
+	w.SelfCredit(t, forged, 1)
+	rec := forged.Record(t)
+	st := w.Settle(t, rec, verifiertest.Encode(t, rec))
+	chain := forged.SessionChain(st)
+	chain.Jobs = map[uint64]types.Job{7: j7, 8: j8, 9: j9}
+	chain.Receipts = map[uint64]types.Receipt{7: r7, 8: r8, 9: r9}
+	f := &fixture{w: w, dir: t.TempDir(), honest: r7, jobs: chain, served: served, settlement: st}
 	f.open(t)
 	voting := func(id, job uint64, claim types.Claim) *types.Dispute {
 		return &types.Dispute{Id: id, TargetKind: types.TARGET_KIND_JOB_RECEIPT, TargetId: job, Claim: claim,
@@ -169,7 +184,7 @@ func newFixture(t *testing.T) *fixture {
 			1: voting(1, 7, types.CLAIM_USAGE_OVERCOUNT),
 			2: voting(2, 8, types.CLAIM_USAGE_OVERCOUNT),
 			3: voting(3, 9, types.CLAIM_AUDIT),
-			4: {Id: 4, TargetKind: types.TARGET_KIND_SESSION_SETTLEMENT, TargetId: 1, Claim: types.CLAIM_USAGE_OVERCOUNT,
+			4: {Id: 4, TargetKind: types.TARGET_KIND_SESSION_SETTLEMENT, TargetId: verifiertest.SettlementID, Claim: types.CLAIM_ATTRIBUTION_MISMATCH,
 				Status: types.DISPUTE_STATUS_VOTING, CommitEndHeight: 20, RevealEndHeight: 40},
 		}}
 	return f
@@ -242,8 +257,8 @@ func TestDutyCommitsThenRevealsWhatItVerified(t *testing.T) {
 		t.Fatalf("%d reveals (txs %v)", len(f.chain.reveals), f.chain.txs)
 	}
 	rv := f.chain.reveals
-	if rv[1].ClaimHolds || !rv[2].ClaimHolds || !rv[3].ClaimHolds || rv[4].ClaimHolds {
-		t.Fatalf("claim holds: honest usage %v, inflated usage %v, forged attribution audit %v, settlement %v",
+	if rv[1].ClaimHolds || !rv[2].ClaimHolds || !rv[3].ClaimHolds || !rv[4].ClaimHolds {
+		t.Fatalf("claim holds: honest usage %v, inflated usage %v, forged attribution audit %v, forged settlement attribution %v",
 			rv[1].ClaimHolds, rv[2].ClaimHolds, rv[3].ClaimHolds, rv[4].ClaimHolds)
 	}
 	h := f.honest
@@ -254,9 +269,10 @@ func TestDutyCommitsThenRevealsWhatItVerified(t *testing.T) {
 			t.Fatalf("dispute %d: result %+v, honest receipt %+v", id, r, h)
 		}
 	}
-	if rv[1].Result.RecordCid != "" || rv[4].Result.OutputSha256 != "" {
-		t.Fatalf("record CID %q on a usage vote, result %+v on a settlement", rv[1].Result.RecordCid, rv[4].Result)
+	if rv[1].Result.RecordCid != "" {
+		t.Fatalf("record CID %q on a usage vote", rv[1].Result.RecordCid)
 	}
+	f.checkSettlementVote(t, rv[4])
 	// The audit found the attribution forged: the recomputed record is on IPFS.
 	id, err := storage.ParseCID(rv[3].Result.RecordCid)
 	if err != nil {
@@ -412,5 +428,92 @@ func TestClaimHolds(t *testing.T) {
 		if got := ClaimHolds(c.claim, c.vd); got != c.want {
 			t.Errorf("%s on %s: %v, want %v", c.claim, c.vd, got, c.want)
 		}
+	}
+}
+
+// checkSettlementVote: the vote on settlement 21 is recomputed, not the
+// status quo — its output and tokens are the settlement's, its attribution
+// the corrected batch record's, which is on IPFS (with the recomputed
+// per-request record it names) and credits what the honest receipts do.
+func (f *fixture) checkSettlementVote(t *testing.T, v types.Vote) {
+	t.Helper()
+	st, r := f.settlement, v.Result
+	if r.OutputSha256 != hex.EncodeToString(st.ReceiptsRoot) || r.CompletionTokens != st.Tokens || r.PromptTokens != 0 {
+		t.Fatalf("settlement result %+v, settlement root %x tokens %d", r, st.ReceiptsRoot, st.Tokens)
+	}
+	raw := f.cat(t, r.RecordCid)
+	if d := sha256.Sum256(raw); hex.EncodeToString(d[:]) != r.Summary.RecordSha256 {
+		t.Fatalf("the corrected record on IPFS hashes to %x, the vote's summary names %s", d, r.Summary.RecordSha256)
+	}
+	rec, err := batchrecord.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Corrections) != 1 || rec.Corrections[0].RequestSeq != 3 {
+		t.Fatalf("corrections %+v", rec.Corrections)
+	}
+	honest := f.served.Receipts[1]
+	if c := rec.Corrections[0]; c.RecordCID != honest.RecordCID || c.Summary.RecordSha256 != honest.Summary.RecordSha256 {
+		t.Fatalf("correction %+v, honest receipt's record %s", c, honest.RecordCID)
+	}
+	f.cat(t, rec.Corrections[0].RecordCID)
+	want := batchrecord.MergeSummaries(f.served.Receipts, rec.TopK)
+	want.RecordSha256 = r.Summary.RecordSha256
+	wb, _ := want.Marshal()
+	gb, _ := r.Summary.Marshal()
+	if !bytes.Equal(wb, gb) {
+		t.Fatalf("corrected summary %+v, the honest receipts merge to %+v", r.Summary, want)
+	}
+}
+
+// cat reads a CID from the member's IPFS node.
+func (f *fixture) cat(t *testing.T, cidStr string) []byte {
+	t.Helper()
+	id, err := storage.ParseCID(cidStr)
+	if err != nil {
+		t.Fatalf("CID %q: %v", cidStr, err)
+	}
+	rc, err := f.w.St.Cat(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A settlement whose batch record cannot be fetched is retried until the
+// commit window is about to close, then voted: the claim holds, the result
+// empty (the provider must keep its record available).
+func TestDutySettlementRecordUnavailable(t *testing.T) {
+	f := newFixture(t)
+	st := f.settlement
+	art, err := attribution.ReaderArtifact(strings.NewReader("a record nobody published"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.RecordCid = art.Cid
+	f.jobs.Settlements[st.Id] = st
+	f.chain.disputes = map[uint64]*types.Dispute{6: {Id: 6, TargetKind: types.TARGET_KIND_SESSION_SETTLEMENT, TargetId: st.Id,
+		Claim: types.CLAIM_OUTPUT_MISMATCH, Status: types.DISPUTE_STATUS_VOTING, CommitEndHeight: 20, RevealEndHeight: 40}}
+	s := f.service(t)
+	ctx := context.Background()
+	if err := s.Step(ctx); err == nil || !strings.Contains(err.Error(), "unavailable") || len(f.votes(t)) != 0 || len(f.chain.txs) != 0 {
+		t.Fatalf("first step: %v, votes %v, txs %v", err, f.votes(t), f.chain.txs)
+	}
+	f.chain.height = 17
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.chain.height = 20
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := f.chain.reveals[6]
+	if !ok || !v.ClaimHolds || v.Result.OutputSha256 != "" || v.Result.CompletionTokens != 0 || v.Result.RecordCid != "" {
+		t.Fatalf("revealed %v: %+v (txs %v)", ok, v, f.chain.txs)
 	}
 }

@@ -91,6 +91,7 @@ func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSett
 	}
 	if st.RecordCid == "" {
 		unknown("the settlement names no batch record")
+		sv.RecordUnavailable = true
 		return nil
 	}
 	raw, tooLarge, err := v.fetchRecord(ctx, st.RecordCid)
@@ -102,6 +103,7 @@ func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSett
 		return nil
 	case err != nil:
 		unknown(fmt.Sprintf("the batch record is unavailable: %v", err))
+		sv.RecordUnavailable = true
 		return nil
 	}
 	d := sha256.Sum256(raw)

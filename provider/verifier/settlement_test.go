@@ -36,10 +36,7 @@ func served(t *testing.T) *verifiertest.Served {
 	if theServed == nil {
 		t.Fatal("serving the session failed")
 	}
-	s := *theServed
-	s.Receipts = slices.Clone(theServed.Receipts)
-	s.Requests = slices.Clone(theServed.Requests)
-	return &s
+	return theServed.Clone()
 }
 
 // settle publishes the served requests' record and returns the settlement.
@@ -84,20 +81,6 @@ func forgeOutput(t *testing.T, s *verifiertest.Served, i int) {
 	rc.OutputCID, rc.OutputSHA256, rc.Summary = cid, sha256.Sum256(forged), inferencetypes.VoucherSummary(sum)
 	s.Receipts[i] = s.Sign(t, rc)
 	s.Requests[i].Output = forged
-}
-
-// selfCredit makes request 2+i's receipt credit contribution 13 with
-// everything (a record of its own on IPFS).
-func selfCredit(t *testing.T, s *verifiertest.Served, i int) {
-	fake := []byte("contribution 13 did everything")
-	cid, sha, err := getWorld(t).AddBytes(fake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := s.Receipts[i]
-	rc.RecordCID = cid
-	rc.Summary = voucher.Summary{RecordSha256: sha, Top: []voucher.TopEntry{{DatanetID: 1, Version: 1, ContributionID: 13, Ppm: 1_000_000}}}
-	s.Receipts[i] = s.Sign(t, rc)
 }
 
 // honestMerge is the merge of the honest receipts' summaries.
@@ -166,7 +149,7 @@ func TestSettlementVerification(t *testing.T) {
 				t.Fatalf("established %s, %d tokens of %d", out, tokens, st.Tokens)
 			}
 		}},
-		{name: "a receipt credits its provider", forge: func(t *testing.T, s *verifiertest.Served) { selfCredit(t, s, 1) },
+		{name: "a receipt credits its provider", forge: func(t *testing.T, s *verifiertest.Served) { getWorld(t).SelfCredit(t, s, 1) },
 			out: P, attr: F, use: P, reason: "request 3: top entry 0 credits 1/1/13", check: wantCorrection([]uint64{3})},
 		{name: "settlement summary credits the provider over honest receipts", settle: func(st *inferencetypes.SessionSettlement) {
 			st.Summary = rewardstypes.AttributionSummary{RecordSha256: st.Summary.RecordSha256,
@@ -203,7 +186,12 @@ func TestSettlementVerification(t *testing.T) {
 				panic(err)
 			}
 			st.RecordCid = art.Cid
-		}, out: U, attr: U, use: U, reason: "the batch record is unavailable", check: wantNothingEstablished},
+		}, out: U, attr: U, use: U, reason: "the batch record is unavailable", check: func(t *testing.T, st inferencetypes.SessionSettlement, sv SettlementVerdict) {
+			wantNothingEstablished(t, st, sv)
+			if !sv.RecordUnavailable {
+				t.Fatal("the record is not reported unavailable")
+			}
+		}},
 		{name: "a request of an external engine is scored", forge: func(t *testing.T, s *verifiertest.Served) {
 			rc := s.Receipts[1]
 			rc.EngineName, rc.EngineVersion = "vllm", "0.6.3"

@@ -183,6 +183,29 @@ func (s *Served) SessionChain(st inferencetypes.SessionSettlement) *Chain {
 	}
 }
 
+// SelfCredit makes request 2+i's receipt credit contribution 13 (the
+// provider's own) with everything, a record of its own on IPFS, re-signed.
+func (w *World) SelfCredit(t testing.TB, s *Served, i int) {
+	t.Helper()
+	fake := []byte("contribution 13 did everything")
+	cid, sha, err := w.AddBytes(fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := s.Receipts[i]
+	rc.RecordCID = cid
+	rc.Summary = voucher.Summary{RecordSha256: sha, Top: []voucher.TopEntry{{DatanetID: 1, Version: 1, ContributionID: 13, Ppm: 1_000_000}}}
+	s.Receipts[i] = s.Sign(t, rc)
+}
+
+// Clone copies s (its receipts and requests) for forging.
+func (s *Served) Clone() *Served {
+	c := *s
+	c.Receipts = append([]voucher.Receipt(nil), s.Receipts...)
+	c.Requests = append([]batchrecord.Request(nil), s.Requests...)
+	return &c
+}
+
 // RecordSHA is the hex sha256 of b.
 func RecordSHA(b []byte) string {
 	d := sha256.Sum256(b)
