@@ -47,7 +47,7 @@ func NewCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Check an inference claim locally (re-execute, re-attribute, recount) before challenging it",
 	}
-	cmd.AddCommand(newReceiptCmd())
+	cmd.AddCommand(newReceiptCmd(), newSettlementCmd())
 	return cmd
 }
 
@@ -106,32 +106,8 @@ func runReceipt(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("job %d is %s and has no receipt to verify: %w", jobID, job.Status, err)
 	}
-	cacheDir, _ := cmd.Flags().GetString(flagCacheDir)
-	if cacheDir == "" {
-		home, _ := cmd.Flags().GetString(flags.FlagHome)
-		if home == "" {
-			home = clientCtx.HomeDir
-		}
-		cacheDir = filepath.Join(home, "verify", "cache")
-	}
-	maxZ, _ := cmd.Flags().GetFloat64(flagMaxZ)
-	log := slog.New(slog.DiscardHandler)
-	if v, _ := cmd.Flags().GetBool(flagVerbose); v {
-		log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	}
 	var vd verifier.Verdict
-	err = storagecli.WithAPI(cmd, func(ctx context.Context, st storage.API) error {
-		pool, err := executor.New(executor.Config{CacheDir: cacheDir},
-			executor.Deps{Storage: st, Models: executor.ChainModels{Query: modelstypes.NewQueryClient(clientCtx)},
-				Backends: []backend.Backend{backend.NewBuiltin("")}}, log)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		v, err := verifier.New(pool, chain, st, verifier.Config{MaxZ: maxZ}, log)
-		if err != nil {
-			return err
-		}
+	err = withVerifier(cmd, clientCtx, chain, func(ctx context.Context, v *verifier.Verifier) (err error) {
 		vd, err = v.Verify(ctx, job, r)
 		return err
 	})
@@ -148,10 +124,49 @@ func runReceipt(cmd *cobra.Command, args []string) error {
 	return outcome(vd)
 }
 
+// withVerifier runs fn with a verifier over an executor pool of the
+// built-in engine (its cache under --cache-dir, default <home>/verify/cache)
+// and the IPFS node of --home.
+func withVerifier(cmd *cobra.Command, clientCtx client.Context, chain verifier.Chain, fn func(context.Context, *verifier.Verifier) error) error {
+	cacheDir, _ := cmd.Flags().GetString(flagCacheDir)
+	if cacheDir == "" {
+		home, _ := cmd.Flags().GetString(flags.FlagHome)
+		if home == "" {
+			home = clientCtx.HomeDir
+		}
+		cacheDir = filepath.Join(home, "verify", "cache")
+	}
+	maxZ, _ := cmd.Flags().GetFloat64(flagMaxZ)
+	log := slog.New(slog.DiscardHandler)
+	if v, _ := cmd.Flags().GetBool(flagVerbose); v {
+		log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	}
+	return storagecli.WithAPI(cmd, func(ctx context.Context, st storage.API) error {
+		pool, err := executor.New(executor.Config{CacheDir: cacheDir},
+			executor.Deps{Storage: st, Models: executor.ChainModels{Query: modelstypes.NewQueryClient(clientCtx)},
+				Backends: []backend.Backend{backend.NewBuiltin("")}}, log)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		v, err := verifier.New(pool, chain, st, verifier.Config{MaxZ: maxZ}, log)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, v)
+	})
+}
+
 // outcome is the command's error: nil when every claim holds.
 func outcome(vd verifier.Verdict) error {
+	return outcomeOf(vd.Checks(), ErrMismatch, ErrUnverified)
+}
+
+// outcomeOf is the error of a list of checks: mismatch when one failed,
+// unverified when none failed but one could not be made, else nil.
+func outcomeOf(checks []verifier.NamedCheck, mismatch, unverified error) error {
 	var failed, unknown []string
-	for _, c := range vd.Checks() {
+	for _, c := range checks {
 		switch c.Status {
 		case verifier.Fail:
 			failed = append(failed, c.Name)
@@ -161,9 +176,9 @@ func outcome(vd verifier.Verdict) error {
 	}
 	switch {
 	case len(failed) > 0:
-		return fmt.Errorf("%w: %s", ErrMismatch, strings.Join(failed, ", "))
+		return fmt.Errorf("%w: %s", mismatch, strings.Join(failed, ", "))
 	case len(unknown) > 0:
-		return fmt.Errorf("%w: %s unchecked", ErrUnverified, strings.Join(unknown, ", "))
+		return fmt.Errorf("%w: %s unchecked", unverified, strings.Join(unknown, ", "))
 	}
 	return nil
 }
@@ -187,18 +202,7 @@ func writeText(w io.Writer, job inferencetypes.Job, r inferencetypes.Receipt, vd
 		method = "none"
 	}
 	fmt.Fprintf(w, "  checked by %s in %s (engine %s)\n\n", method, vd.Total.Round(1e6), vd.Engine.Round(1e6))
-	for _, c := range vd.Checks() {
-		fmt.Fprintf(w, "%-12s %s\n", c.Name, c.Status)
-		if c.Claimed != "" {
-			fmt.Fprintf(w, "  claimed     %s\n", c.Claimed)
-		}
-		if c.Recomputed != "" {
-			fmt.Fprintf(w, "  recomputed  %s\n", c.Recomputed)
-		}
-		if c.Reason != "" {
-			fmt.Fprintf(w, "  %s\n", c.Reason)
-		}
-	}
+	writeChecks(w, vd.Checks())
 	fmt.Fprintln(w)
 	switch {
 	case vd.Mismatch():
@@ -213,6 +217,23 @@ func writeText(w io.Writer, job inferencetypes.Job, r inferencetypes.Receipt, vd
 		fmt.Fprintln(w, "Every claim holds.")
 	default:
 		fmt.Fprintln(w, "No claim failed, but some could not be checked (see above).")
+	}
+}
+
+// writeChecks prints one block per check: its status, the claimed and the
+// recomputed values, the reason.
+func writeChecks(w io.Writer, checks []verifier.NamedCheck) {
+	for _, c := range checks {
+		fmt.Fprintf(w, "%-12s %s\n", c.Name, c.Status)
+		if c.Claimed != "" {
+			fmt.Fprintf(w, "  claimed     %s\n", c.Claimed)
+		}
+		if c.Recomputed != "" {
+			fmt.Fprintf(w, "  recomputed  %s\n", c.Recomputed)
+		}
+		if c.Reason != "" {
+			fmt.Fprintf(w, "  %s\n", c.Reason)
+		}
 	}
 }
 
