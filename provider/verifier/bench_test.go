@@ -9,6 +9,8 @@ import (
 	"github.com/ipfs/boxo/files"
 
 	"github.com/openledger/openledger/provider/executor"
+	"github.com/openledger/openledger/provider/openai"
+	"github.com/openledger/openledger/provider/verifier/verifiertest"
 	"github.com/openledger/openledger/storage"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
@@ -100,4 +102,65 @@ func BenchmarkAudit(b *testing.B) {
 	audit("reexecute/memory", memProv, r, MethodReexecute)
 	audit("score/repo", prov, ext, MethodScore)
 	audit("score/memory", memProv, ext, MethodScore)
+}
+
+// BenchmarkSettlementAudit is the cost of a committee member's verification
+// of a session settlement (VerifySettlement: the batch record fetched and
+// checked, every covered request replayed, re-executed on the built-in
+// engine, recounted and re-attributed, the merge compared) against the
+// provider's original serving of the same requests (Pool.Generate of each:
+// generation, output and record added and pinned, attribution), per request,
+// both warm. The fixture's session: 3 covered requests (chat and completions,
+// 24–30 new tokens, temperature 0.8–1), span-attributed. Each iteration serves
+// the requests again and then verifies the settlement; serve-ns/request is the
+// original serving's wall time, verify-ns/request the verification's,
+// verify-engine-ns/request its engine time, x-serve their ratio and
+// x-own-engine the verification's wall time over its own engine time.
+//
+//	go test ./provider/verifier -run '^$' -bench SettlementAudit -benchtime 50x
+func BenchmarkSettlementAudit(b *testing.B) {
+	w := getWorld(b)
+	ctx := context.Background()
+	s := w.Serve(b, 3)
+	rec := s.Record(b)
+	st := w.Settle(b, rec, verifiertest.Encode(b, rec))
+	prov := w.NewPool(b)
+	serve := func() time.Duration {
+		t0 := time.Now()
+		for _, q := range s.Requests {
+			g, err := openai.ReplayGeneration(q.Endpoint, q.Body, q.MaxTokens)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := prov.Generate(ctx, g); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(t0)
+	}
+	serve() // fetch into the provider's cache
+	v, err := New(w.NewPool(b), s.SessionChain(st), w.St, Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sv, err := v.VerifySettlement(ctx, st.Id); err != nil || !sv.OK() { // load into memory
+		b.Fatal(sv.String(), err)
+	}
+	b.ResetTimer()
+	var orig, spent, inEngine time.Duration
+	for i := 0; i < b.N; i++ {
+		orig += serve()
+		sv, err := v.VerifySettlement(ctx, st.Id)
+		if err != nil || !sv.OK() {
+			b.Fatal(sv.String(), err)
+		}
+		spent += sv.Total
+		inEngine += sv.Engine
+	}
+	n := time.Duration(b.N * len(s.Requests))
+	b.ReportMetric(float64((orig / n).Nanoseconds()), "serve-ns/request")
+	b.ReportMetric(float64((spent / n).Nanoseconds()), "verify-ns/request")
+	b.ReportMetric(float64((inEngine / n).Nanoseconds()), "verify-engine-ns/request")
+	b.ReportMetric(float64(spent)/float64(orig), "x-serve")
+	b.ReportMetric(float64(spent)/float64(inEngine), "x-own-engine")
 }
