@@ -18,6 +18,9 @@ import (
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
 
+// errUnattributed: the voucher cannot be settled yet (see settle).
+var errUnattributed = errors.New("no attribution under the voucher's root")
+
 // Kick makes the settlement loop run a pass now.
 func (m *Manager) Kick() {
 	select {
@@ -86,6 +89,10 @@ func (m *Manager) SettleDue(ctx context.Context, all bool) int {
 		}
 		if err := m.settle(ctx, r); err != nil {
 			m.stats.SettleFailures.Add(1)
+			if errors.Is(err, errUnattributed) { // no transaction was sent: nothing to warn about at every pass
+				m.log.Debug("settlement waits for a voucher naming attributed receipts", "session", r.ID, "sequence", r.LastSeq, "err", err)
+				continue
+			}
 			m.log.Warn("settlement failed; retried at the next pass", "session", r.ID, "sequence", r.LastSeq, "err", err)
 			continue
 		}
@@ -127,6 +134,19 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 		}
 		if s := batchrecord.MergeSummaries(all, m.cfg.TopK); len(s.Top)+len(s.Pools) > 0 {
 			rs, summary, from = all, s, 1
+		}
+	}
+	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) && v.ReceiptCount < r.Count {
+		// The chain refuses a paid increment without an attribution. When the
+		// receipts that carry one are not under this voucher's root, only a
+		// later voucher naming them (the requester's final one) can settle.
+		later, err := m.receiptRange(r.ID, v.ReceiptCount+1, r.Count)
+		if err != nil {
+			return err
+		}
+		if s := batchrecord.MergeSummaries(later, m.cfg.TopK); len(s.Top)+len(s.Pools) > 0 {
+			return fmt.Errorf("%w: voucher %d pays %s but the %d receipts it names carry no attribution (%d served)",
+				errUnattributed, v.Sequence, v.CumulativeAmount.Sub(intOr0(r.SettledAmount)), v.ReceiptCount, r.Count)
 		}
 	}
 	body, err := m.batchRecord(r.ID, v, from, rs)
