@@ -1,5 +1,6 @@
-// Package verifier checks a job receipt off-chain, as a committee member (or
-// anyone about to challenge) does before voting: it fetches the job's input,
+// Package verifier checks a job receipt or a session settlement off-chain,
+// as a committee member (or anyone about to challenge) does before voting. For
+// a job receipt: it fetches the job's input,
 // the claimed output, the model version and its attribution artifacts from
 // IPFS — through the provider executor's pool, so the loading, digest checks
 // and caches are the executor's own — and recomputes the three claims a
@@ -22,6 +23,17 @@
 //   - usage: re-execution must give the claimed token counts or more; scoring
 //     recounts with the model's tokenizer and tolerates Config.UsageSlack*
 //     above the recount (an external engine tokenises by its own rules).
+//
+// A session settlement (VerifySettlement) is checked from the batch record
+// its provider published at the settlement's record_cid
+// (inference/batchrecord): the record must be the settlement's (sha256,
+// signatures by the provider's registered peer key, receipts root), then each
+// covered request is checked as above — its generation replayed from the
+// recorded body (provider/openai.ReplayGeneration) and re-executed with
+// Pool.RecomputeGeneration, or its recorded output scored — and the merge of
+// the requests' summaries must be the settlement's. SettlementVerdict says
+// what a committee vote establishes, and carries a corrected batch record
+// when the attribution does not hold.
 //
 // A check is Pass, Fail (a challengeable mismatch) or Unknown (could not be
 // checked: an engine version this binary does not run, an artifact missing).
