@@ -1,10 +1,9 @@
 // Package verifier checks a job receipt or a session settlement off-chain,
-// as a committee member (or anyone about to challenge) does before voting. For
-// a job receipt: it fetches the job's input,
-// the claimed output, the model version and its attribution artifacts from
-// IPFS — through the provider executor's pool, so the loading, digest checks
-// and caches are the executor's own — and recomputes the three claims a
-// challenge can dispute:
+// as a committee member (or anyone about to challenge) does before voting.
+// For a job receipt it fetches the job's input, the claimed output, the model
+// version and its attribution artifacts from IPFS — through the provider
+// executor's pool, so the loading, digest checks and caches are the
+// executor's own — and recomputes the three claims a challenge can dispute:
 //
 //   - output: a receipt of the built-in engine (checkpoint.EngineName, same
 //     EngineVersion) is re-executed bit-exactly with the job's parameters and
