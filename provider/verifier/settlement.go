@@ -90,8 +90,10 @@ func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSett
 		sv.Attribution.Reason = "the batch record does not substantiate the settlement: " + fmt.Sprintf(format, a...)
 	}
 	if st.RecordCid == "" {
+		// x/inference requires a record with a positive amount; a settlement
+		// that pays nothing may have none and has nothing to substantiate.
 		unknown("the settlement names no batch record")
-		sv.RecordUnavailable = true
+		sv.RecordUnavailable = !st.Amount.Amount.IsNil() && st.Amount.IsPositive()
 		return nil
 	}
 	raw, tooLarge, err := v.fetchRecord(ctx, st.RecordCid)

@@ -14,6 +14,8 @@ import (
 
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
 	"github.com/openledger/openledger/attribution"
 	"github.com/openledger/openledger/inference/batchrecord"
 	"github.com/openledger/openledger/inference/voucher"
@@ -190,6 +192,22 @@ func TestSettlementVerification(t *testing.T) {
 			wantNothingEstablished(t, st, sv)
 			if !sv.RecordUnavailable {
 				t.Fatal("the record is not reported unavailable")
+			}
+		}},
+		{name: "a paying settlement names no record", settle: func(st *inferencetypes.SessionSettlement) {
+			st.RecordCid, st.Amount = "", sdk.NewInt64Coin("uopen", 10)
+		}, out: U, attr: U, use: U, reason: "names no batch record", check: func(t *testing.T, st inferencetypes.SessionSettlement, sv SettlementVerdict) {
+			wantNothingEstablished(t, st, sv)
+			if !sv.RecordUnavailable {
+				t.Fatal("a paying settlement without a record is not reported unavailable")
+			}
+		}},
+		{name: "a settlement paying nothing names no record", settle: func(st *inferencetypes.SessionSettlement) {
+			st.RecordCid, st.Summary, st.Amount = "", rewardstypes.AttributionSummary{}, sdk.NewInt64Coin("uopen", 0)
+		}, out: U, attr: U, use: U, reason: "names no batch record", check: func(t *testing.T, st inferencetypes.SessionSettlement, sv SettlementVerdict) {
+			wantNothingEstablished(t, st, sv)
+			if sv.RecordUnavailable {
+				t.Fatal("a settlement paying nothing is reported unavailable")
 			}
 		}},
 		{name: "a request of an external engine is scored", forge: func(t *testing.T, s *verifiertest.Served) {

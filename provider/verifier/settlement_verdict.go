@@ -29,8 +29,9 @@ type SettlementVerdict struct {
 	Status                            inferencetypes.SettlementStatus
 	// TopK is the batch record's top_k (0 when it was not decoded).
 	TopK int
-	// RecordUnavailable: the settlement names no batch record, or it could
-	// not be fetched (all three checks are Unknown).
+	// RecordUnavailable: the batch record could not be fetched, or a
+	// settlement that pays something names none (all three checks are
+	// Unknown).
 	RecordUnavailable bool
 
 	// Requests are the per-request findings (empty when the record could not
