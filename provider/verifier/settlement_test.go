@@ -20,6 +20,7 @@ import (
 	"github.com/openledger/openledger/inference/batchrecord"
 	"github.com/openledger/openledger/inference/voucher"
 	"github.com/openledger/openledger/provider/executor"
+	"github.com/openledger/openledger/provider/openai"
 	"github.com/openledger/openledger/provider/verifier/verifiertest"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 	rewardstypes "github.com/openledger/openledger/x/rewards/types"
@@ -294,4 +295,42 @@ func wantCorrection(requests []uint64) func(*testing.T, inferencetypes.SessionSe
 func withoutSHA(s rewardstypes.AttributionSummary) rewardstypes.AttributionSummary {
 	s.RecordSha256 = ""
 	return s
+}
+
+// RecomputeGeneration runs the version it is given, not the deployment's
+// current one: deployment 1 serves the span version, yet a request's
+// generation recomputed on the LoRA version gives what deployment 2 (the LoRA
+// version) served for the same request, and differs from deployment 1's.
+func TestRecomputeGenerationRunsTheNamedVersion(t *testing.T) {
+	w := getWorld(t)
+	ctx := context.Background()
+	q := served(t).Requests[1]
+	g, err := openai.ReplayGeneration(q.Endpoint, q.Body, q.MaxTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := w.NewPool(t)
+	g2 := g
+	g2.DeploymentID = 2
+	lora, err := prov.Generate(ctx, g2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lora.ModelVersion != verifiertest.VLoRA {
+		t.Fatalf("deployment 2 ran version %d", lora.ModelVersion)
+	}
+	rc, err := w.NewPool(t).RecomputeGeneration(ctx, g, 1, verifiertest.VLoRA, verifiertest.SessionTopK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.OutputSHA256 != lora.OutputSHA256 || rc.PromptTokens != lora.PromptTokens || rc.CompletionTokens != lora.CompletionTokens {
+		t.Fatalf("recomputed on the LoRA version: %x %d+%d; deployment 2 served %x %d+%d", rc.OutputSHA256, rc.PromptTokens,
+			rc.CompletionTokens, lora.OutputSHA256, lora.PromptTokens, lora.CompletionTokens)
+	}
+	if rc.OutputSHA256 == sha256.Sum256(q.Output) {
+		t.Fatal("the LoRA version gives the span version's output: the test does not tell versions apart")
+	}
+	if rc.Engine <= 0 || rc.Total < rc.Engine {
+		t.Fatalf("times: engine %s total %s", rc.Engine, rc.Total)
+	}
 }

@@ -233,12 +233,14 @@ func (c *Models) ModelVersion(_ context.Context, modelID, version uint64) (model
 }
 
 // Deployment implements executor.DeploymentSource: deployment 1 serves the
-// span version and shares its royalty with both dataset versions.
+// span version, deployment 2 the LoRA version; both share their royalty with
+// both dataset versions.
 func (c *Models) Deployment(_ context.Context, id uint64) (modelstypes.Deployment, error) {
-	if id != 1 {
+	version := map[uint64]uint64{1: VSpan, 2: VLoRA}[id]
+	if version == 0 {
 		return modelstypes.Deployment{}, fmt.Errorf("deployment %d: not found", id)
 	}
-	return modelstypes.Deployment{Id: 1, ModelId: 1, Version: VSpan, Status: modelstypes.DEPLOYMENT_STATUS_ACTIVE,
+	return modelstypes.Deployment{Id: id, ModelId: 1, Version: version, Status: modelstypes.DEPLOYMENT_STATUS_ACTIVE,
 		DataShares: []modelstypes.DataShare{{DatanetId: 1, Version: 1, Bps: 5000}, {DatanetId: 2, Version: 1, Bps: 5000}}}, nil
 }
 
