@@ -144,6 +144,12 @@ func (p *Pool) FetchInput(ctx context.Context, job Job) ([]byte, error) {
 	return p.fetchInput(ctx, job)
 }
 
+// Deployment looks a deployment up on chain (cached); known is false when
+// the model source cannot look deployments up.
+func (p *Pool) Deployment(ctx context.Context, id uint64) (dep modelstypes.Deployment, known bool, err error) {
+	return p.chain.deployment(ctx, id)
+}
+
 // Weights returns the verified resident weights of a model version of the
 // built-in engine's format (a LoRA version: its parent's checkpoint and its
 // adapter). Call release when done with them.

@@ -189,6 +189,21 @@ func (v *Verifier) request(ctx context.Context, sess inferencetypes.Session, rc 
 	vd := Verdict{Request: rc.RequestSeq, Provider: rc.Provider}
 	s := subject{job: executor.Job{DeploymentID: sess.DeploymentId, ModelID: rc.ModelID, ModelVersion: rc.ModelVersion}}
 	c := requestClaim(rc, q.Output)
+	dep, known, err := v.pool.Deployment(ctx, sess.DeploymentId)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("deployment %d: %w", sess.DeploymentId, err)
+	}
+	if known && dep.ModelId != rc.ModelID {
+		// Not the deployed model (a version of another one): whatever it
+		// computed, it is not what the session paid for.
+		why := fmt.Sprintf("the receipt names model %d; the session's deployment %d serves model %d", rc.ModelID, sess.DeploymentId, dep.ModelId)
+		return Verdict{Request: rc.RequestSeq, Provider: rc.Provider, ClaimedSHA256: c.outputSHA256,
+			ClaimedPromptTokens: c.prompt, ClaimedCompletionTokens: c.completion, ClaimedSummary: c.summary,
+			Output:      Check{Status: Fail, Claimed: fmt.Sprintf("sha256 %s by model %d version %d", c.outputSHA256, rc.ModelID, rc.ModelVersion), Reason: why},
+			Usage:       Check{Status: Unknown, Reason: "not the deployed model"},
+			Attribution: Check{Status: Unknown, Claimed: SummaryString(c.summary), Reason: "not the deployed model"},
+			Total:       time.Since(start)}, nil
+	}
 	g, err := openai.ReplayGeneration(q.Endpoint, q.Body, q.MaxTokens)
 	if err == nil && g.DeploymentID != sess.DeploymentId {
 		err = fmt.Errorf("the request names deployment %d; the session is of deployment %d", g.DeploymentID, sess.DeploymentId)

@@ -211,6 +211,11 @@ func TestSettlementVerification(t *testing.T) {
 				t.Fatal("a settlement paying nothing is reported unavailable")
 			}
 		}},
+		{name: "a request served by another model", forge: func(t *testing.T, s *verifiertest.Served) {
+			rc := s.Receipts[2]
+			rc.ModelID = 2
+			s.Receipts[2] = s.Sign(t, rc)
+		}, out: F, attr: U, use: U, reason: "request 4: the receipt names model 2; the session's deployment 1 serves model 1"},
 		{name: "a request of an external engine is scored", forge: func(t *testing.T, s *verifiertest.Served) {
 			rc := s.Receipts[1]
 			rc.EngineName, rc.EngineVersion = "vllm", "0.6.3"
