@@ -2,6 +2,7 @@ package duty
 
 import (
 	"log/slog"
+	"time"
 
 	cmtservice "github.com/cosmos/cosmos-sdk/client/grpc/cmtservice"
 
@@ -39,7 +40,9 @@ func ForDaemon(env DaemonEnv) (*Service, error) {
 		pool = p
 	}
 	chain := verifier.ChainQueries{Query: env.Client.Inference(), Node: cmtservice.NewServiceClient(env.Client.Conn())}
-	v, err := verifier.New(pool, chain, env.IPFS, verifier.Config{}, env.Log)
+	// A batch record that does not come within 15 s is retried at the next
+	// poll rather than holding the other disputes up (see the package doc).
+	v, err := verifier.New(pool, chain, env.IPFS, verifier.Config{RecordFetchTimeout: 15 * time.Second}, env.Log)
 	if err != nil {
 		return nil, err
 	}
