@@ -136,10 +136,15 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 			rs, summary, from = all, s, 1
 		}
 	}
-	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) && v.ReceiptCount < r.Count {
-		// The chain refuses a paid increment without an attribution. When the
-		// receipts that carry one are not under this voucher's root, only a
-		// later voucher naming them (the requester's final one) can settle.
+	h := m.height.Load()
+	nearExpiry := h > 0 && r.ExpiryHeight > 0 && h >= r.ExpiryHeight-m.cfg.ExpiryMargin
+	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) && v.ReceiptCount < r.Count && !nearExpiry {
+		// The receipts that carry an attribution are not under this voucher's
+		// root: a later voucher naming them (the requester's final one) settles
+		// with their attribution. Near expiry, or when none comes, the voucher
+		// is settled with an empty summary: the chain then pays the royalty to
+		// the deployment's dataset pools by its table (ADR 003), and the
+		// provider is paid for what it served.
 		later, err := m.receiptRange(r.ID, v.ReceiptCount+1, r.Count)
 		if err != nil {
 			return err

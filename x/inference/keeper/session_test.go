@@ -376,6 +376,11 @@ func TestSettleSession(t *testing.T) {
 			m.Summary.Pools = nil // the weights no longer sum to 1,000,000 ppm
 			return m
 		}, err: types.ErrInvalidSummary},
+		{name: "no attribution: the royalty goes to the table's pools", msg: func(t *testing.T, _ sdk.Context) *types.MsgSettleSession {
+			m := e.settleMsg(v(t, 2, 20_000, 20_000))
+			m.Summary = rewardstypes.AttributionSummary{} // the voucher names no attributed receipt
+			return m
+		}, amount: 10_000, royalty: 2_000, tokens: 10_000},
 		{name: "missing record cid", msg: func(t *testing.T, _ sdk.Context) *types.MsgSettleSession {
 			m := e.settleMsg(v(t, 2, 20_000, 20_000))
 			m.RecordCid = ""

@@ -161,6 +161,11 @@ type contribKey struct{ datanet, version, id uint64 }
 func (k Keeper) validateSummary(ctx context.Context, params types.Params, table []modelstypes.DataShare,
 	s types.AttributionSummary,
 ) (tableIdx, poolIdx []int, contribs []sdk.AccAddress, err error) {
+	if len(s.Top)+len(s.Pools) == 0 {
+		// No attribution (say, a session increment that pays only requests its
+		// voucher does not name): every version's data share goes to its pool.
+		return nil, nil, nil, nil
+	}
 	if uint32(len(s.Top)) > params.MaxTopK {
 		return nil, nil, nil, types.ErrTooManyContributions.Wrapf("top: %d entries, max_top_k %d", len(s.Top), params.MaxTopK)
 	}

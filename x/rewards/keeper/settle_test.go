@@ -86,6 +86,37 @@ func TestSettleSplitsExactly(t *testing.T) {
 	}
 }
 
+// TestSettleWithoutAttribution: an empty summary (a payment no output is
+// attributed to) sends each version's data share to its pool, by the table.
+func TestSettleWithoutAttribution(t *testing.T) {
+	f := world(t)
+	f.fund(11_000)
+	rec, err := f.k.Settle(f.ctx, payer, 1, provider, coin(1_000), coin(10_000), 7, types.AttributionSummary{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As TestSettleSplitsExactly, but the data share 6,860 goes to the pools whole:
+	// 4,116 to (1,1) and 2,744 to (2,1).
+	if !rec.Direct.IsZero() || !rec.Pooled.Amount.Equal(sdkmath.NewInt(6_860)) || !rec.Developer.Amount.Equal(sdkmath.NewInt(2_940)) {
+		t.Fatalf("record %+v", rec)
+	}
+	f.invariant()
+	// Pools pay by shares: alice 100 and bob 300 of (1,1)'s 4,116; carol all of (2,1).
+	for _, c := range []struct {
+		who  sdk.AccAddress
+		want int64
+	}{{alice, 1_029}, {bob, 3_087}, {carol, 2_744}} {
+		res, err := f.msg.ClaimRewards(f.ctx, &types.MsgClaimRewards{Claimant: f.bech(c.who)})
+		if err != nil {
+			t.Fatalf("%s: %v", c.who, err)
+		}
+		if !res.Amount.Amount.Equal(sdkmath.NewInt(c.want)) {
+			t.Errorf("%s claimed %s, want %d", c.who, res.Amount, c.want)
+		}
+	}
+	f.invariant()
+}
+
 func TestSettleRejects(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -45,7 +45,7 @@ func TestValidateSettlementMatchesSettle(t *testing.T) {
 		}},
 		{name: "weights sum short", edit: func(_ *fixture, s *types.AttributionSummary) { s.Pools[1].Ppm-- }, err: types.ErrWeightsSum},
 		{name: "weights sum over", edit: func(_ *fixture, s *types.AttributionSummary) { s.Top[0].Ppm++ }, err: types.ErrWeightsSum},
-		{name: "empty summary", edit: func(_ *fixture, s *types.AttributionSummary) { *s = types.AttributionSummary{} }, err: types.ErrWeightsSum},
+		{name: "empty summary: no attribution, the pools take the data share", edit: func(_ *fixture, s *types.AttributionSummary) { *s = types.AttributionSummary{} }},
 		{name: "top longer than K", edit: func(f *fixture, s *types.AttributionSummary) {
 			p, _ := f.k.Params.Get(f.ctx)
 			p.MaxTopK = 1
