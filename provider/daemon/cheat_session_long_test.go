@@ -17,13 +17,16 @@ import (
 // TestCheatingSessionProviderCaughtOnChain, and erin's daemon restarted with
 // each per-request session lie in turn — a forged output served, receipted
 // and attributed as if generated (session-output), an inflated completion
-// count in the response and the receipt (session-usage). gina pays each
+// count in the response and the receipt (session-usage), receipts whose
+// summaries credit her contribution (session-attribution). gina pays each
 // session's vouchers as `openledgerd infer` does; erin settles; `openledgerd
 // verify settlement` fails on the lie's check; gina challenges with the claim
 // it names; frank's and grace's daemons uphold it. Each time erin is slashed
-// more than the settlement's amount, and the settlement is VOIDED with its
-// amount refunded to gina. frank's and grace's sessions are paid; neither is
-// ever slashed and their balance only goes up.
+// more than the settlement's amount; the output and usage lies' settlements
+// are VOIDED with their amount refunded to gina, the attribution lie's record
+// is replaced by the committee's corrected batch record and paid by it.
+// frank's and grace's sessions are paid; neither is ever slashed and their
+// balance only goes up.
 func TestEverySessionLieLosesMoney(t *testing.T) {
 	start := time.Now()
 	r := newCheatRig(t, 0, "session-output")
@@ -33,9 +36,16 @@ func TestEverySessionLieLosesMoney(t *testing.T) {
 	// while erin's are disputed.
 	honest := map[string]uint64{"frank": r.inferTwice(t, r.c.Home, "frank", 100), "grace": r.inferTwice(t, r.c.Home, "grace", 101)}
 	var disputes []types.Dispute
-	for i, lie := range []struct{ kind, check, claim string }{
-		{"session-output", "output", "output-mismatch"},
-		{"session-usage", "usage", "usage-overcount"},
+	erinPaid := 0
+	for i, lie := range []struct {
+		kind, check, claim string
+		want               types.SettlementStatus
+	}{
+		{"session-output", "output", "output-mismatch", types.SETTLEMENT_STATUS_VOIDED},
+		{"session-usage", "usage", "usage-overcount", types.SETTLEMENT_STATUS_VOIDED},
+		// Per-receipt attribution: the committee publishes a corrected batch
+		// record, which replaces erin's, and the settlement is paid by it.
+		{"session-attribution:" + r.contrib, "attribution", "attribution-mismatch", types.SETTLEMENT_STATUS_FINALIZED},
 	} {
 		if i > 0 {
 			r.restart(t, "erin", lie.kind)
@@ -50,12 +60,23 @@ func TestEverySessionLieLosesMoney(t *testing.T) {
 		if d.Challenger != r.addr["gina"] || !d.ChallengerReward.IsPositive() || !d.BondReturned.Equal(d.Bond) {
 			t.Fatalf("challenge of settlement %d (%s): %+v", st.Id, lie.kind, d)
 		}
-		voided := r.waitSettlement(t, session, st.Id, 60*time.Second, types.SETTLEMENT_STATUS_VOIDED, types.SETTLEMENT_STATUS_FINALIZED)
+		got := r.waitSettlement(t, session, st.Id, 60*time.Second, types.SETTLEMENT_STATUS_VOIDED, types.SETTLEMENT_STATUS_FINALIZED)
 		after := r.refunded(t, session)
-		t.Logf("%s: settlement %d %s, session %d refunded %s → %s", lie.kind, st.Id, voided.Status, session, refunded, after)
-		if voided.Status != types.SETTLEMENT_STATUS_VOIDED || !after.Sub(refunded).Equal(st.Amount.Amount) {
-			t.Fatalf("%s: settlement %d is %s, session refunds %s → %s, want VOIDED and %s refunded", lie.kind, st.Id, voided.Status,
-				refunded, after, st.Amount)
+		t.Logf("%s: settlement %d %s, record %s → %s, session %d refunded %s → %s", lie.kind, st.Id, got.Status, st.RecordCid,
+			got.RecordCid, session, refunded, after)
+		if got.Status != lie.want {
+			t.Fatalf("%s: settlement %d is %s, want %s", lie.kind, st.Id, got.Status, lie.want)
+		}
+		if lie.want == types.SETTLEMENT_STATUS_VOIDED && !after.Sub(refunded).Equal(st.Amount.Amount) {
+			t.Fatalf("%s: voided settlement %d, session refunds %s → %s, want %s refunded", lie.kind, st.Id, refunded, after, st.Amount)
+		}
+		if lie.want == types.SETTLEMENT_STATUS_FINALIZED {
+			paid := r.paidRecord(t, st.Id)
+			if got.RecordCid == st.RecordCid || got.RecordCid != d.Adopted.RecordCid || paid.Summary.String() != d.Adopted.Summary.String() ||
+				ppmOf(st.Summary, 1) <= ppmOf(paid.Summary, 1) || !after.Equal(refunded) {
+				t.Fatalf("%s: settlement %d %+v paid %+v; the committee adopted %+v", lie.kind, st.Id, got, paid, d.Adopted)
+			}
+			erinPaid++
 		}
 		disputes = append(disputes, d)
 	}
@@ -74,7 +95,7 @@ func TestEverySessionLieLosesMoney(t *testing.T) {
 	for _, d := range disputes {
 		lies += d.ProviderSlashed.Amount.Int64()
 	}
-	if l.slashed["erin"] != lies || l.earned["erin"] != 0 || l.jobs["frank"] != 1 || l.jobs["grace"] != 1 {
+	if l.slashed["erin"] != lies || l.earned["erin"]-l.slashed["erin"] >= 0 || l.jobs["erin"] != erinPaid || l.jobs["frank"] != 1 || l.jobs["grace"] != 1 {
 		t.Fatalf("ledger: %+v", l)
 	}
 	t.Logf("done in %s", time.Since(start).Round(time.Second))
