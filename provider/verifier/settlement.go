@@ -276,7 +276,11 @@ func (v *Verifier) attributionOf(rec batchrecord.Record, receipts []voucher.Rece
 	merged := batchrecord.MergeSummaries(corrected.Attributions(receipts), rec.TopK)
 	claimed := sv.ClaimedSummary
 	claimed.RecordSha256 = ""
-	c := Check{Claimed: SummaryString(sv.ClaimedSummary), Recomputed: SummaryString(merged)}
+	shown := merged // with the record's digest, which step 1 checked against its bytes
+	if !summaryEmpty(merged) {
+		shown.RecordSha256 = sv.ClaimedSummary.RecordSha256
+	}
+	c := Check{Claimed: SummaryString(sv.ClaimedSummary), Recomputed: SummaryString(shown)}
 	mergeDiff := ""
 	if len(unknown) == 0 {
 		mergeDiff = summaryDiff(claimed, merged)
