@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	cmtservice "github.com/cosmos/cosmos-sdk/client/grpc/cmtservice"
-	"github.com/cosmos/cosmos-sdk/types/query"
 
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
@@ -23,13 +22,6 @@ type Chain interface {
 	ChainID(ctx context.Context) (string, error)
 }
 
-// Bounds of ChainQueries.Settlement's scan.
-const (
-	scanPageSize      = 100
-	maxSessionPages   = 20 // 2,000 sessions
-	maxSettlementPage = 10 // 1,000 settlements of one session
-)
-
 // ChainQueries adapts the x/inference query client to Chain.
 type ChainQueries struct {
 	Query inferencetypes.QueryClient
@@ -37,9 +29,6 @@ type ChainQueries struct {
 	Node cmtservice.ServiceClient
 	// Network is the chain id, when known.
 	Network string
-	// SessionHint, when set, is the session whose settlements are searched
-	// first (`verify settlement --session`).
-	SessionHint uint64
 }
 
 // Job implements Chain.
@@ -96,67 +85,11 @@ func (c ChainQueries) ChainID(ctx context.Context) (string, error) {
 	return res.DefaultNodeInfo.Network, nil
 }
 
-// Settlement implements Chain. x/inference has no query of a settlement by
-// id, so it is searched: in SessionHint's settlements first, then in the
-// sessions of the provider a dispute of the settlement names (or, without a
-// dispute, in every session), newest first, at most 2,000 sessions.
+// Settlement implements Chain.
 func (c ChainQueries) Settlement(ctx context.Context, id uint64) (inferencetypes.SessionSettlement, error) {
-	if c.SessionHint != 0 {
-		st, ok, err := c.inSession(ctx, c.SessionHint, id)
-		if err != nil || ok {
-			return st, err
-		}
+	res, err := c.Query.Settlement(ctx, &inferencetypes.QuerySettlementRequest{SettlementId: id})
+	if err != nil {
+		return inferencetypes.SessionSettlement{}, err
 	}
-	req := &inferencetypes.QuerySessionsRequest{}
-	if d, err := c.Query.DisputeByTarget(ctx, &inferencetypes.QueryDisputeByTargetRequest{
-		TargetKind: inferencetypes.TARGET_KIND_SESSION_SETTLEMENT, TargetId: id,
-	}); err == nil {
-		req.Provider = d.Dispute.Provider
-	}
-	var key []byte
-	for page := 0; page < maxSessionPages; page++ {
-		req.Pagination = &query.PageRequest{Key: key, Limit: scanPageSize, Reverse: true}
-		res, err := c.Query.Sessions(ctx, req)
-		if err != nil {
-			return inferencetypes.SessionSettlement{}, err
-		}
-		for _, s := range res.Sessions {
-			if s.Settlements == 0 || s.Id == c.SessionHint {
-				continue
-			}
-			st, ok, err := c.inSession(ctx, s.Id, id)
-			if err != nil || ok {
-				return st, err
-			}
-		}
-		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
-			return inferencetypes.SessionSettlement{}, fmt.Errorf("settlement %d: not found", id)
-		}
-		key = res.Pagination.NextKey
-	}
-	return inferencetypes.SessionSettlement{}, fmt.Errorf("settlement %d: not found in the %d newest sessions (name its session with --session)",
-		id, maxSessionPages*scanPageSize)
-}
-
-// inSession looks settlement id up among a session's settlements.
-func (c ChainQueries) inSession(ctx context.Context, session, id uint64) (inferencetypes.SessionSettlement, bool, error) {
-	var key []byte
-	for page := 0; page < maxSettlementPage; page++ {
-		res, err := c.Query.SessionSettlements(ctx, &inferencetypes.QuerySessionSettlementsRequest{
-			SessionId: session, Pagination: &query.PageRequest{Key: key, Limit: scanPageSize},
-		})
-		if err != nil {
-			return inferencetypes.SessionSettlement{}, false, fmt.Errorf("session %d's settlements: %w", session, err)
-		}
-		for _, st := range res.Settlements {
-			if st.Id == id {
-				return st, true, nil
-			}
-		}
-		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
-			break
-		}
-		key = res.Pagination.NextKey
-	}
-	return inferencetypes.SessionSettlement{}, false, nil
+	return res.Settlement, nil
 }

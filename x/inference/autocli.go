@@ -35,6 +35,7 @@ func (AppModule) AutoCLIOptions() *autocliv1.ModuleOptions {
 				{RpcMethod: "Session", Use: "session [session-id]", Short: "Show a session", PositionalArgs: pos("session_id")},
 				{RpcMethod: "Sessions", Use: "sessions", Short: "List sessions (--requester or --provider, --status)"},
 				{RpcMethod: "SessionSettlements", Use: "settlements [session-id]", Short: "List a session's settlements", PositionalArgs: pos("session_id")},
+				{RpcMethod: "Settlement", Use: "settlement [settlement-id]", Short: "Show one session settlement (the id a dispute's target names)", PositionalArgs: pos("settlement_id")},
 				{RpcMethod: "Dispute", Use: "dispute [dispute-id]", Short: "Show a dispute (challenge or audit)", PositionalArgs: pos("dispute_id")},
 				{RpcMethod: "Disputes", Use: "disputes", Short: "List disputes (--status, --provider for the accused, or --member for a committee member)"},
 				{

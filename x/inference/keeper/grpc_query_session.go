@@ -103,3 +103,17 @@ func (q queryServer) SessionSettlements(ctx context.Context, req *types.QuerySes
 	}
 	return &types.QuerySessionSettlementsResponse{Settlements: list, Pagination: pageRes}, nil
 }
+
+// Settlement returns one session settlement by id.
+func (q queryServer) Settlement(ctx context.Context, req *types.QuerySettlementRequest) (*types.QuerySettlementResponse, error) {
+	if req == nil {
+		return nil, status.Error(codes.InvalidArgument, "empty request")
+	}
+	st, err := q.k.Settlements.Get(ctx, req.SettlementId)
+	if isNotFound(err) {
+		return nil, types.ErrSettlementNotFound.Wrapf("settlement %d", req.SettlementId)
+	} else if err != nil {
+		return nil, err
+	}
+	return &types.QuerySettlementResponse{Settlement: st}, nil
+}

@@ -195,10 +195,20 @@ func TestSessionQueries(t *testing.T) {
 	if _, err := q.SessionSettlements(ctx, &types.QuerySessionSettlementsRequest{SessionId: 99}); !errors.Is(err, types.ErrSessionNotFound) {
 		t.Fatalf("settlements of an unknown session: %v", err)
 	}
+	for _, want := range sts.Settlements {
+		one, err := q.Settlement(ctx, &types.QuerySettlementRequest{SettlementId: want.Id})
+		if err != nil || one.Settlement.Id != want.Id || one.Settlement.SessionId != first || one.Settlement.Sequence != want.Sequence {
+			t.Fatalf("settlement %d: %v %+v", want.Id, err, one)
+		}
+	}
+	if _, err := q.Settlement(ctx, &types.QuerySettlementRequest{SettlementId: 999}); !errors.Is(err, types.ErrSettlementNotFound) {
+		t.Fatalf("unknown settlement: %v", err)
+	}
 	for _, call := range []func() error{
 		func() error { _, err := q.Session(ctx, nil); return err },
 		func() error { _, err := q.Sessions(ctx, nil); return err },
 		func() error { _, err := q.SessionSettlements(ctx, nil); return err },
+		func() error { _, err := q.Settlement(ctx, nil); return err },
 	} {
 		if status.Code(call()) != codes.InvalidArgument {
 			t.Fatal("nil request accepted")

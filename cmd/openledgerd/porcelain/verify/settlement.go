@@ -17,8 +17,6 @@ import (
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
 
-const flagSession = "session"
-
 // ErrSettlementMismatch is returned when a claim of the settlement does not hold.
 var ErrSettlementMismatch = errors.New("the settlement does not hold")
 
@@ -48,9 +46,7 @@ record_cid from IPFS (the node of --home), and checks it the way a committee mem
 
 One line per request is printed, then the three checks. The command exits non-zero when
 a claim does not hold (and prints the challenge command) or could not be checked (the
-record unavailable, say). x/inference has no query of a settlement by id: it is searched
-in the sessions of the provider disputed over it, else in the newest sessions; --session
-names its session and skips the search. --output json prints the verdict as JSON.`,
+record unavailable, say). --output json prints the verdict as JSON.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runSettlement,
 	}
@@ -58,7 +54,6 @@ names its session and skips the search. --output json prints the verdict as JSON
 	cmd.Flags().String(flagCacheDir, "", "artifact cache directory (default <home>/verify/cache)")
 	cmd.Flags().Float64(flagMaxZ, 4, "scoring threshold for other engines' outputs, in standard deviations")
 	cmd.Flags().Bool(flagVerbose, false, "log what is fetched and loaded to stderr")
-	cmd.Flags().Uint64(flagSession, 0, "the settlement's session id (skips the search)")
 	return cmd
 }
 
@@ -75,8 +70,7 @@ func runSettlement(cmd *cobra.Command, args []string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	session, _ := cmd.Flags().GetUint64(flagSession)
-	chain := verifier.ChainQueries{Query: inferencetypes.NewQueryClient(clientCtx), Network: clientCtx.ChainID, SessionHint: session}
+	chain := verifier.ChainQueries{Query: inferencetypes.NewQueryClient(clientCtx), Network: clientCtx.ChainID}
 	if chain.Network == "" && clientCtx.Client != nil {
 		st, err := clientCtx.Client.Status(ctx)
 		if err != nil {
@@ -84,11 +78,9 @@ func runSettlement(cmd *cobra.Command, args []string) error {
 		}
 		chain.Network = st.NodeInfo.Network
 	}
-	st, err := chain.Settlement(ctx, id)
-	if err != nil {
+	if _, err := chain.Settlement(ctx, id); err != nil {
 		return fmt.Errorf("settlement %d: %w", id, err)
 	}
-	chain.SessionHint = st.SessionId // found: the verifier reads it from its session directly
 	var sv verifier.SettlementVerdict
 	err = withVerifier(cmd, clientCtx, chain, func(ctx context.Context, v *verifier.Verifier) (err error) {
 		sv, err = v.VerifySettlement(ctx, id)
