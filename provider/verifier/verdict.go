@@ -152,28 +152,36 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("%s: %s", what, strings.Join(parts, ", "))
 }
 
-// SummaryString renders a summary compactly: its record digest, top
-// contributions and pools.
+// SummaryString renders a summary compactly: its record digest (when set),
+// top contributions and pools; "no attribution" for an empty one.
 func SummaryString(s rewardstypes.AttributionSummary) string {
-	var b strings.Builder
-	d := s.RecordSha256
-	if len(d) > 16 {
-		d = d[:16] + "…"
+	var parts []string
+	if d := s.RecordSha256; d != "" {
+		if len(d) > 16 {
+			d = d[:16] + "…"
+		}
+		parts = append(parts, "record "+d)
 	}
-	fmt.Fprintf(&b, "record %s", d)
 	if len(s.Top) > 0 {
-		b.WriteString("; top")
+		var b strings.Builder
+		b.WriteString("top")
 		for _, t := range s.Top {
 			fmt.Fprintf(&b, " %d/%d/%d:%d", t.DatanetId, t.Version, t.ContributionId, t.Ppm)
 		}
+		parts = append(parts, b.String())
 	}
 	if len(s.Pools) > 0 {
-		b.WriteString("; pools")
+		var b strings.Builder
+		b.WriteString("pools")
 		for _, p := range s.Pools {
 			fmt.Fprintf(&b, " %d/%d:%d", p.DatanetId, p.Version, p.Ppm)
 		}
+		parts = append(parts, b.String())
 	}
-	return b.String()
+	if len(parts) == 0 {
+		return "no attribution"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // summaryDiff names the first difference (credits before the record digest) between a claimed and a recomputed
