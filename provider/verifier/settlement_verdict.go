@@ -77,18 +77,24 @@ type Correction struct {
 	Artifacts [][]byte
 }
 
+// requestsWhere names the requests whose check (picked by of) failed, with
+// its reason, and those whose check is unknown.
+func (sv SettlementVerdict) requestsWhere(of func(Verdict) Check) (failed, unknown []string) {
+	for _, vd := range sv.Requests {
+		switch c := of(vd); c.Status {
+		case Fail:
+			failed = append(failed, fmt.Sprintf("request %d: %s", vd.Request, c.Reason))
+		case Unknown:
+			unknown = append(unknown, fmt.Sprintf("request %d (%s)", vd.Request, c.Reason))
+		}
+	}
+	return failed, unknown
+}
+
 // outputCheck is the settlement's output claim from its requests'.
 func (sv SettlementVerdict) outputCheck() Check {
 	c := Check{Claimed: "receipts root " + sv.ClaimedRoot}
-	var failed, unknown []string
-	for _, vd := range sv.Requests {
-		switch vd.Output.Status {
-		case Fail:
-			failed = append(failed, fmt.Sprintf("request %d: %s", vd.Request, vd.Output.Reason))
-		case Unknown:
-			unknown = append(unknown, fmt.Sprintf("request %d (%s)", vd.Request, vd.Output.Reason))
-		}
-	}
+	failed, unknown := sv.requestsWhere(func(vd Verdict) Check { return vd.Output })
 	switch {
 	case len(failed) > 0:
 		c.Status, c.Reason = Fail, joinFirst(failed, 3)
@@ -145,15 +151,7 @@ func (sv SettlementVerdict) usageCheck(receipts []voucher.Receipt) Check {
 		sum += rc.PromptTokens + rc.CompletionTokens
 	}
 	c := Check{Claimed: fmt.Sprintf("%d tokens settled (the receipts count %d)", sv.ClaimedTokens, sum)}
-	var failed, unknown []string
-	for _, vd := range sv.Requests {
-		switch vd.Usage.Status {
-		case Fail:
-			failed = append(failed, fmt.Sprintf("request %d: %s", vd.Request, vd.Usage.Reason))
-		case Unknown:
-			unknown = append(unknown, fmt.Sprintf("request %d (%s)", vd.Request, vd.Usage.Reason))
-		}
-	}
+	failed, unknown := sv.requestsWhere(func(vd Verdict) Check { return vd.Usage })
 	switch {
 	case len(failed) > 0:
 		over := sv.overCount()

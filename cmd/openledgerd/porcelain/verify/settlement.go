@@ -50,10 +50,7 @@ record unavailable, say). --output json prints the verdict as JSON.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runSettlement,
 	}
-	flags.AddQueryFlagsToCmd(cmd)
-	cmd.Flags().String(flagCacheDir, "", "artifact cache directory (default <home>/verify/cache)")
-	cmd.Flags().Float64(flagMaxZ, 4, "scoring threshold for other engines' outputs, in standard deviations")
-	cmd.Flags().Bool(flagVerbose, false, "log what is fetched and loaded to stderr")
+	addVerifyFlags(cmd)
 	return cmd
 }
 

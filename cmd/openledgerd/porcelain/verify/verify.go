@@ -77,11 +77,16 @@ could not be checked. Model artifacts are cached under --cache-dir (default
 		Args: cobra.ExactArgs(1),
 		RunE: runReceipt,
 	}
+	addVerifyFlags(cmd)
+	return cmd
+}
+
+// addVerifyFlags adds the query flags and the verifier's own to a verify command.
+func addVerifyFlags(cmd *cobra.Command) {
 	flags.AddQueryFlagsToCmd(cmd)
 	cmd.Flags().String(flagCacheDir, "", "artifact cache directory (default <home>/verify/cache)")
 	cmd.Flags().Float64(flagMaxZ, 4, "scoring threshold for other engines' outputs, in standard deviations")
 	cmd.Flags().Bool(flagVerbose, false, "log what is fetched and loaded to stderr")
-	return cmd
 }
 
 func runReceipt(cmd *cobra.Command, args []string) error {
