@@ -38,7 +38,10 @@ var (
 )
 
 // Binary returns the openledgerd binary to test: $OPENLEDGERD_BIN when set (the
-// Makefile builds it once), else one built into a temp dir once per test process.
+// Makefile builds it once), else one built once per test process into one shared
+// place, <tmp>/openledgerd-e2e-bin/openledgerd (built beside it, then renamed over
+// it: test processes running at once each see a whole binary, and no run leaves a
+// 200 MB copy behind).
 func Binary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("OPENLEDGERD_BIN"); bin != "" {
@@ -48,19 +51,22 @@ func Binary(t testing.TB) string {
 		return bin
 	}
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "openledgerd-e2e-bin")
-		if err != nil {
-			buildErr = err
+		dir := filepath.Join(os.TempDir(), "openledgerd-e2e-bin")
+		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
+			return
+		}
+		tmp := filepath.Join(dir, fmt.Sprintf("openledgerd.%d", os.Getpid()))
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/openledgerd")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = os.Remove(tmp)
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
 		builtBin = filepath.Join(dir, "openledgerd")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/openledgerd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		buildErr = os.Rename(tmp, builtBin)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

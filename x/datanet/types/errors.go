@@ -1,15 +1,18 @@
 package types
 
-import errorsmod "cosmossdk.io/errors"
+import (
+	errorsmod "cosmossdk.io/errors"
+	"google.golang.org/grpc/codes"
+)
 
 // Registered errors of the datanet module. Codes start at 2 and never change.
 var (
 	ErrInvalidParams        = errorsmod.Register(ModuleName, 2, "invalid params")
 	ErrInvalidAddress       = errorsmod.Register(ModuleName, 3, "invalid address")
 	ErrInvalidField         = errorsmod.Register(ModuleName, 4, "invalid field")
-	ErrDatanetNotFound      = errorsmod.Register(ModuleName, 5, "datanet not found")
-	ErrContributionNotFound = errorsmod.Register(ModuleName, 6, "contribution not found")
-	ErrVersionNotFound      = errorsmod.Register(ModuleName, 7, "dataset version not found")
+	ErrDatanetNotFound      = errorsmod.RegisterWithGRPCCode(ModuleName, 5, codes.NotFound, "datanet not found")
+	ErrContributionNotFound = errorsmod.RegisterWithGRPCCode(ModuleName, 6, codes.NotFound, "contribution not found")
+	ErrVersionNotFound      = errorsmod.RegisterWithGRPCCode(ModuleName, 7, codes.NotFound, "dataset version not found")
 	ErrInvalidCID           = errorsmod.Register(ModuleName, 8, "invalid CID")
 	ErrInvalidDigest        = errorsmod.Register(ModuleName, 9, "invalid sha256 digest")
 	ErrInvalidSize          = errorsmod.Register(ModuleName, 10, "invalid size")

@@ -1,6 +1,9 @@
 package types
 
-import errorsmod "cosmossdk.io/errors"
+import (
+	errorsmod "cosmossdk.io/errors"
+	"google.golang.org/grpc/codes"
+)
 
 // Registered errors of the inference module. Codes start at 2 and never change.
 var (
@@ -9,7 +12,7 @@ var (
 	ErrInvalidField       = errorsmod.Register(ModuleName, 4, "invalid field")
 	ErrInvalidAmount      = errorsmod.Register(ModuleName, 5, "invalid amount")
 	ErrUnauthorized       = errorsmod.Register(ModuleName, 6, "unauthorized")
-	ErrProviderNotFound   = errorsmod.Register(ModuleName, 7, "provider not found")
+	ErrProviderNotFound   = errorsmod.RegisterWithGRPCCode(ModuleName, 7, codes.NotFound, "provider not found")
 	ErrProviderExists     = errorsmod.Register(ModuleName, 8, "provider already registered")
 	ErrProviderNotActive  = errorsmod.Register(ModuleName, 9, "provider not active")
 	ErrPeerIDTaken        = errorsmod.Register(ModuleName, 10, "peer id registered by another provider")
@@ -17,8 +20,8 @@ var (
 	ErrInsufficientStake  = errorsmod.Register(ModuleName, 12, "insufficient stake")
 	ErrTooManyUnbondings  = errorsmod.Register(ModuleName, 13, "too many unbonding entries")
 	ErrStillJailed        = errorsmod.Register(ModuleName, 14, "provider still jailed")
-	ErrOfferNotFound      = errorsmod.Register(ModuleName, 15, "offer not found")
-	ErrJobNotFound        = errorsmod.Register(ModuleName, 16, "job not found")
+	ErrOfferNotFound      = errorsmod.RegisterWithGRPCCode(ModuleName, 15, codes.NotFound, "offer not found")
+	ErrJobNotFound        = errorsmod.RegisterWithGRPCCode(ModuleName, 16, codes.NotFound, "job not found")
 	ErrWrongJobStatus     = errorsmod.Register(ModuleName, 17, "job not in the required status")
 	ErrBidWindowClosed    = errorsmod.Register(ModuleName, 18, "bid window closed")
 	ErrBidTooHigh         = errorsmod.Register(ModuleName, 19, "bid above the job's max price")
@@ -30,7 +33,7 @@ var (
 	ErrTooManyTokens      = errorsmod.Register(ModuleName, 25, "tokens exceed the job's max")
 	ErrBadSignature       = errorsmod.Register(ModuleName, 26, "bad signature")
 	ErrReceiptExists      = errorsmod.Register(ModuleName, 27, "receipt already submitted")
-	ErrSessionNotFound    = errorsmod.Register(ModuleName, 28, "session not found")
+	ErrSessionNotFound    = errorsmod.RegisterWithGRPCCode(ModuleName, 28, codes.NotFound, "session not found")
 	ErrSessionClosed      = errorsmod.Register(ModuleName, 29, "session closed")
 	ErrStaleVoucher       = errorsmod.Register(ModuleName, 30, "voucher sequence not above the last settled one")
 	ErrVoucherRegression  = errorsmod.Register(ModuleName, 31, "voucher amount or tokens below what was settled")
@@ -42,7 +45,7 @@ var (
 	ErrExcludedProvider   = errorsmod.Register(ModuleName, 37, "provider missed this job's deadline before")
 	ErrEngineNotSupported = errorsmod.Register(ModuleName, 38, "engine not declared by the provider")
 	ErrInvalidSummary     = errorsmod.Register(ModuleName, 39, "invalid attribution summary")
-	ErrSettlementNotFound = errorsmod.Register(ModuleName, 40, "settlement not found")
+	ErrSettlementNotFound = errorsmod.RegisterWithGRPCCode(ModuleName, 40, codes.NotFound, "settlement not found")
 )
 
 // Errors of genesis and invariants.
@@ -53,7 +56,7 @@ var (
 
 // Errors of verification.
 var (
-	ErrDisputeNotFound    = errorsmod.Register(ModuleName, 43, "dispute not found")
+	ErrDisputeNotFound    = errorsmod.RegisterWithGRPCCode(ModuleName, 43, codes.NotFound, "dispute not found")
 	ErrNotChallengeable   = errorsmod.Register(ModuleName, 44, "target not challengeable")
 	ErrAlreadyDisputed    = errorsmod.Register(ModuleName, 45, "target already disputed")
 	ErrWindowClosed       = errorsmod.Register(ModuleName, 46, "window closed")

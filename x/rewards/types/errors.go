@@ -1,6 +1,9 @@
 package types
 
-import errorsmod "cosmossdk.io/errors"
+import (
+	errorsmod "cosmossdk.io/errors"
+	"google.golang.org/grpc/codes"
+)
 
 // Registered errors of the rewards module. Codes start at 2 and never change.
 var (
@@ -14,8 +17,8 @@ var (
 	ErrContributionNotInVersion = errorsmod.Register(ModuleName, 9, "contribution is not an accepted member of the dataset version")
 	ErrVersionNotInDeployment   = errorsmod.Register(ModuleName, 10, "dataset version is not in the deployment's data-share table")
 	ErrDuplicateSettlement      = errorsmod.Register(ModuleName, 11, "settlement already recorded")
-	ErrRecordNotFound           = errorsmod.Register(ModuleName, 12, "settlement record not found")
-	ErrPoolNotFound             = errorsmod.Register(ModuleName, 13, "pool not found")
+	ErrRecordNotFound           = errorsmod.RegisterWithGRPCCode(ModuleName, 12, codes.NotFound, "settlement record not found")
+	ErrPoolNotFound             = errorsmod.RegisterWithGRPCCode(ModuleName, 13, codes.NotFound, "pool not found")
 	ErrBelowMinClaim            = errorsmod.Register(ModuleName, 14, "claim below the minimum")
 	ErrInvalidGenesis           = errorsmod.Register(ModuleName, 15, "invalid genesis state")
 	ErrInvariant                = errorsmod.Register(ModuleName, 16, "invariant broken")
