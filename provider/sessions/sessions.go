@@ -2,7 +2,8 @@
 // (docs/openai-api.md): it verifies the voucher that comes with each request
 // against the session on chain and what this provider already served, commits
 // it to a crash-safe store before generation starts, records the signed
-// per-request receipts in the session's Merkle accumulator, and settles the
+// per-request receipts in the session's Merkle accumulator, takes the
+// requester's acknowledgement of the last receipt, and settles the
 // latest voucher on chain (MsgSettleSession) when enough is unsettled,
 // periodically, when the requester sends its final voucher, and before the
 // session expires.
@@ -346,7 +347,7 @@ func (t *Ticket) RequestSeq() uint64 { return t.seq }
 // Accept verifies a request's voucher (docs/openai-api.md, "The per-request
 // voucher rule") and commits it to the store before returning.
 func (m *Manager) Accept(ctx context.Context, v voucher.Voucher, req Request) (*Ticket, error) {
-	t, err := m.accept(ctx, v, req.DeploymentID, req.MaxTokens, false)
+	t, err := m.accept(ctx, v, req.DeploymentID, req.MaxTokens, useRequest)
 	if err != nil {
 		m.stats.Rejected.Add(1)
 		return nil, err
@@ -355,17 +356,50 @@ func (m *Manager) Accept(ctx context.Context, v voucher.Voucher, req Request) (*
 	return t, nil
 }
 
+// Acknowledge accepts a voucher that names every receipt issued so far and
+// pays for no new request: the requester acknowledges the last receipt (a
+// one-off call has no next request whose voucher would name it), so that
+// receipt settles under a root the requester signed. The session stays open.
+func (m *Manager) Acknowledge(ctx context.Context, v voucher.Voucher) error {
+	if _, err := m.accept(ctx, v, 0, 0, useAck); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	var rec record
+	if l := m.sessions[v.SessionID]; l != nil {
+		rec = l.rec
+	}
+	m.mu.Unlock()
+	if m.due(&rec, m.now(), m.height.Load(), false) {
+		m.Kick()
+	}
+	return nil
+}
+
 // Final accepts the requester's final voucher: all receipts, no reservation.
 // The session takes no more requests and is settled at the next pass.
 func (m *Manager) Final(ctx context.Context, v voucher.Voucher) error {
-	if _, err := m.accept(ctx, v, 0, 0, true); err != nil {
+	if _, err := m.accept(ctx, v, 0, 0, useFinal); err != nil {
 		return err
 	}
 	m.Kick()
 	return nil
 }
 
-func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, maxTokens uint64, final bool) (*Ticket, error) {
+// use is what a voucher is accepted for.
+type use int
+
+const (
+	// useRequest pays for a request: it reserves the request's maximum and
+	// holds the session until the receipt (a Ticket).
+	useRequest use = iota
+	// useAck names every receipt issued and pays for nothing new.
+	useAck
+	// useFinal is the requester's last voucher: no request follows it.
+	useFinal
+)
+
+func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, maxTokens uint64, u use) (*Ticket, error) {
 	if v.ChainID != m.cfg.ChainID {
 		return nil, reject(ErrInvalidVoucher, "voucher for chain %q, this is %q", v.ChainID, m.cfg.ChainID)
 	}
@@ -380,7 +414,7 @@ func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, m
 	}
 	refreshed := false
 	for {
-		err = m.check(ctx, l, v, deploymentID, maxTokens, final)
+		err = m.check(ctx, l, v, deploymentID, maxTokens, u)
 		if refreshed || !(errors.Is(err, ErrExceedsDeposit) || errors.Is(err, ErrSessionClosed)) {
 			break
 		}
@@ -403,12 +437,12 @@ func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, m
 		// Re-check with the pinned price.
 		l2 := *l
 		l2.rec = rec
-		if err := m.check(ctx, &l2, v, deploymentID, maxTokens, final); err != nil {
+		if err := m.check(ctx, &l2, v, deploymentID, maxTokens, u); err != nil {
 			return nil, err
 		}
 	}
 	rec.Voucher, rec.LastSeq, rec.VTokens, rec.VAmount = v.Encode(), v.Sequence, v.CumulativeTokens, v.CumulativeAmount.String()
-	rec.Final = final
+	rec.Final = u == useFinal
 	if rec.UnsettledAt.IsZero() {
 		rec.UnsettledAt = m.now().UTC()
 	}
@@ -416,8 +450,12 @@ func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, m
 		return nil, fmt.Errorf("sessions: persist voucher: %w", err)
 	}
 	l.rec = rec
-	if final {
+	switch u {
+	case useFinal:
 		failpoint.Hit("sessions.final_committed")
+		return nil, nil
+	case useAck:
+		failpoint.Hit("sessions.ack_committed")
 		return nil, nil
 	}
 	failpoint.Hit("sessions.voucher_committed")
@@ -425,8 +463,10 @@ func (m *Manager) accept(ctx context.Context, v voucher.Voucher, deploymentID, m
 	return &Ticket{m: m, id: v.SessionID, seq: rec.Count + 1, maxTokens: maxTokens, Voucher: v}, nil
 }
 
-// check applies the acceptance rules to a voucher; m.mu is held.
-func (m *Manager) check(ctx context.Context, l *live, v voucher.Voucher, deploymentID, maxTokens uint64, final bool) error {
+// check applies the acceptance rules to a voucher; m.mu is held. The
+// deployment and the expiry margin bind requests only: an acknowledgement or
+// the final voucher pays for what was served.
+func (m *Manager) check(ctx context.Context, l *live, v voucher.Voucher, deploymentID, maxTokens uint64, u use) error {
 	info, rec := l.info, &l.rec
 	if v.Denom != info.Deposit.Denom {
 		return reject(ErrInvalidVoucher, "voucher denom %q, the session's is %q", v.Denom, info.Deposit.Denom)
@@ -434,14 +474,14 @@ func (m *Manager) check(ctx context.Context, l *live, v voucher.Voucher, deploym
 	if !info.Open || rec.Closed {
 		return reject(ErrSessionClosed, "session %d is not open", info.ID)
 	}
-	if !final && deploymentID != info.DeploymentID {
+	if u == useRequest && deploymentID != info.DeploymentID {
 		return reject(ErrWrongDeployment, "session %d is for deployment %d, not %d", info.ID, info.DeploymentID, deploymentID)
 	}
 	h, err := m.currentHeight(ctx)
 	if err != nil {
 		return fmt.Errorf("sessions: chain height: %w", err)
 	}
-	if !final && h >= info.ExpiryHeight-m.cfg.ExpiryMargin {
+	if u == useRequest && h >= info.ExpiryHeight-m.cfg.ExpiryMargin {
 		return reject(ErrSessionClosed, "session %d expires at height %d (now %d): no new requests within %d blocks of it", info.ID, info.ExpiryHeight, h, m.cfg.ExpiryMargin)
 	}
 	if rec.Final {

@@ -62,17 +62,7 @@ func (m *Manager) SettleDue(ctx context.Context, all bool) int {
 			if err := json.Unmarshal(b, &r); err != nil {
 				return err
 			}
-			// A session that served nothing (its requests interrupted before a
-			// receipt) has nothing to attribute a royalty to: it is not settled
-			// and the deposit goes back to the requester at the close.
-			if r.Closed || r.LastSeq <= r.SettledSeq || r.Count == 0 {
-				return nil
-			}
-			unsettled := intOr0(r.VAmount).Sub(intOr0(r.SettledAmount))
-			switch {
-			case all, r.Final, unsettled.GTE(m.cfg.Threshold),
-				!r.UnsettledAt.IsZero() && now.Sub(r.UnsettledAt) >= m.cfg.Interval,
-				h > 0 && r.ExpiryHeight > 0 && h >= r.ExpiryHeight-m.cfg.ExpiryMargin:
+			if m.due(&r, now, h, all) {
 				due = append(due, r)
 			}
 			return nil
@@ -99,6 +89,21 @@ func (m *Manager) SettleDue(ctx context.Context, all bool) int {
 		n++
 	}
 	return n
+}
+
+// due reports whether a pass settles the session's voucher (all: any
+// unsettled voucher).
+func (m *Manager) due(r *record, now time.Time, h int64, all bool) bool {
+	// A session that served nothing (its requests interrupted before a
+	// receipt) has nothing to attribute a royalty to: it is not settled and
+	// the deposit goes back to the requester at the close.
+	if r.Closed || r.LastSeq <= r.SettledSeq || r.Count == 0 {
+		return false
+	}
+	unsettled := intOr0(r.VAmount).Sub(intOr0(r.SettledAmount))
+	return all || r.Final || unsettled.GTE(m.cfg.Threshold) ||
+		!r.UnsettledAt.IsZero() && now.Sub(r.UnsettledAt) >= m.cfg.Interval ||
+		h > 0 && r.ExpiryHeight > 0 && h >= r.ExpiryHeight-m.cfg.ExpiryMargin
 }
 
 func (m *Manager) settle(ctx context.Context, r record) error {
@@ -140,8 +145,8 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 	nearExpiry := h > 0 && r.ExpiryHeight > 0 && h >= r.ExpiryHeight-m.cfg.ExpiryMargin
 	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) && v.ReceiptCount < r.Count && !nearExpiry {
 		// The receipts that carry an attribution are not under this voucher's
-		// root: a later voucher naming them (the requester's final one) settles
-		// with their attribution. Near expiry, or when none comes, the voucher
+		// root: a later voucher naming them (the requester's acknowledgement,
+		// its next request's or its final one) settles with their attribution. Near expiry, or when none comes, the voucher
 		// is settled with an empty summary: the chain then pays the royalty to
 		// the deployment's dataset pools by its table (ADR 003), and the
 		// provider is paid for what it served.
