@@ -7,7 +7,8 @@
 // field of the last streamed chunk), which signs the sha256 of the exact
 // request body; the body and output are kept as the request's transcript for
 // the settlement's batch record (ReplayGeneration replays one). Session
-// resynchronisation and the final voucher live under /v1/openledger/sessions/.
+// resynchronisation, the acknowledgement of the last receipt and the final
+// voucher live under /v1/openledger/sessions/.
 package openai
 
 import (
@@ -129,7 +130,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
 	mux.HandleFunc("GET /v1/openledger/sessions/{id}", s.sessionState)
 	mux.HandleFunc("GET /v1/openledger/sessions/{id}/receipts", s.sessionReceipts)
-	mux.HandleFunc("POST /v1/openledger/sessions/{id}/final", s.sessionFinal)
+	mux.HandleFunc("POST /v1/openledger/sessions/{id}/final", func(w http.ResponseWriter, r *http.Request) { s.sessionVoucher(w, r, s.sess.Final) })
+	mux.HandleFunc("POST /v1/openledger/sessions/{id}/voucher", func(w http.ResponseWriter, r *http.Request) { s.sessionVoucher(w, r, s.sess.Acknowledge) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/") && (r.URL.Path == "/v1/models" || strings.HasSuffix(r.URL.Path, "completions")) {
 			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "", "method "+r.Method+" not allowed")
@@ -364,7 +366,10 @@ func (s *Server) sessionReceipts(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-func (s *Server) sessionFinal(w http.ResponseWriter, r *http.Request) {
+// sessionVoucher takes a voucher that pays for no request: the final one
+// (sessions.Manager.Final) or an acknowledgement of the receipts issued
+// (sessions.Manager.Acknowledge).
+func (s *Server) sessionVoucher(w http.ResponseWriter, r *http.Request, accept func(context.Context, voucher.Voucher) error) {
 	id, ok := sessionID(w, r)
 	if !ok {
 		return
@@ -378,7 +383,7 @@ func (s *Server) sessionFinal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, badRequest("invalid_voucher", "", "the voucher is for session %d", v.SessionID))
 		return
 	}
-	if err := s.sess.Final(r.Context(), v); err != nil {
+	if err := accept(r.Context(), v); err != nil {
 		s.fail(w, sessionError(err))
 		return
 	}
