@@ -63,8 +63,10 @@ func (e *InferError) Error() string {
 // Infer runs one request exactly as the HTTP endpoint does (provider choice,
 // session reuse or opening within the budget, voucher persisted before the
 // request, receipt verified), streamed: onText sees each piece of the
-// completion as it arrives. The session state is the one `openledgerd gateway`
-// uses under the same home.
+// completion as it arrives. The receipt is then acknowledged with a voucher
+// naming it (acknowledge), so the provider can settle it with its
+// attribution although the session stays open for the next call. The
+// session state is the one `openledgerd gateway` uses under the same home.
 func (g *Gateway) Infer(ctx context.Context, in InferRequest, onText func(string)) (InferResult, error) {
 	fields := map[string]any{"model": in.Model, "stream": true}
 	path := "/v1/completions"
@@ -111,6 +113,18 @@ func (g *Gateway) Infer(ctx context.Context, in InferRequest, onText func(string
 		}
 	}
 	g.run(sink, hr, req)
+	if got {
+		// No next request may follow for a while: acknowledge the receipt
+		// (the long-running gateway finalises idle sessions instead).
+		g.mu.Lock()
+		ls := g.sessions[res.SessionID]
+		g.mu.Unlock()
+		if ls != nil {
+			ls.mu.Lock()
+			g.acknowledge(ctx, ls.s)
+			ls.mu.Unlock()
+		}
+	}
 	if err := sink.failure(); err != nil {
 		return InferResult{}, err
 	}

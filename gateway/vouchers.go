@@ -249,6 +249,51 @@ func (g *Gateway) finalise(s *session) {
 	}
 }
 
+// acknowledge sends a voucher naming every receipt of the session and
+// reserving nothing (POST …/voucher, docs/openai-api.md "The
+// acknowledgement"): a one-off request's receipt is then under a root the
+// requester signed, and the provider settles it with its attribution without
+// waiting for a next request. The caller holds the live session's lock. A
+// failure is logged, never the request's: the receipt is kept, and the next
+// voucher (a request's or the final one) names it anyway.
+func (g *Gateway) acknowledge(ctx context.Context, s *session) {
+	if s.Final {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for try := 0; try < 2; try++ {
+		v, err := g.nextVoucher(s, 0, false)
+		if err != nil {
+			g.log.Warn("acknowledgement voucher", "session", s.ID, "err", err)
+			return
+		}
+		hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/v1/openledger/sessions/%d/voucher", s.APIURL, s.ID), nil)
+		hr.Header.Set(openai.HeaderVoucher, v.Encode())
+		resp, err := g.do(hr)
+		if err != nil {
+			g.log.Warn("acknowledgement not delivered", "session", s.ID, "err", err)
+			return
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusConflict && try == 0 {
+			// Receipts this gateway never saw (a crash): fetch them, sign again.
+			if err := g.resync(ctx, s, s.Tokens); err != nil {
+				g.log.Warn("acknowledgement: resync", "session", s.ID, "err", err)
+				return
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			g.log.Warn("acknowledgement refused", "session", s.ID, "status", resp.StatusCode, "body", string(b))
+			return
+		}
+		g.log.Info("receipts acknowledged", "session", s.ID, "sequence", v.Sequence, "requests", v.ReceiptCount)
+		return
+	}
+}
+
 // FinaliseIdle sends the final voucher of every session idle for IdleFinal
 // (all: every session).
 func (g *Gateway) FinaliseIdle(all bool) {
