@@ -11,14 +11,13 @@ import (
 )
 
 // Chain reads what the verifier checks from x/inference: a job and its
-// receipt; a session settlement, its session, the provider's registration
-// (its peer id signs the receipts) and the chain id the receipts name.
+// receipt; a session settlement, its session and the chain id the receipts
+// name.
 type Chain interface {
 	Job(ctx context.Context, id uint64) (inferencetypes.Job, error)
 	Receipt(ctx context.Context, jobID uint64) (inferencetypes.Receipt, error)
 	Settlement(ctx context.Context, id uint64) (inferencetypes.SessionSettlement, error)
 	Session(ctx context.Context, id uint64) (inferencetypes.Session, error)
-	Provider(ctx context.Context, operator string) (inferencetypes.Provider, error)
 	ChainID(ctx context.Context) (string, error)
 }
 
@@ -56,15 +55,6 @@ func (c ChainQueries) Session(ctx context.Context, id uint64) (inferencetypes.Se
 		return inferencetypes.Session{}, err
 	}
 	return res.Session, nil
-}
-
-// Provider implements Chain.
-func (c ChainQueries) Provider(ctx context.Context, operator string) (inferencetypes.Provider, error) {
-	res, err := c.Query.Provider(ctx, &inferencetypes.QueryProviderRequest{Operator: operator})
-	if err != nil {
-		return inferencetypes.Provider{}, err
-	}
-	return res.Provider, nil
 }
 
 // ChainID implements Chain: Network, else the node's.

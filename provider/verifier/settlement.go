@@ -27,8 +27,8 @@ import (
 //  1. structure: the record fetched (at most Config.MaxBatchRecordBytes), its
 //     sha256 the settlement summary's record_sha256 (when the summary is not
 //     empty), decoded strictly, of the settlement's session and voucher
-//     sequence, every receipt signed by the provider's registered peer key
-//     and naming the chain and the provider, and the prior accumulator plus
+//     sequence, every receipt naming the chain and the provider, and the
+//     prior accumulator plus
 //     the receipts giving the settlement's receipts root. A record that
 //     fails any of these does not substantiate the settlement: the
 //     attribution claim fails (output and usage are unknown). A record that
@@ -55,10 +55,6 @@ func (v *Verifier) VerifySettlement(ctx context.Context, settlementID uint64) (S
 	if err != nil {
 		return SettlementVerdict{}, fmt.Errorf("verifier: session %d of settlement %d: %w", st.SessionId, settlementID, err)
 	}
-	prov, err := v.chain.Provider(ctx, sess.Provider)
-	if err != nil {
-		return SettlementVerdict{}, fmt.Errorf("verifier: provider %s of session %d: %w", sess.Provider, sess.Id, err)
-	}
 	chainID, err := v.chain.ChainID(ctx)
 	if err != nil {
 		return SettlementVerdict{}, fmt.Errorf("verifier: %w", err)
@@ -66,7 +62,7 @@ func (v *Verifier) VerifySettlement(ctx context.Context, settlementID uint64) (S
 	sv := SettlementVerdict{SettlementID: st.Id, SessionID: st.SessionId, Sequence: st.Sequence, Provider: sess.Provider,
 		DeploymentID: sess.DeploymentId, RecordCID: st.RecordCid, ClaimedRoot: hex.EncodeToString(st.ReceiptsRoot),
 		ClaimedTokens: st.Tokens, ClaimedSummary: st.Summary, ChallengeEndHeight: st.ChallengeEndHeight, Status: st.Status}
-	if err := v.settlement(ctx, st, sess, prov, chainID, &sv); err != nil {
+	if err := v.settlement(ctx, st, sess, chainID, &sv); err != nil {
 		return SettlementVerdict{}, fmt.Errorf("verifier: settlement %d: %w", settlementID, err)
 	}
 	sv.Total = time.Since(start)
@@ -77,7 +73,7 @@ func (v *Verifier) VerifySettlement(ctx context.Context, settlementID uint64) (S
 
 // settlement fills sv (see VerifySettlement); errors are failures to verify.
 func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSettlement, sess inferencetypes.Session,
-	prov inferencetypes.Provider, chainID string, sv *SettlementVerdict,
+	chainID string, sv *SettlementVerdict,
 ) error {
 	unknown := func(why string) {
 		sv.Output = Check{Status: Unknown, Claimed: "receipts root " + sv.ClaimedRoot, Reason: why}
@@ -123,7 +119,7 @@ func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSett
 		unsubstantiated("%v", err)
 		return nil
 	}
-	if why := v.structure(st, sess, prov, chainID, rec, receipts); why != "" {
+	if why := v.structure(st, sess, chainID, rec, receipts); why != "" {
 		unsubstantiated("%s", why)
 		return nil
 	}
@@ -146,8 +142,7 @@ func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSett
 // structure checks that the record is the settlement's: its session and
 // voucher, the provider's signed receipts, the settlement's receipts root.
 // It returns why not ("" when it is).
-func (v *Verifier) structure(st inferencetypes.SessionSettlement, sess inferencetypes.Session, prov inferencetypes.Provider,
-	chainID string, rec batchrecord.Record, receipts []voucher.Receipt,
+func (v *Verifier) structure(st inferencetypes.SessionSettlement, sess inferencetypes.Session, chainID string, rec batchrecord.Record, receipts []voucher.Receipt,
 ) string {
 	switch {
 	case rec.SessionID != st.SessionId || rec.Sequence != st.Sequence:
@@ -156,19 +151,17 @@ func (v *Verifier) structure(st inferencetypes.SessionSettlement, sess inference
 	case st.Requests > 0 && rec.ReceiptCount != st.FirstRequest+st.Requests-1:
 		return fmt.Sprintf("it ends at request %d; the settlement's voucher counts %d", rec.ReceiptCount, st.FirstRequest+st.Requests-1)
 	}
-	pub, err := voucher.PeerPublicKey(prov.PeerId)
-	if err != nil {
-		return fmt.Sprintf("the provider's registered peer id cannot verify receipts: %v", err)
-	}
+	// The receipts' signatures are not checked against the provider's peer id
+	// registered now: a provider may have rotated it since. The root below
+	// binds them instead — the requester checked each signature before
+	// signing a root over it, and the provider accepts only vouchers whose
+	// root is its own accumulator's.
 	for _, rc := range receipts {
 		switch {
 		case rc.ChainID != chainID:
 			return fmt.Sprintf("request %d: the receipt is for chain %q, not %q", rc.RequestSeq, rc.ChainID, chainID)
 		case rc.Provider != sess.Provider:
 			return fmt.Sprintf("request %d: the receipt names provider %s, the session's is %s", rc.RequestSeq, rc.Provider, sess.Provider)
-		}
-		if err := rc.VerifyKey(pub); err != nil {
-			return fmt.Sprintf("request %d: the receipt is not signed by the provider's peer %s: %v", rc.RequestSeq, prov.PeerId, err)
 		}
 	}
 	prior, err := rec.PriorAccumulator()

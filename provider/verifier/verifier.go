@@ -26,7 +26,7 @@
 // A session settlement (VerifySettlement) is checked from the batch record
 // its provider published at the settlement's record_cid
 // (inference/batchrecord): the record must be the settlement's (sha256,
-// signatures by the provider's registered peer key, receipts root), then each
+// session and voucher, receipts root), then each
 // covered request is checked as above — its generation replayed from the
 // recorded body (provider/openai.ReplayGeneration) and re-executed with
 // Pool.RecomputeGeneration, or its recorded output scored — and the merge of

@@ -179,7 +179,6 @@ func (s *Served) SessionChain(st inferencetypes.SessionSettlement) *Chain {
 		Network:     ChainID,
 		Sessions:    map[uint64]inferencetypes.Session{SessionID: {Id: SessionID, Provider: ProviderAddr, Requester: "open1requester", DeploymentId: 1}},
 		Settlements: map[uint64]inferencetypes.SessionSettlement{st.Id: st},
-		Providers:   map[string]inferencetypes.Provider{ProviderAddr: {Operator: ProviderAddr, PeerId: s.PeerID}},
 	}
 }
 

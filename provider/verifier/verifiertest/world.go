@@ -260,7 +260,6 @@ type Chain struct {
 	Receipts    map[uint64]inferencetypes.Receipt
 	Sessions    map[uint64]inferencetypes.Session
 	Settlements map[uint64]inferencetypes.SessionSettlement
-	Providers   map[string]inferencetypes.Provider
 	Network     string
 }
 
@@ -290,11 +289,6 @@ func (c *Chain) Settlement(_ context.Context, id uint64) (inferencetypes.Session
 // Session implements verifier.Chain.
 func (c *Chain) Session(_ context.Context, id uint64) (inferencetypes.Session, error) {
 	return lookup(c.Sessions, id, "session")
-}
-
-// Provider implements verifier.Chain.
-func (c *Chain) Provider(_ context.Context, op string) (inferencetypes.Provider, error) {
-	return lookup(c.Providers, op, "provider")
 }
 
 // ChainID implements verifier.Chain.

@@ -32,9 +32,10 @@ the chain (--node), fetches the batch record the provider published at the settl
 record_cid from IPFS (the node of --home), and checks it the way a committee member does:
 
   record       its sha256 is the summary's record_sha256; it decodes; it is the record of
-               the settlement's session and voucher; every receipt is signed by the
-               provider's registered peer key for this chain; its receipts give the
-               settlement's receipts root — otherwise the attribution claim fails
+               the settlement's session and voucher; its receipts name this chain and
+               the provider and give the settlement's receipts root (the requester
+               checked their signatures before signing it) — otherwise the
+               attribution claim fails
   each request the generation is replayed from the recorded body and run again on the
                built-in engine (the receipt's model version; other engines: the output is
                scored, --max-z), its tokens recounted and its output re-attributed, as
