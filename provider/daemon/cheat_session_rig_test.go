@@ -36,9 +36,9 @@ var inferReceiptRE = regexp.MustCompile(`receipt: provider (\S+) \(\S+\), sessio
 // inferTwice runs `openledgerd infer` twice as gina on a provider's
 // deployment (that provider offers it cheapest, so the gateway picks it) from
 // the chain home, and returns the session the first call opened and the
-// second reused. Twice, because a request's voucher names the receipts issued
-// before it: the settlement of the second voucher covers the first request's
-// receipt and publishes its transcript (infer sends no final voucher). Each
+// second reused. Each call acknowledges its receipt (a voucher naming it;
+// infer sends no final voucher), so the settlement covers both requests and
+// publishes their transcripts; one call would be settled as well. Each
 // deployment gets its own session; the calls take the home's gateway lock, so
 // they run one at a time. home holds the gateway's session state (the
 // chain home unless a test wants a fresh session on a deployment used before).
