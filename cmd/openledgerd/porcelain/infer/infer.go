@@ -42,9 +42,11 @@ func NewCmd() *cobra.Command {
 		Short: "Run one prompt on a deployment and stream the completion to stdout, paid by a session voucher",
 		Long: `Sends PROMPT to deployment D (an id, or a name given with --alias NAME=ID) exactly as
 ` + "`openledgerd gateway`" + ` would: it picks a provider (cheapest, then fastest), reuses an open
-session of this home or opens one within --budget, signs and persists the voucher, and
-verifies the provider's receipt. Tokens are written to stdout as they arrive; the receipt
-summary (provider, session, tokens, amount, output digest) goes to stderr at the end.
+session of this home or opens one within --budget, signs and persists the voucher,
+verifies the provider's receipt and acknowledges it with a voucher naming it (the session
+stays open for the next call; the provider can settle the request with its attribution).
+Tokens are written to stdout as they arrive; the receipt summary (provider, session,
+tokens, amount, output digest) goes to stderr at the end.
 The session state is the gateway's (<home>/gateway/): do not run both on one home at once.`,
 		Example: `openledgerd infer --deployment 1 --budget 10000000uopen --from alice "Once upon a time"
 openledgerd infer --deployment tiny --alias tiny=1 --chat --budget 10000000uopen --from alice "Hello"`,
