@@ -146,10 +146,11 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 	if len(summary.Top)+len(summary.Pools) == 0 && v.CumulativeAmount.GT(intOr0(r.SettledAmount)) && v.ReceiptCount < r.Count && !nearExpiry {
 		// The receipts that carry an attribution are not under this voucher's
 		// root: a later voucher naming them (the requester's acknowledgement,
-		// its next request's or its final one) settles with their attribution. Near expiry, or when none comes, the voucher
-		// is settled with an empty summary: the chain then pays the royalty to
-		// the deployment's dataset pools by its table (ADR 003), and the
-		// provider is paid for what it served.
+		// its next request's or its final one) settles with their
+		// attribution. Near expiry, or when none comes, the voucher is settled
+		// with an empty summary: the chain then pays the royalty to the
+		// deployment's dataset pools by its table (ADR 003), and the provider
+		// is paid for what it served.
 		later, err := m.receiptRange(r.ID, v.ReceiptCount+1, r.Count)
 		if err != nil {
 			return err
