@@ -124,13 +124,7 @@ func writeSettlementText(w io.Writer, sv verifier.SettlementVerdict) {
 	fmt.Fprintln(w)
 	switch {
 	case sv.Mismatch():
-		fmt.Fprintf(w, "The settlement does not hold. While its challenge window is open (until height %d), dispute it with a bond\n"+
-			"(at least the chain's min_challenge_bond: openledgerd query inference params; one dispute per settlement):\n", sv.ChallengeEndHeight)
-		for _, c := range sv.Checks() {
-			if c.Status == verifier.Fail {
-				fmt.Fprintf(w, "  openledgerd tx inference challenge session-settlement %d %s BOND --from KEY\n", sv.SettlementID, claimArgs[c.Name])
-			}
-		}
+		writeChallenge(w, "settlement", "session-settlement", sv.SettlementID, sv.ChallengeEndHeight, sv.Checks())
 	case sv.OK():
 		fmt.Fprintln(w, "Every claim holds.")
 	case sv.RecordUnavailable:

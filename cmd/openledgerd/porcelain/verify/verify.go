@@ -211,17 +211,23 @@ func writeText(w io.Writer, job inferencetypes.Job, r inferencetypes.Receipt, vd
 	fmt.Fprintln(w)
 	switch {
 	case vd.Mismatch():
-		fmt.Fprintf(w, "The receipt does not hold. While its challenge window is open (until height %d), dispute it with a bond\n"+
-			"(at least the chain's min_challenge_bond: openledgerd query inference params; one dispute per receipt):\n", r.ChallengeEndHeight)
-		for _, c := range vd.Checks() {
-			if c.Status == verifier.Fail {
-				fmt.Fprintf(w, "  openledgerd tx inference challenge job-receipt %d %s BOND --from KEY\n", job.Id, claimArgs[c.Name])
-			}
-		}
+		writeChallenge(w, "receipt", "job-receipt", job.Id, r.ChallengeEndHeight, vd.Checks())
 	case vd.OK():
 		fmt.Fprintln(w, "Every claim holds.")
 	default:
 		fmt.Fprintln(w, "No claim failed, but some could not be checked (see above).")
+	}
+}
+
+// writeChallenge says that the target (what: "receipt" or "settlement") does
+// not hold and prints the challenge command of each failed claim.
+func writeChallenge(w io.Writer, what, kind string, id uint64, challengeEnd int64, checks []verifier.NamedCheck) {
+	fmt.Fprintf(w, "The %s does not hold. While its challenge window is open (until height %d), dispute it with a bond\n"+
+		"(at least the chain's min_challenge_bond: openledgerd query inference params; one dispute per %s):\n", what, challengeEnd, what)
+	for _, c := range checks {
+		if c.Status == verifier.Fail {
+			fmt.Fprintf(w, "  openledgerd tx inference challenge %s %d %s BOND --from KEY\n", kind, id, claimArgs[c.Name])
+		}
 	}
 }
 
