@@ -99,6 +99,9 @@ type Config struct {
 	// InfoTTL is how long a session's chain info is cached (default 1 min);
 	// a voucher above the cached deposit re-reads it at once.
 	InfoTTL time.Duration
+	// PruneInterval is the retention pass's period (default 10 min; negative:
+	// never): see Prune.
+	PruneInterval time.Duration
 	// NoSync disables fsync (tests and benchmarks only).
 	NoSync bool
 }
@@ -118,6 +121,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TopK <= 0 {
 		c.TopK = 16
+	}
+	if c.PruneInterval == 0 {
+		c.PruneInterval = 10 * time.Minute
 	}
 	if c.InfoTTL <= 0 {
 		c.InfoTTL = time.Minute
@@ -149,6 +155,8 @@ type record struct {
 	SettledAt     time.Time `json:"settled_at"`
 	UnsettledAt   time.Time `json:"unsettled_at"`
 	Closed        bool      `json:"closed"`
+	// Pruned: the receipts and transcripts are deleted (see Prune).
+	Pruned bool `json:"pruned,omitempty"`
 }
 
 func (r *record) price() Price {
@@ -197,11 +205,13 @@ type Manager struct {
 	height   atomic.Int64
 	kick     chan struct{}
 	stats    Stats
+	// pruneFrom is the session id the next retention pass starts at.
+	pruneFrom uint64
 }
 
 // Stats are counters for metrics and tests.
 type Stats struct {
-	Accepted, Rejected, Receipts, Settlements, SettleFailures atomic.Uint64
+	Accepted, Rejected, Receipts, Settlements, SettleFailures, Pruned, Unpinned atomic.Uint64
 }
 
 // Open opens (or creates) the store in dir.
@@ -224,7 +234,7 @@ func Open(dir string, cfg Config, chain Chain, records Records, key libp2pcrypto
 		return nil, fmt.Errorf("sessions: open store: %w", err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSessions, bucketReceipts, bucketTranscripts} {
+		for _, b := range [][]byte{bucketSessions, bucketReceipts, bucketTranscripts, bucketPublished, bucketUnpins} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -36,6 +36,34 @@ type fakeChain struct {
 	compute  int64
 	settled  []*inferencetypes.MsgSettleSession
 	fail     error
+	// settlements per session, as x/inference lists them (Settle adds a
+	// PENDING one; tests decide them).
+	settlements map[uint64][]sessions.Settlement
+}
+
+func (c *fakeChain) Settlements(_ context.Context, id uint64) ([]sessions.Settlement, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.sessions[id]; !ok {
+		return nil, fmt.Errorf("%w: %d", sessions.ErrUnknownSession, id)
+	}
+	return append([]sessions.Settlement(nil), c.settlements[id]...), nil
+}
+
+// decide sets the status of every settlement of session id.
+func (c *fakeChain) decide(id uint64, st inferencetypes.SettlementStatus) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.settlements[id] {
+		c.settlements[id][i].Status = st
+	}
+}
+
+// setOpen opens or closes session id.
+func (c *fakeChain) setOpen(id uint64, open bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sessions[id].Open = open
 }
 
 func (c *fakeChain) Session(_ context.Context, id uint64) (sessions.Info, error) {
@@ -73,13 +101,33 @@ func (c *fakeChain) Settle(_ context.Context, msg *inferencetypes.MsgSettleSessi
 	}
 	s.LastSequence = msg.Voucher.Sequence
 	c.settled = append(c.settled, msg)
+	if c.settlements == nil {
+		c.settlements = map[uint64][]sessions.Settlement{}
+	}
+	c.settlements[msg.SessionId] = append(c.settlements[msg.SessionId], sessions.Settlement{
+		ID: uint64(len(c.settled)), RecordCID: msg.RecordCid, Status: inferencetypes.SETTLEMENT_STATUS_PENDING,
+	})
 	return nil
 }
 
-// memRecords keeps what is added, by CID.
+// memRecords keeps what is added, by CID, until it is unpinned.
 type memRecords struct {
-	mu    sync.Mutex
-	blobs map[string][]byte
+	mu       sync.Mutex
+	blobs    map[string][]byte
+	unpinned []string
+	// unpinFail fails every Unpin while set.
+	unpinFail error
+}
+
+func (r *memRecords) Unpin(_ context.Context, cid string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unpinFail != nil {
+		return r.unpinFail
+	}
+	delete(r.blobs, cid) // not pinned (any more): done
+	r.unpinned = append(r.unpinned, cid)
+	return nil
 }
 
 func (r *memRecords) Add(_ context.Context, b []byte) (string, error) {

@@ -32,10 +32,17 @@ func (m *Manager) Kick() {
 // Run settles sessions until ctx ends: every ScanInterval (and on Kick) each
 // session with an unsettled voucher is settled when its unsettled amount
 // reaches the threshold, when Interval has passed, when it is final, or when
-// the height reaches expiry − margin.
+// the height reaches expiry − margin. Every PruneInterval it runs a
+// retention pass (Prune) when the chain and records support one.
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.ScanInterval)
 	defer t.Stop()
+	var prune <-chan time.Time
+	if _, _, ok := m.pruner(); ok && m.cfg.PruneInterval > 0 {
+		pt := time.NewTicker(m.cfg.PruneInterval)
+		defer pt.Stop()
+		prune = pt.C
+	}
 	for {
 		if h, err := m.chain.Height(ctx); err == nil {
 			m.height.Store(h)
@@ -46,6 +53,10 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-m.kick:
+		case <-prune:
+			if res := m.Prune(ctx); res.Pruned+res.Unpinned > 0 {
+				m.log.Info("retention pass", "pruned", res.Pruned, "unpinned", res.Unpinned)
+			}
 		}
 	}
 }
@@ -170,6 +181,9 @@ func (m *Manager) settle(ctx context.Context, r record) error {
 	cid, err := m.records.Add(ctx, body)
 	if err != nil {
 		return fmt.Errorf("batch record: %w", err)
+	}
+	if err := m.notePublished(r.ID, cid); err != nil { // so that the retention pass unpins it
+		return fmt.Errorf("batch record %s: %w", cid, err)
 	}
 	sum := sha256.Sum256(body)
 	if len(summary.Top)+len(summary.Pools) > 0 {
