@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"golang.org/x/sync/errgroup"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/cosmos/cosmos-sdk/types/query"
 
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/config"
@@ -75,16 +77,62 @@ func (c sessionsChain) Settle(ctx context.Context, msg *inferencetypes.MsgSettle
 	return err
 }
 
+// settlementPages bounds the pages of a session's settlements read at once.
+const settlementPages = 100
+
+// Settlements lists a session's settlements, page by page (bounded).
+func (c sessionsChain) Settlements(ctx context.Context, id uint64) ([]sessions.Settlement, error) {
+	var out []sessions.Settlement
+	var key []byte
+	for range settlementPages {
+		res, err := c.cl.Inference().SessionSettlements(ctx, &inferencetypes.QuerySessionSettlementsRequest{
+			SessionId: id, Pagination: &query.PageRequest{Key: key, Limit: 100},
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range res.Settlements {
+			out = append(out, sessions.Settlement{ID: s.Id, RecordCID: s.RecordCid, Status: s.Status})
+		}
+		if res.Pagination == nil || len(res.Pagination.NextKey) == 0 {
+			return out, nil
+		}
+		key = res.Pagination.NextKey
+	}
+	return nil, fmt.Errorf("session %d has more than %d settlements", id, settlementPages*100)
+}
+
+// recordPinReason is the pin reason of settlement batch records.
+const recordPinReason = "session settlement record"
+
 // ipfsRecords puts settlement batch records on the daemon's IPFS node.
 type ipfsRecords struct{ node *storage.Node }
 
 func (r ipfsRecords) Add(ctx context.Context, b []byte) (string, error) {
-	res, err := r.node.AddFile(ctx, bytes.NewReader(b), "session settlement record")
+	res, err := r.node.AddFile(ctx, bytes.NewReader(b), recordPinReason)
 	if err != nil {
 		return "", err
 	}
 	return res.RootStr, nil
 }
+
+// Unpin releases a batch record pinned by Add; one not pinned (any more) is
+// done, and so is a CID that does not parse (nothing was pinned under it).
+func (r ipfsRecords) Unpin(ctx context.Context, s string) error {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return nil
+	}
+	if err := r.node.Unpin(ctx, c, recordPinReason); err != nil && !errors.Is(err, storage.ErrNotPinned) {
+		return err
+	}
+	return nil
+}
+
+var (
+	_ sessions.SettlementChain = sessionsChain{}
+	_ sessions.Unpinner        = ipfsRecords{}
+)
 
 // startAPI starts the sessions manager (its settlement loop a component) and
 // the OpenAI-compatible API under the daemon's errgroup, over HTTP and over
