@@ -8,7 +8,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/openledger/openledger/provider/internal/failpoint"
 	inferencetypes "github.com/openledger/openledger/x/inference/types"
 )
 
@@ -228,8 +227,6 @@ func (m *Manager) pruneSession(ctx context.Context, sc SettlementChain, id uint6
 	}
 	if done {
 		delete(m.sessions, id) // State reads the pruned record from the store
-
-		failpoint.Hit("sessions.pruned")
 	}
 	return done, nil
 }
