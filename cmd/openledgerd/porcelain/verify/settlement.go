@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cosmos/cosmos-sdk/client"
 	"github.com/cosmos/cosmos-sdk/client/flags"
 
 	"github.com/openledger/openledger/provider/verifier"
@@ -56,17 +54,9 @@ record unavailable, say). --output json prints the verdict as JSON.`,
 }
 
 func runSettlement(cmd *cobra.Command, args []string) error {
-	id, err := strconv.ParseUint(args[0], 10, 64)
-	if err != nil || id == 0 {
-		return fmt.Errorf("settlement-id %q: must be a positive integer", args[0])
-	}
-	clientCtx, err := client.GetClientQueryContext(cmd)
+	id, clientCtx, ctx, err := targetArgs(cmd, args[0], "settlement-id")
 	if err != nil {
 		return err
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	chain := verifier.ChainQueries{Query: inferencetypes.NewQueryClient(clientCtx), Network: clientCtx.ChainID}
 	if chain.Network == "" && clientCtx.Client != nil {

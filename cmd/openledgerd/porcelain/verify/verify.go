@@ -89,18 +89,28 @@ func addVerifyFlags(cmd *cobra.Command) {
 	cmd.Flags().Bool(flagVerbose, false, "log what is fetched and loaded to stderr")
 }
 
-func runReceipt(cmd *cobra.Command, args []string) error {
-	jobID, err := strconv.ParseUint(args[0], 10, 64)
-	if err != nil || jobID == 0 {
-		return fmt.Errorf("job-id %q: must be a positive integer", args[0])
+// targetArgs parses a verify command's positional id (named what in errors)
+// and returns it with the query context and the command's context.
+func targetArgs(cmd *cobra.Command, arg, what string) (uint64, client.Context, context.Context, error) {
+	id, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil || id == 0 {
+		return 0, client.Context{}, nil, fmt.Errorf("%s %q: must be a positive integer", what, arg)
 	}
 	clientCtx, err := client.GetClientQueryContext(cmd)
 	if err != nil {
-		return err
+		return 0, client.Context{}, nil, err
 	}
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	return id, clientCtx, ctx, nil
+}
+
+func runReceipt(cmd *cobra.Command, args []string) error {
+	jobID, clientCtx, ctx, err := targetArgs(cmd, args[0], "job-id")
+	if err != nil {
+		return err
 	}
 	chain := verifier.ChainQueries{Query: inferencetypes.NewQueryClient(clientCtx)}
 	job, err := chain.Job(ctx, jobID)
