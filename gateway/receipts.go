@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/openledger/openledger/inference/voucher"
+	"github.com/openledger/openledger/internal/atomicfile"
 	"github.com/openledger/openledger/ml/train"
 )
 
@@ -166,7 +167,7 @@ func (r *Receipts) Append(rec StoredReceipt) error {
 		return err
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(r.dir); err != nil {
+		if err := atomicfile.SyncDir(r.dir); err != nil {
 			return err
 		}
 	}
@@ -192,15 +193,6 @@ func (r *Receipts) truncate(session uint64, good int64) error {
 		return err
 	}
 	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Proof returns the receipt of request seq and its inclusion proof in the tree

@@ -38,9 +38,16 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	_ = SyncDir(dir) // the rename is done; a directory that cannot be synced is not an error here
 	return nil
+}
+
+// SyncDir fsyncs a directory, making a file created or renamed in it durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
