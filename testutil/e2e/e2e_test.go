@@ -23,6 +23,17 @@ type coin struct {
 	Amount string `json:"amount"`
 }
 
+// settlementRecordJSON is `query rewards record inference ID` as JSON.
+type settlementRecordJSON struct {
+	Record struct {
+		ProtocolFee coin `json:"protocol_fee"`
+		Compute     coin `json:"compute"`
+		Developer   coin `json:"developer"`
+		Direct      coin `json:"direct"`
+		Pooled      coin `json:"pooled"`
+	} `json:"record"`
+}
+
 func balance(t *testing.T, c *e2e.Chain, addr string) int64 {
 	t.Helper()
 	var res struct {

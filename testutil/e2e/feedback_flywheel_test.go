@@ -440,15 +440,7 @@ func runFlywheel(t *testing.T, jobs int, badBases bool) {
 	if paid := atoi(j.Job.Paid.Amount); paid != compute+royalty {
 		t.Fatalf("job %d paid %d, want compute %d + royalty %d", job, paid, compute, royalty)
 	}
-	var rec struct {
-		Record struct {
-			ProtocolFee coin `json:"protocol_fee"`
-			Compute     coin `json:"compute"`
-			Developer   coin `json:"developer"`
-			Direct      coin `json:"direct"`
-			Pooled      coin `json:"pooled"`
-		} `json:"record"`
-	}
+	var rec settlementRecordJSON
 	n.q(&rec, "rewards", "record", "inference", strconv.FormatInt(int64(r.Receipt.SettlementID), 10))
 	amt := func(c coin) int64 {
 		if c.Amount == "" {

@@ -385,15 +385,7 @@ func TestInferenceMarketStory(t *testing.T) {
 	if d := new(big.Rat).Sub(poolAfter, poolBefore); d.Cmp(big.NewRat(want.fee, 1)) != 0 {
 		t.Errorf("community pool grew by %s, want the protocol fee %d", d.FloatString(18), want.fee)
 	}
-	var rec struct {
-		Record struct {
-			ProtocolFee coin `json:"protocol_fee"`
-			Compute     coin `json:"compute"`
-			Developer   coin `json:"developer"`
-			Direct      coin `json:"direct"`
-			Pooled      coin `json:"pooled"`
-		} `json:"record"`
-	}
+	var rec settlementRecordJSON
 	c.MustQuery(&rec, "rewards", "record", "inference", strconv.FormatInt(int64(rcpt.Receipt.SettlementID), 10))
 	directSum := want.direct[c1] + want.direct[c2] + want.direct[c3]
 	if r := rec.Record; r.ProtocolFee.Amount != strconv.FormatInt(want.fee, 10) || r.Compute.Amount != strconv.FormatInt(want.providerNet, 10) ||
