@@ -104,21 +104,29 @@ func Encode(r Record) ([]byte, error) {
 }
 
 // Decode parses a record strictly (no unknown fields, nothing after it) and
-// checks its internal consistency (Validate). It does not verify signatures.
+// checks its internal consistency (Receipts). It does not verify signatures.
 func Decode(b []byte) (Record, error) {
+	r, _, err := DecodeReceipts(b)
+	return r, err
+}
+
+// DecodeReceipts is Decode that also returns the record's decoded receipts
+// (Record.Receipts), so a caller that needs them decodes them once.
+func DecodeReceipts(b []byte) (Record, []voucher.Receipt, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var r Record
 	if err := dec.Decode(&r); err != nil {
-		return Record{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Record{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if dec.More() {
-		return Record{}, fmt.Errorf("%w: data after the record", ErrMalformed)
+		return Record{}, nil, fmt.Errorf("%w: data after the record", ErrMalformed)
 	}
-	if _, err := r.Receipts(); err != nil {
-		return Record{}, err
+	receipts, err := r.Receipts()
+	if err != nil {
+		return Record{}, nil, err
 	}
-	return r, nil
+	return r, receipts, nil
 }
 
 // Receipts validates the record and returns its decoded receipts, one per

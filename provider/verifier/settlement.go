@@ -109,12 +109,7 @@ func (v *Verifier) settlement(ctx context.Context, st inferencetypes.SessionSett
 		unsubstantiated("%s has sha256 %x; the settlement's summary names %s", st.RecordCid, d, st.Summary.RecordSha256)
 		return nil
 	}
-	rec, err := batchrecord.Decode(raw)
-	if err != nil {
-		unsubstantiated("%v", err)
-		return nil
-	}
-	receipts, err := rec.Receipts()
+	rec, receipts, err := batchrecord.DecodeReceipts(raw)
 	if err != nil {
 		unsubstantiated("%v", err)
 		return nil
