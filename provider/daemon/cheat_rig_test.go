@@ -29,7 +29,6 @@ import (
 	"github.com/openledger/openledger/p2p"
 	"github.com/openledger/openledger/provider/chainclient"
 	"github.com/openledger/openledger/provider/config"
-	"github.com/openledger/openledger/provider/daemon"
 	"github.com/openledger/openledger/provider/internal/chaintest"
 	"github.com/openledger/openledger/provider/internal/cheat"
 	"github.com/openledger/openledger/storage"
@@ -211,18 +210,7 @@ func (r *cheatRig) providerConfig(t *testing.T, name string) string {
 		}
 		cfg.Price.Deployments = append(cfg.Price.Deployments, config.DeploymentPrice{DeploymentID: dep, BasePrice: fmt.Sprintf("%duopen", price)})
 	}
-	dir := filepath.Join(r.dir, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, config.FileName)
-	if err := cfg.Write(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := daemon.EnsureIPFSRepo(config.Resolve(path, cfg.IPFS.RepoPath), true); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeProviderConfig(t, filepath.Join(r.dir, name), cfg)
 }
 
 // peerRepos gives each IPFS repo a fixed loopback swarm port and the others
@@ -322,68 +310,10 @@ func (r *cheatRig) startRequesterIPFS(t *testing.T) {
 func (r *cheatRig) start(t *testing.T, name, kind string) {
 	t.Helper()
 	r.runs++
-	dir := filepath.Dir(r.paths[name])
-	p := &proc{
-		done:   make(chan struct{}),
-		stdout: filepath.Join(dir, fmt.Sprintf("run%d.out", r.runs)),
-		log:    filepath.Join(dir, fmt.Sprintf("run%d.log", r.runs)),
-	}
-	out, err := os.Create(p.stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(r.c.Bin, "provider", "start", "--config", r.paths[name], "--listen", "127.0.0.1:0", "--log-level", "debug")
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, cheat.Env+"=") })
-	if kind != "" {
-		env = append(env, cheat.Env+"="+kind)
-	}
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = out, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		out.Close()
-		logf.Close()
-		close(p.done)
-	}()
-	r.procs[name] = p
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(20 * time.Second):
-				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-				<-p.done
-			}
-		}
-		if t.Failed() {
-			t.Logf("%s's provider (cheat %q) log:\n%s", name, kind, tail(p.log))
-		}
+	r.procs[name] = runProvider(t, providerRun{
+		bin: r.c.Bin, config: r.paths[name], run: r.runs, envKey: cheat.Env, envVal: kind, wait: 90 * time.Second, gentle: true,
+		label: fmt.Sprintf("%s's provider (cheat %q)", name, kind),
 	})
-	deadline := time.After(90 * time.Second)
-	for {
-		bz, _ := os.ReadFile(p.stdout)
-		if strings.Contains(string(bz), "provider is running\n") {
-			return
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s's provider exited before it was running: %v\n%s", name, p.err, tail(p.log))
-		case <-deadline:
-			t.Fatalf("%s's provider not running in 90 s\n%s", name, tail(p.log))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // restart stops a provider (SIGTERM, clean exit) and starts it with kind.

@@ -152,7 +152,13 @@ func (m *market) providerConfig(t *testing.T, name, price string) string {
 	cfg.Bid.Moniker = name
 	dep, _ := strconv.ParseUint(m.dep, 10, 64)
 	cfg.Price.Deployments = []config.DeploymentPrice{{DeploymentID: dep, BasePrice: price}}
-	dir := filepath.Join(m.dir, name)
+	return writeProviderConfig(t, filepath.Join(m.dir, name), cfg)
+}
+
+// writeProviderConfig writes cfg as dir's provider config, creates its IPFS
+// repo and returns the config's path.
+func writeProviderConfig(t *testing.T, dir string, cfg config.Config) string {
+	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}

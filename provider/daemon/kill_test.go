@@ -181,11 +181,33 @@ type proc struct {
 func (k *killRig) startProvider(t *testing.T, point string) *proc {
 	t.Helper()
 	k.runs++
-	dir := filepath.Dir(k.path)
+	return runProvider(t, providerRun{
+		bin: k.m.c.Bin, config: k.path, run: k.runs, envKey: failpoint.Env, envVal: point, wait: 60 * time.Second,
+		label: fmt.Sprintf("provider run %d (failpoint %q)", k.runs, point),
+	})
+}
+
+// providerRun says how runProvider starts a daemon.
+type providerRun struct {
+	bin, config    string
+	run            int    // numbers runN.out and runN.log beside the config
+	envKey, envVal string // an environment variable to set (envVal "": unset)
+	wait           time.Duration
+	gentle         bool   // cleanup sends SIGTERM first (20 s) rather than SIGKILL
+	label          string // names the daemon in failures
+}
+
+// runProvider starts `openledgerd provider start` as r says, its stdout and
+// log in files beside the config, and waits until it says it is running. At
+// cleanup a daemon still running is stopped, and a failed test logs the tail
+// of its log.
+func runProvider(t *testing.T, r providerRun) *proc {
+	t.Helper()
+	dir := filepath.Dir(r.config)
 	p := &proc{
 		done:   make(chan struct{}),
-		stdout: filepath.Join(dir, fmt.Sprintf("run%d.out", k.runs)),
-		log:    filepath.Join(dir, fmt.Sprintf("run%d.log", k.runs)),
+		stdout: filepath.Join(dir, fmt.Sprintf("run%d.out", r.run)),
+		log:    filepath.Join(dir, fmt.Sprintf("run%d.log", r.run)),
 	}
 	out, err := os.Create(p.stdout)
 	if err != nil {
@@ -195,10 +217,10 @@ func (k *killRig) startProvider(t *testing.T, point string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(k.m.c.Bin, "provider", "start", "--config", k.path, "--listen", "127.0.0.1:0", "--log-level", "debug")
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, failpoint.Env+"=") })
-	if point != "" {
-		env = append(env, failpoint.Env+"="+point)
+	p.cmd = exec.Command(r.bin, "provider", "start", "--config", r.config, "--listen", "127.0.0.1:0", "--log-level", "debug")
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, r.envKey+"=") })
+	if r.envVal != "" {
+		env = append(env, r.envKey+"="+r.envVal)
 	}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = out, logf
@@ -216,14 +238,25 @@ func (k *killRig) startProvider(t *testing.T, point string) *proc {
 		select {
 		case <-p.done:
 		default:
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
+			if r.gentle {
+				_ = p.cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-p.done:
+				case <-time.After(20 * time.Second):
+				}
+			}
+			select {
+			case <-p.done:
+			default:
+				_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+				<-p.done
+			}
 		}
 		if t.Failed() {
-			t.Logf("provider run %d (failpoint %q) log:\n%s", k.runs, point, tail(p.log))
+			t.Logf("%s log:\n%s", r.label, tail(p.log))
 		}
 	})
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(r.wait)
 	for {
 		bz, _ := os.ReadFile(p.stdout)
 		if strings.Contains(string(bz), "provider is running\n") {
@@ -231,9 +264,9 @@ func (k *killRig) startProvider(t *testing.T, point string) *proc {
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("provider start (failpoint %q) exited before it was running: %v\n%s", point, p.err, tail(p.log))
+			t.Fatalf("%s exited before it was running: %v\n%s", r.label, p.err, tail(p.log))
 		case <-deadline:
-			t.Fatalf("provider start (failpoint %q) not running in 60 s\n%s", point, tail(p.log))
+			t.Fatalf("%s not running in %s\n%s", r.label, r.wait, tail(p.log))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
